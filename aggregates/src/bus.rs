@@ -1,0 +1,224 @@
+//! The command bus: the one way into the write side.
+
+use std::time::Instant;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::access::{Actor, Capability, Role};
+use crate::domain::{CommandContext, DomainAggregate, DomainCommand};
+use crate::error::BusError;
+use crate::metadata::{EventMetadata, RequestContext};
+use crate::store::{AppendError, EventStore};
+
+/// What a command appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// The aggregate the command was sent to.
+    pub aggregate_id: Uuid,
+    /// The aggregate's version after the command.
+    pub version: u64,
+    /// The global position of the command's last event; a query that waits for
+    /// the projections to reach it reads its own write.
+    pub global_position: i64,
+    /// How many events the command appended.
+    pub events: usize,
+}
+
+/// Sends commands to aggregates: authorizes, loads, decides, appends.
+#[derive(Debug, Clone)]
+pub struct CommandBus {
+    store: EventStore,
+    committed: watch::Sender<i64>,
+}
+
+impl CommandBus {
+    /// A bus over `store`.
+    pub fn new(store: EventStore) -> Self {
+        CommandBus {
+            store,
+            committed: watch::Sender::new(0),
+        }
+    }
+
+    /// The event store behind the bus.
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    /// The global position of the last event this bus committed; local
+    /// projectors wait on it instead of polling.
+    pub fn committed(&self) -> watch::Receiver<i64> {
+        self.committed.subscribe()
+    }
+
+    /// Executes `command` on the aggregate `aggregate_id` for the request's actor.
+    ///
+    /// In order: the actor must be a member of the request's organization with
+    /// the role or capability the command needs; the aggregate, if it exists,
+    /// must belong to that organization; its version must be `expected_version`
+    /// when one is given. Then the aggregate decides, and its events are
+    /// appended with the request's metadata. A concurrent command that appended
+    /// first makes this one fail with [`BusError::Conflict`]; nothing is lost.
+    #[tracing::instrument(
+        name = "command",
+        skip_all,
+        fields(
+            command = command.name(),
+            aggregate_type = A::TYPE,
+            %aggregate_id,
+            organization_id = %request.organization_id,
+            actor_id = %request.actor_id,
+        )
+    )]
+    pub async fn execute<A>(
+        &self,
+        request: &RequestContext,
+        aggregate_id: Uuid,
+        command: A::Command,
+        expected_version: Option<u64>,
+    ) -> Result<CommandOutcome, BusError>
+    where
+        A: DomainAggregate,
+        A::Command: DomainCommand,
+    {
+        let started = Instant::now();
+        let name = command.name();
+        let requirement = command.requirement();
+        let member = membership(self.store.pool(), request).await?;
+        if !requirement.allows(member.as_ref()) {
+            return Err(match member {
+                None => BusError::NotMember {
+                    organization_id: request.organization_id,
+                    user_id: request.actor_id,
+                },
+                Some(_) => BusError::Forbidden {
+                    command: name,
+                    requirement,
+                },
+            });
+        }
+
+        let id = aggregate_id.to_string();
+        let not_found = || BusError::NotFound {
+            aggregate_type: A::TYPE,
+            aggregate_id: id.clone(),
+        };
+        // An organization is its own tenant: its id must be the request's.
+        if A::TYPE == crate::organization::Organization::TYPE
+            && aggregate_id != request.organization_id
+        {
+            return Err(not_found());
+        }
+        let loaded = self.store.load::<A>(&id).await?;
+        if let Some(owner) = loaded.aggregate.organization_id() {
+            if owner != request.organization_id {
+                return Err(not_found());
+            }
+        }
+        if let Some(expected) = expected_version {
+            if expected != loaded.version {
+                return Err(BusError::Conflict {
+                    aggregate_type: A::TYPE,
+                    aggregate_id: id,
+                    expected,
+                    actual: loaded.version,
+                });
+            }
+        }
+
+        let ctx = CommandContext {
+            aggregate_id,
+            organization_id: request.organization_id,
+            actor: member.unwrap_or(Actor {
+                user_id: request.actor_id,
+                role: Role::Guest,
+                capabilities: Default::default(),
+            }),
+        };
+        let mut aggregate = loaded.aggregate;
+        let sink = EventSink::default();
+        aggregate.handle(command, &ctx, &sink).await?;
+        let events = sink.collect().await;
+        if events.is_empty() {
+            return Err(BusError::Domain(crate::error::DomainError::rule(
+                "the command changed nothing",
+            )));
+        }
+
+        let command_id = Uuid::new_v4();
+        let metadata = EventMetadata {
+            organization_id: request.organization_id,
+            actor_id: request.actor_id,
+            correlation_id: request.correlation_id,
+            causation_id: request.causation_id.unwrap_or(command_id),
+            command_id,
+            command: name.to_owned(),
+            source: request.source,
+            request_id: request.request_id.clone(),
+        };
+        let appended = match self
+            .store
+            .append::<A>(&id, loaded.version, &events, &metadata, &aggregate)
+            .await
+        {
+            Ok(appended) => appended,
+            Err(AppendError::Conflict) => {
+                let actual = self.store.version_of(A::TYPE, &id).await?;
+                return Err(BusError::Conflict {
+                    aggregate_type: A::TYPE,
+                    aggregate_id: id,
+                    expected: loaded.version,
+                    actual,
+                });
+            }
+            Err(AppendError::Store(error)) => return Err(error.into()),
+        };
+        self.committed
+            .send_if_modified(|last| {
+                let moved = appended.global_position > *last;
+                if moved {
+                    *last = appended.global_position;
+                }
+                moved
+            });
+        tracing::debug!(
+            version = appended.version,
+            global_position = appended.global_position,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "command appended"
+        );
+        Ok(CommandOutcome {
+            aggregate_id,
+            version: appended.version,
+            global_position: appended.global_position,
+            events: events.len(),
+        })
+    }
+}
+
+/// The actor's role and capabilities in the request's organization, from the
+/// roster the Organization aggregate keeps; `None` when not a member.
+async fn membership(pool: &PgPool, request: &RequestContext) -> Result<Option<Actor>, BusError> {
+    let row: Option<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT role, capabilities FROM organization_members
+         WHERE organization_id = $1 AND user_id = $2",
+    )
+    .bind(request.organization_id)
+    .bind(request.actor_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(crate::store::StoreError::from)?;
+    Ok(row.map(|(role, capabilities)| Actor {
+        user_id: request.actor_id,
+        // The table's CHECK constraint admits only known roles.
+        role: role.parse().unwrap_or(Role::Guest),
+        capabilities: capabilities
+            .iter()
+            .filter_map(|c| c.parse::<Capability>().ok())
+            .collect(),
+    }))
+}

@@ -1,0 +1,659 @@
+//! The Contract aggregate: an agreement with a counterparty, its signature,
+//! its term, and its amendments as numbered versions.
+
+use chrono::NaiveDate;
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Requirement, Role};
+use crate::domain::{emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
+use crate::error::DomainError;
+use crate::money::Currency;
+use crate::visibility::Visibility;
+
+const ENTITY: &str = "contract";
+
+/// The status of a contract, in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractStatus {
+    /// Being written.
+    #[default]
+    Draft,
+    /// Sent to the counterparty.
+    Sent,
+    /// Signed by both sides.
+    Signed,
+    /// In force.
+    Active,
+    /// Ran out at the end of its term.
+    Expired,
+    /// Ended early.
+    Terminated,
+}
+
+/// The terms one version of a contract states.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractTerms {
+    /// Title.
+    pub title: String,
+    /// Value in minor units.
+    pub value: i64,
+    /// First day in force.
+    pub starts_on: Option<NaiveDate>,
+    /// Last day in force.
+    pub expires_on: Option<NaiveDate>,
+    /// The signed document.
+    pub document_url: Option<String>,
+}
+
+impl ContractTerms {
+    fn validate(&self) -> Result<(), DomainError> {
+        require_text(&self.title, "title")?;
+        if self.value < 0 {
+            return Err(DomainError::invalid("contract value must not be negative"));
+        }
+        if let (Some(start), Some(end)) = (self.starts_on, self.expires_on) {
+            if end < start {
+                return Err(DomainError::invalid("a contract cannot expire before it starts"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One numbered version of a contract's terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractVersion {
+    /// 1 for the draft, then one more per amendment.
+    pub number: u32,
+    /// The terms of this version.
+    pub terms: ContractTerms,
+    /// What the amendment changed (empty for version 1).
+    pub summary: String,
+    /// Who wrote this version.
+    pub author_id: Uuid,
+}
+
+/// A contract.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Contract {
+    /// The contract id, once drafted.
+    pub id: Option<Uuid>,
+    /// The owning organization.
+    pub organization_id: Option<Uuid>,
+    /// Who drafted it.
+    pub owner_id: Option<Uuid>,
+    /// Who may see its rows.
+    pub visibility: Visibility,
+    /// The company on the other side.
+    pub counterparty_id: Option<Uuid>,
+    /// Its name.
+    pub counterparty_name: String,
+    /// Currency of its value.
+    pub currency: Currency,
+    /// Every version, oldest first; the last is in force.
+    pub versions: Vec<ContractVersion>,
+    /// Who signed for the counterparty, and when.
+    pub signature: Option<(String, NaiveDate)>,
+    /// Status.
+    pub status: ContractStatus,
+    /// Soft-deleted.
+    pub deleted: bool,
+}
+
+/// Commands on a [`Contract`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContractCommand {
+    /// Drafts version 1.
+    DraftContract {
+        /// The company on the other side.
+        counterparty_id: Uuid,
+        /// Its name.
+        counterparty_name: String,
+        /// Currency.
+        #[serde(default)]
+        currency: Currency,
+        /// The terms.
+        terms: ContractTerms,
+        /// Row visibility.
+        #[serde(default)]
+        visibility: Visibility,
+    },
+    /// Replaces the terms with a new numbered version.
+    AmendContract {
+        /// The new terms.
+        terms: ContractTerms,
+        /// What changed and why.
+        summary: String,
+    },
+    /// Sends the draft to the counterparty.
+    SendContract,
+    /// Records the counterparty's signature.
+    SignContract {
+        /// Who signed.
+        signed_by: String,
+        /// When.
+        signed_on: NaiveDate,
+    },
+    /// Puts the signed contract in force.
+    ActivateContract,
+    /// Ends an active contract at the end of its term.
+    ExpireContract,
+    /// Ends a signed or active contract early.
+    TerminateContract {
+        /// Why.
+        reason: String,
+    },
+    /// Soft-deletes a contract that is not in force.
+    DeleteContract,
+}
+
+impl DomainCommand for ContractCommand {
+    fn name(&self) -> &'static str {
+        self.into()
+    }
+
+    fn requirement(&self) -> Requirement {
+        use ContractCommand as C;
+        match self {
+            C::DraftContract { .. } | C::AmendContract { .. } | C::SendContract => {
+                Requirement::Role(Role::Member)
+            }
+            C::SignContract { .. }
+            | C::ActivateContract
+            | C::ExpireContract
+            | C::TerminateContract { .. }
+            | C::DeleteContract => Requirement::Role(Role::Admin),
+        }
+    }
+}
+
+/// Events of a [`Contract`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+pub enum ContractEvent {
+    /// Version 1 was drafted.
+    ContractDrafted {
+        /// Its id.
+        contract_id: Uuid,
+        /// Its organization.
+        organization_id: Uuid,
+        /// Who drafted it.
+        owner_id: Uuid,
+        /// The company on the other side.
+        counterparty_id: Uuid,
+        /// Its name.
+        counterparty_name: String,
+        /// Currency.
+        currency: Currency,
+        /// The terms of version 1.
+        terms: ContractTerms,
+        /// Row visibility.
+        visibility: Visibility,
+    },
+    /// A new version replaced the terms.
+    ContractAmended {
+        /// The new version's number.
+        version: u32,
+        /// Its terms.
+        terms: ContractTerms,
+        /// What changed.
+        summary: String,
+        /// Who amended it.
+        author_id: Uuid,
+    },
+    /// Sent to the counterparty.
+    ContractSent,
+    /// Signed.
+    ContractSigned {
+        /// Who signed.
+        signed_by: String,
+        /// When.
+        signed_on: NaiveDate,
+    },
+    /// In force.
+    ContractActivated,
+    /// Ran out.
+    ContractExpired,
+    /// Ended early.
+    ContractTerminated {
+        /// Why.
+        reason: String,
+    },
+    /// Soft-deleted.
+    ContractDeleted,
+}
+
+impl DomainEvent for ContractEvent {
+    fn event_type(&self) -> String {
+        <&'static str>::from(self).to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+impl Contract {
+    /// The version in force.
+    pub fn current(&self) -> Option<&ContractVersion> {
+        self.versions.last()
+    }
+
+    fn require_status(
+        &self,
+        action: &'static str,
+        allowed: &[ContractStatus],
+    ) -> Result<(), DomainError> {
+        if allowed.contains(&self.status) {
+            Ok(())
+        } else {
+            Err(DomainError::transition(ENTITY, action, self.status))
+        }
+    }
+
+    fn decide(
+        &self,
+        command: ContractCommand,
+        ctx: &CommandContext,
+    ) -> Result<Vec<ContractEvent>, DomainError> {
+        use ContractCommand as C;
+        use ContractEvent as E;
+        use ContractStatus as S;
+
+        if let C::DraftContract {
+            counterparty_id,
+            counterparty_name,
+            currency,
+            terms,
+            visibility,
+        } = command
+        {
+            if self.id.is_some() {
+                return Err(DomainError::AlreadyExists(ENTITY));
+            }
+            require_text(&counterparty_name, "counterparty name")?;
+            terms.validate()?;
+            return Ok(vec![E::ContractDrafted {
+                contract_id: ctx.aggregate_id,
+                organization_id: ctx.organization_id,
+                owner_id: ctx.actor.user_id,
+                counterparty_id,
+                counterparty_name,
+                currency,
+                terms,
+                visibility,
+            }]);
+        }
+        ensure_live(self.id.is_some(), self.deleted, ENTITY)?;
+        match command {
+            C::DraftContract { .. } => unreachable!("handled above"),
+            C::AmendContract { terms, summary } => {
+                self.require_status("amend", &[S::Draft, S::Sent, S::Signed, S::Active])?;
+                terms.validate()?;
+                require_text(&summary, "amendment summary")?;
+                if self.current().is_some_and(|v| v.terms == terms) {
+                    return Err(DomainError::rule("the amendment changes nothing"));
+                }
+                Ok(vec![E::ContractAmended {
+                    version: self.versions.len() as u32 + 1,
+                    terms,
+                    summary,
+                    author_id: ctx.actor.user_id,
+                }])
+            }
+            C::SendContract => {
+                self.require_status("send", &[S::Draft])?;
+                Ok(vec![E::ContractSent])
+            }
+            C::SignContract {
+                signed_by,
+                signed_on,
+            } => {
+                self.require_status("sign", &[S::Sent])?;
+                require_text(&signed_by, "signatory")?;
+                Ok(vec![E::ContractSigned {
+                    signed_by,
+                    signed_on,
+                }])
+            }
+            C::ActivateContract => {
+                self.require_status("activate", &[S::Signed])?;
+                Ok(vec![E::ContractActivated])
+            }
+            C::ExpireContract => {
+                self.require_status("expire", &[S::Active])?;
+                Ok(vec![E::ContractExpired])
+            }
+            C::TerminateContract { reason } => {
+                self.require_status("terminate", &[S::Signed, S::Active])?;
+                require_text(&reason, "reason")?;
+                Ok(vec![E::ContractTerminated { reason }])
+            }
+            C::DeleteContract => {
+                if self.status == S::Active || self.status == S::Signed {
+                    return Err(DomainError::transition(ENTITY, "delete", self.status));
+                }
+                Ok(vec![E::ContractDeleted])
+            }
+        }
+    }
+}
+
+impl Aggregate for Contract {
+    const TYPE: &'static str = "Contract";
+    type Command = ContractCommand;
+    type Event = ContractEvent;
+    type Error = DomainError;
+    type Services = CommandContext;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        ctx: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        let events = self.decide(command, ctx)?;
+        emit(self, sink, events).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        use ContractEvent as E;
+        use ContractStatus as S;
+        match event {
+            E::ContractDrafted {
+                contract_id,
+                organization_id,
+                owner_id,
+                counterparty_id,
+                counterparty_name,
+                currency,
+                terms,
+                visibility,
+            } => {
+                self.id = Some(contract_id);
+                self.organization_id = Some(organization_id);
+                self.owner_id = Some(owner_id);
+                self.counterparty_id = Some(counterparty_id);
+                self.counterparty_name = counterparty_name;
+                self.currency = currency;
+                self.visibility = visibility;
+                self.versions = vec![ContractVersion {
+                    number: 1,
+                    terms,
+                    summary: String::new(),
+                    author_id: owner_id,
+                }];
+            }
+            E::ContractAmended {
+                version,
+                terms,
+                summary,
+                author_id,
+            } => self.versions.push(ContractVersion {
+                number: version,
+                terms,
+                summary,
+                author_id,
+            }),
+            E::ContractSent => self.status = S::Sent,
+            E::ContractSigned {
+                signed_by,
+                signed_on,
+            } => {
+                self.signature = Some((signed_by, signed_on));
+                self.status = S::Signed;
+            }
+            E::ContractActivated => self.status = S::Active,
+            E::ContractExpired => self.status = S::Expired,
+            E::ContractTerminated { .. } => self.status = S::Terminated,
+            E::ContractDeleted => self.deleted = true,
+        }
+    }
+}
+
+impl DomainAggregate for Contract {
+    fn organization_id(&self) -> Option<Uuid> {
+        self.organization_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cqrs_es::test::TestFramework;
+
+    use super::*;
+    use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, ORG};
+
+    type Fx = TestFramework<Contract>;
+    type C = ContractCommand;
+    type E = ContractEvent;
+
+    const VENUE_CO: Uuid = Uuid::from_u128(0xc0);
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+    }
+
+    fn terms(value: i64) -> ContractTerms {
+        ContractTerms {
+            title: "Venue hire".into(),
+            value,
+            starts_on: Some(day(1)),
+            expires_on: Some(day(31)),
+            document_url: None,
+        }
+    }
+
+    fn drafted() -> E {
+        E::ContractDrafted {
+            contract_id: AGG,
+            organization_id: ORG,
+            owner_id: ALICE,
+            counterparty_id: VENUE_CO,
+            counterparty_name: "Harbour Hall".into(),
+            currency: Currency::default(),
+            terms: terms(10_000_00),
+            visibility: Visibility::Organization,
+        }
+    }
+
+    fn through(status: ContractStatus) -> Vec<E> {
+        let steps = [
+            (ContractStatus::Sent, E::ContractSent),
+            (
+                ContractStatus::Signed,
+                E::ContractSigned {
+                    signed_by: "M. Harbour".into(),
+                    signed_on: day(2),
+                },
+            ),
+            (ContractStatus::Active, E::ContractActivated),
+        ];
+        let mut events = vec![drafted()];
+        for (reached, event) in steps {
+            events.push(event);
+            if reached == status {
+                break;
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn draft() {
+        Fx::with(ctx(Role::Member))
+            .given_no_previous_events()
+            .when(C::DraftContract {
+                counterparty_id: VENUE_CO,
+                counterparty_name: "Harbour Hall".into(),
+                currency: Currency::default(),
+                terms: terms(10_000_00),
+                visibility: Visibility::Organization,
+            })
+            .then_expect_events(vec![drafted()]);
+    }
+
+    #[test]
+    fn draft_refuses_bad_terms_and_duplicates() {
+        let mut bad = terms(1);
+        bad.expires_on = Some(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
+        Fx::with(ctx(Role::Member))
+            .given_no_previous_events()
+            .when(C::DraftContract {
+                counterparty_id: VENUE_CO,
+                counterparty_name: "Harbour Hall".into(),
+                currency: Currency::default(),
+                terms: bad,
+                visibility: Visibility::Organization,
+            })
+            .then_expect_error(DomainError::invalid(
+                "a contract cannot expire before it starts",
+            ));
+        Fx::with(ctx(Role::Member))
+            .given(vec![drafted()])
+            .when(C::DraftContract {
+                counterparty_id: VENUE_CO,
+                counterparty_name: "Harbour Hall".into(),
+                currency: Currency::default(),
+                terms: terms(-1),
+                visibility: Visibility::Organization,
+            })
+            .then_expect_error(DomainError::AlreadyExists(ENTITY));
+    }
+
+    #[test]
+    fn status_follows_its_order() {
+        Fx::with(ctx(Role::Member))
+            .given(vec![drafted()])
+            .when(C::SendContract)
+            .then_expect_events(vec![E::ContractSent]);
+        Fx::with(ctx(Role::Admin))
+            .given(through(ContractStatus::Sent))
+            .when(C::SignContract {
+                signed_by: "M. Harbour".into(),
+                signed_on: day(2),
+            })
+            .then_expect_events(vec![E::ContractSigned {
+                signed_by: "M. Harbour".into(),
+                signed_on: day(2),
+            }]);
+        Fx::with(ctx(Role::Admin))
+            .given(through(ContractStatus::Signed))
+            .when(C::ActivateContract)
+            .then_expect_events(vec![E::ContractActivated]);
+        Fx::with(ctx(Role::Admin))
+            .given(through(ContractStatus::Active))
+            .when(C::ExpireContract)
+            .then_expect_events(vec![E::ContractExpired]);
+        Fx::with(ctx(Role::Admin))
+            .given(through(ContractStatus::Active))
+            .when(C::TerminateContract {
+                reason: "breach".into(),
+            })
+            .then_expect_events(vec![E::ContractTerminated {
+                reason: "breach".into(),
+            }]);
+    }
+
+    #[test]
+    fn steps_cannot_be_skipped() {
+        Fx::with(ctx(Role::Admin))
+            .given(vec![drafted()])
+            .when(C::SignContract {
+                signed_by: "x".into(),
+                signed_on: day(2),
+            })
+            .then_expect_error_containing("cannot sign the contract: it is draft");
+        Fx::with(ctx(Role::Admin))
+            .given(through(ContractStatus::Sent))
+            .when(C::ActivateContract)
+            .then_expect_error_containing("cannot activate the contract: it is sent");
+        Fx::with(ctx(Role::Admin))
+            .given(through(ContractStatus::Signed))
+            .when(C::ExpireContract)
+            .then_expect_error_containing("cannot expire the contract: it is signed");
+        let mut expired = through(ContractStatus::Active);
+        expired.push(E::ContractExpired);
+        Fx::with(ctx(Role::Admin))
+            .given(expired)
+            .when(C::TerminateContract { reason: "x".into() })
+            .then_expect_error_containing("cannot terminate the contract: it is expired");
+    }
+
+    #[test]
+    fn amendments_keep_numbered_versions() {
+        Fx::with(ctx(Role::Member))
+            .given(through(ContractStatus::Signed))
+            .when(C::AmendContract {
+                terms: terms(12_000_00),
+                summary: "extra day".into(),
+            })
+            .then_expect_events(vec![E::ContractAmended {
+                version: 2,
+                terms: terms(12_000_00),
+                summary: "extra day".into(),
+                author_id: ALICE,
+            }]);
+        let mut contract = Contract::default();
+        for event in through(ContractStatus::Signed) {
+            contract.apply(event);
+        }
+        contract.apply(E::ContractAmended {
+            version: 2,
+            terms: terms(12_000_00),
+            summary: "extra day".into(),
+            author_id: ALICE,
+        });
+        assert_eq!(contract.versions.len(), 2);
+        assert_eq!(contract.versions[0].terms.value, 10_000_00);
+        assert_eq!(contract.current().unwrap().number, 2);
+        assert_eq!(contract.current().unwrap().terms.value, 12_000_00);
+    }
+
+    #[test]
+    fn amendments_must_change_something_and_not_after_the_end() {
+        Fx::with(ctx(Role::Member))
+            .given(vec![drafted()])
+            .when(C::AmendContract {
+                terms: terms(10_000_00),
+                summary: "nothing".into(),
+            })
+            .then_expect_error_containing("changes nothing");
+        let mut ended = through(ContractStatus::Active);
+        ended.push(E::ContractTerminated { reason: "x".into() });
+        Fx::with(ctx(Role::Member))
+            .given(ended)
+            .when(C::AmendContract {
+                terms: terms(1),
+                summary: "late".into(),
+            })
+            .then_expect_error_containing("cannot amend the contract: it is terminated");
+    }
+
+    #[test]
+    fn delete_is_refused_while_in_force() {
+        Fx::with(ctx(Role::Admin))
+            .given(through(ContractStatus::Active))
+            .when(C::DeleteContract)
+            .then_expect_error_containing("cannot delete the contract: it is active");
+        Fx::with(ctx(Role::Admin))
+            .given(vec![drafted()])
+            .when(C::DeleteContract)
+            .then_expect_events(vec![E::ContractDeleted]);
+        Fx::with(ctx(Role::Admin))
+            .given(vec![drafted(), E::ContractDeleted])
+            .when(C::SendContract)
+            .then_expect_error(DomainError::Deleted(ENTITY));
+    }
+
+    #[test]
+    fn matrix_rows() {
+        assert_eq!(C::SendContract.requirement(), Requirement::Role(Role::Member));
+        assert_eq!(C::ActivateContract.requirement(), Requirement::Role(Role::Admin));
+    }
+}

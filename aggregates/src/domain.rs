@@ -1,0 +1,101 @@
+//! What the command bus needs to know of every aggregate and command.
+
+use std::collections::BTreeSet;
+
+use cqrs_es::persist::EventUpcaster;
+use cqrs_es::Aggregate;
+use uuid::Uuid;
+
+use crate::access::{Actor, Capability, Requirement, Role};
+use crate::error::DomainError;
+
+/// The services a command handler receives: the checked actor and their organization.
+///
+/// The bus builds one per command; tests build one per scenario.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    /// The aggregate the command is sent to.
+    pub aggregate_id: Uuid,
+    /// The organization the command acts in.
+    pub organization_id: Uuid,
+    /// The sender, with the role and capabilities from the roster. For commands
+    /// open to non-members (creating an organization) the role is `Guest` and
+    /// the capabilities are empty.
+    pub actor: Actor,
+}
+
+/// A command that knows its name and its row of the permission matrix.
+pub trait DomainCommand {
+    /// The command's name, stored in each event's metadata.
+    fn name(&self) -> &'static str;
+    /// The role or capability the sender needs.
+    fn requirement(&self) -> Requirement;
+}
+
+/// An aggregate that the command bus can serve.
+pub trait DomainAggregate:
+    Aggregate<Services = CommandContext, Error = DomainError> + Clone + 'static
+where
+    Self::Command: DomainCommand,
+{
+    /// The organization the aggregate belongs to, once created.
+    fn organization_id(&self) -> Option<Uuid>;
+
+    /// Upcasters that bring stored old event versions to the current shape.
+    fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
+        Vec::new()
+    }
+
+    /// The membership roster this aggregate defines, written to the
+    /// `organization_members` table in the same transaction as its events so
+    /// that authorization never reads a stale roster. Only organizations have one.
+    fn roster(&self) -> Option<Vec<RosterEntry>> {
+        None
+    }
+}
+
+/// One member of an organization, as the bus authorizes against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterEntry {
+    /// The member's user id.
+    pub user_id: Uuid,
+    /// Their role.
+    pub role: Role,
+    /// Their approval capabilities.
+    pub capabilities: BTreeSet<Capability>,
+}
+
+/// Refuses a command on an aggregate that has not been created or was deleted.
+pub(crate) fn ensure_live(
+    created: bool,
+    deleted: bool,
+    entity: &'static str,
+) -> Result<(), DomainError> {
+    if !created {
+        Err(DomainError::NotCreated(entity))
+    } else if deleted {
+        Err(DomainError::Deleted(entity))
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses a blank required text field.
+pub(crate) fn require_text(value: &str, field: &str) -> Result<(), DomainError> {
+    if value.trim().is_empty() {
+        Err(DomainError::invalid(format!("{field} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes decided events to the sink, applying each to the aggregate.
+pub(crate) async fn emit<A: cqrs_es::Aggregate>(
+    aggregate: &mut A,
+    sink: &cqrs_es::event_sink::EventSink<A>,
+    events: Vec<A::Event>,
+) {
+    for event in events {
+        sink.write(event, aggregate).await;
+    }
+}

@@ -1,0 +1,836 @@
+//! The Invoice aggregate: receivables and payables, their lines and payments.
+
+use chrono::NaiveDate;
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Capability, Requirement, Role};
+use crate::domain::{emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
+use crate::error::DomainError;
+use crate::money::{line_total, Currency};
+use crate::visibility::Visibility;
+
+const ENTITY: &str = "invoice";
+
+/// Which way the money flows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// We bill a client.
+    #[default]
+    Receivable,
+    /// A vendor bills us.
+    Payable,
+}
+
+/// The status of an invoice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Being written; lines may change.
+    #[default]
+    Draft,
+    /// Sent; nothing paid yet.
+    Issued,
+    /// Some of it paid.
+    PartiallyPaid,
+    /// Fully paid (reached only by payments).
+    Paid,
+    /// Cancelled for good.
+    Void,
+}
+
+/// One line of an invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    /// The line's id.
+    pub line_id: Uuid,
+    /// What is billed.
+    pub description: String,
+    /// How many.
+    pub quantity: i64,
+    /// Price of one, in minor units.
+    pub unit_price: i64,
+}
+
+/// A payment against an invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// The payment's id.
+    pub payment_id: Uuid,
+    /// Amount in minor units.
+    pub amount: i64,
+    /// When it was paid.
+    pub paid_on: NaiveDate,
+    /// Bank transfer, card…
+    pub method: String,
+    /// The bank's or processor's reference.
+    pub reference: Option<String>,
+}
+
+/// An invoice.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// The invoice id, once drafted.
+    pub id: Option<Uuid>,
+    /// The owning organization.
+    pub organization_id: Option<Uuid>,
+    /// Who drafted it.
+    pub owner_id: Option<Uuid>,
+    /// Who may see its rows.
+    pub visibility: Visibility,
+    /// Invoice number.
+    pub number: String,
+    /// Receivable or payable.
+    pub direction: Direction,
+    /// The company on the other side.
+    pub counterparty_id: Option<Uuid>,
+    /// Its name, as printed.
+    pub counterparty_name: String,
+    /// Currency of every amount.
+    pub currency: Currency,
+    /// When it was issued.
+    pub issued_on: Option<NaiveDate>,
+    /// When payment is due.
+    pub due_on: Option<NaiveDate>,
+    /// Lines, in order.
+    pub lines: Vec<InvoiceLine>,
+    /// Payments, in order.
+    pub payments: Vec<Payment>,
+    /// The attached PDF, if any.
+    pub pdf_document_id: Option<Uuid>,
+    /// Status.
+    pub status: InvoiceStatus,
+    /// Soft-deleted.
+    pub deleted: bool,
+}
+
+fn restricted() -> Visibility {
+    Visibility::Restricted
+}
+
+/// Commands on an [`Invoice`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InvoiceCommand {
+    /// Starts a draft.
+    DraftInvoice {
+        /// Invoice number.
+        number: String,
+        /// Receivable or payable.
+        direction: Direction,
+        /// The company on the other side.
+        counterparty_id: Uuid,
+        /// Its name.
+        counterparty_name: String,
+        /// Currency.
+        #[serde(default)]
+        currency: Currency,
+        /// Due date.
+        due_on: NaiveDate,
+        /// Row visibility; financial rows default to restricted.
+        #[serde(default = "restricted")]
+        visibility: Visibility,
+    },
+    /// Adds a line (draft only).
+    AddInvoiceLine {
+        /// The new line's id.
+        line_id: Uuid,
+        /// What is billed.
+        description: String,
+        /// How many, at least 1.
+        quantity: i64,
+        /// Price of one in minor units, not negative.
+        unit_price: i64,
+    },
+    /// Removes a line (draft only).
+    RemoveInvoiceLine {
+        /// The line.
+        line_id: Uuid,
+    },
+    /// Moves the due date of an unpaid invoice.
+    ChangeDueDate {
+        /// The new date.
+        due_on: NaiveDate,
+    },
+    /// Issues the draft.
+    IssueInvoice {
+        /// Date of issue; the due date may not be earlier.
+        issued_on: NaiveDate,
+    },
+    /// Records a payment, at most the open balance.
+    RecordPayment {
+        /// The payment's id.
+        payment_id: Uuid,
+        /// Amount in minor units.
+        amount: i64,
+        /// When it was paid.
+        paid_on: NaiveDate,
+        /// How.
+        method: String,
+        /// Bank reference.
+        reference: Option<String>,
+    },
+    /// Attaches the invoice's PDF.
+    AttachInvoicePdf {
+        /// The document.
+        document_id: Uuid,
+        /// Where it is stored.
+        url: String,
+    },
+    /// Voids an invoice with no payments. Final.
+    VoidInvoice {
+        /// Why.
+        reason: String,
+    },
+    /// Soft-deletes a draft or void invoice.
+    DeleteInvoice,
+}
+
+impl DomainCommand for InvoiceCommand {
+    fn name(&self) -> &'static str {
+        self.into()
+    }
+
+    fn requirement(&self) -> Requirement {
+        use InvoiceCommand as C;
+        match self {
+            C::DraftInvoice { .. }
+            | C::AddInvoiceLine { .. }
+            | C::RemoveInvoiceLine { .. }
+            | C::AttachInvoicePdf { .. } => Requirement::Role(Role::Member),
+            C::ChangeDueDate { .. } | C::IssueInvoice { .. } | C::RecordPayment { .. } => {
+                Requirement::RoleOr(Role::Admin, Capability::Finance)
+            }
+            C::VoidInvoice { .. } | C::DeleteInvoice => Requirement::Role(Role::Admin),
+        }
+    }
+}
+
+/// Events of an [`Invoice`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+pub enum InvoiceEvent {
+    /// A draft was started.
+    InvoiceDrafted {
+        /// Its id.
+        invoice_id: Uuid,
+        /// Its organization.
+        organization_id: Uuid,
+        /// Who drafted it.
+        owner_id: Uuid,
+        /// Invoice number.
+        number: String,
+        /// Receivable or payable.
+        direction: Direction,
+        /// The company on the other side.
+        counterparty_id: Uuid,
+        /// Its name.
+        counterparty_name: String,
+        /// Currency.
+        currency: Currency,
+        /// Due date.
+        due_on: NaiveDate,
+        /// Row visibility.
+        visibility: Visibility,
+    },
+    /// A line was added.
+    InvoiceLineAdded(InvoiceLine),
+    /// A line was removed.
+    InvoiceLineRemoved {
+        /// The line.
+        line_id: Uuid,
+    },
+    /// The due date moved.
+    DueDateChanged {
+        /// The new date.
+        due_on: NaiveDate,
+    },
+    /// The invoice was issued.
+    InvoiceIssued {
+        /// Date of issue.
+        issued_on: NaiveDate,
+        /// Total at issue, in minor units.
+        total: i64,
+    },
+    /// A payment came in.
+    PaymentRecorded(Payment),
+    /// The balance reached zero.
+    InvoicePaid,
+    /// The PDF was attached.
+    InvoicePdfAttached {
+        /// The document.
+        document_id: Uuid,
+        /// Where it is stored.
+        url: String,
+    },
+    /// Voided.
+    InvoiceVoided {
+        /// Why.
+        reason: String,
+    },
+    /// Soft-deleted.
+    InvoiceDeleted,
+}
+
+impl DomainEvent for InvoiceEvent {
+    fn event_type(&self) -> String {
+        <&'static str>::from(self).to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+impl Invoice {
+    /// The sum of its lines, in minor units.
+    pub fn total(&self) -> Result<i64, DomainError> {
+        self.lines.iter().try_fold(0i64, |sum, line| {
+            sum.checked_add(line_total(line.quantity, line.unit_price)?)
+                .ok_or_else(|| DomainError::invalid("total is too large"))
+        })
+    }
+
+    /// What is left to pay, in minor units.
+    pub fn balance(&self) -> Result<i64, DomainError> {
+        let paid: i64 = self.payments.iter().map(|p| p.amount).sum();
+        Ok(self.total()? - paid)
+    }
+
+    fn require_status(
+        &self,
+        action: &'static str,
+        allowed: &[InvoiceStatus],
+    ) -> Result<(), DomainError> {
+        if allowed.contains(&self.status) {
+            Ok(())
+        } else {
+            Err(DomainError::transition(ENTITY, action, self.status))
+        }
+    }
+
+    fn decide(
+        &self,
+        command: InvoiceCommand,
+        ctx: &CommandContext,
+    ) -> Result<Vec<InvoiceEvent>, DomainError> {
+        use InvoiceCommand as C;
+        use InvoiceEvent as E;
+        use InvoiceStatus as S;
+
+        if let C::DraftInvoice {
+            number,
+            direction,
+            counterparty_id,
+            counterparty_name,
+            currency,
+            due_on,
+            visibility,
+        } = command
+        {
+            if self.id.is_some() {
+                return Err(DomainError::AlreadyExists(ENTITY));
+            }
+            require_text(&number, "invoice number")?;
+            require_text(&counterparty_name, "counterparty name")?;
+            return Ok(vec![E::InvoiceDrafted {
+                invoice_id: ctx.aggregate_id,
+                organization_id: ctx.organization_id,
+                owner_id: ctx.actor.user_id,
+                number,
+                direction,
+                counterparty_id,
+                counterparty_name,
+                currency,
+                due_on,
+                visibility,
+            }]);
+        }
+        ensure_live(self.id.is_some(), self.deleted, ENTITY)?;
+        match command {
+            C::DraftInvoice { .. } => unreachable!("handled above"),
+            C::AddInvoiceLine {
+                line_id,
+                description,
+                quantity,
+                unit_price,
+            } => {
+                self.require_status("add lines to", &[S::Draft])?;
+                if self.lines.iter().any(|l| l.line_id == line_id) {
+                    return Err(DomainError::rule(format!("line {line_id} already exists")));
+                }
+                require_text(&description, "line description")?;
+                if quantity <= 0 {
+                    return Err(DomainError::invalid("quantity must be at least 1"));
+                }
+                if unit_price < 0 {
+                    return Err(DomainError::invalid("unit price must not be negative"));
+                }
+                line_total(quantity, unit_price)?;
+                Ok(vec![E::InvoiceLineAdded(InvoiceLine {
+                    line_id,
+                    description,
+                    quantity,
+                    unit_price,
+                })])
+            }
+            C::RemoveInvoiceLine { line_id } => {
+                self.require_status("remove lines from", &[S::Draft])?;
+                if !self.lines.iter().any(|l| l.line_id == line_id) {
+                    return Err(DomainError::rule(format!("line {line_id} is not on this invoice")));
+                }
+                Ok(vec![E::InvoiceLineRemoved { line_id }])
+            }
+            C::ChangeDueDate { due_on } => {
+                self.require_status(
+                    "change the due date of",
+                    &[S::Draft, S::Issued, S::PartiallyPaid],
+                )?;
+                if self.issued_on.is_some_and(|issued| due_on < issued) {
+                    return Err(DomainError::invalid("due date must not be before the issue date"));
+                }
+                Ok(vec![E::DueDateChanged { due_on }])
+            }
+            C::IssueInvoice { issued_on } => {
+                self.require_status("issue", &[S::Draft])?;
+                let total = self.total()?;
+                if total <= 0 {
+                    return Err(DomainError::rule("an invoice needs lines with a positive total"));
+                }
+                if self.due_on.is_some_and(|due| due < issued_on) {
+                    return Err(DomainError::invalid("due date must not be before the issue date"));
+                }
+                Ok(vec![E::InvoiceIssued { issued_on, total }])
+            }
+            C::RecordPayment {
+                payment_id,
+                amount,
+                paid_on,
+                method,
+                reference,
+            } => {
+                self.require_status("record a payment on", &[S::Issued, S::PartiallyPaid])?;
+                if self.payments.iter().any(|p| p.payment_id == payment_id) {
+                    return Err(DomainError::rule(format!(
+                        "payment {payment_id} is already recorded"
+                    )));
+                }
+                if amount <= 0 {
+                    return Err(DomainError::invalid("a payment must be positive"));
+                }
+                require_text(&method, "payment method")?;
+                let balance = self.balance()?;
+                if amount > balance {
+                    return Err(DomainError::rule(format!(
+                        "payment of {amount} exceeds the open balance of {balance}"
+                    )));
+                }
+                let mut events = vec![E::PaymentRecorded(Payment {
+                    payment_id,
+                    amount,
+                    paid_on,
+                    method,
+                    reference,
+                })];
+                if amount == balance {
+                    events.push(E::InvoicePaid);
+                }
+                Ok(events)
+            }
+            C::AttachInvoicePdf { document_id, url } => {
+                require_text(&url, "document url")?;
+                Ok(vec![E::InvoicePdfAttached { document_id, url }])
+            }
+            C::VoidInvoice { reason } => {
+                self.require_status("void", &[S::Draft, S::Issued, S::PartiallyPaid])?;
+                if !self.payments.is_empty() {
+                    return Err(DomainError::rule(
+                        "an invoice with payments cannot be voided; refund them first",
+                    ));
+                }
+                require_text(&reason, "reason")?;
+                Ok(vec![E::InvoiceVoided { reason }])
+            }
+            C::DeleteInvoice => {
+                self.require_status("delete", &[S::Draft, S::Void])?;
+                Ok(vec![E::InvoiceDeleted])
+            }
+        }
+    }
+}
+
+impl Aggregate for Invoice {
+    const TYPE: &'static str = "Invoice";
+    type Command = InvoiceCommand;
+    type Event = InvoiceEvent;
+    type Error = DomainError;
+    type Services = CommandContext;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        ctx: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        let events = self.decide(command, ctx)?;
+        emit(self, sink, events).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        use InvoiceEvent as E;
+        match event {
+            E::InvoiceDrafted {
+                invoice_id,
+                organization_id,
+                owner_id,
+                number,
+                direction,
+                counterparty_id,
+                counterparty_name,
+                currency,
+                due_on,
+                visibility,
+            } => {
+                self.id = Some(invoice_id);
+                self.organization_id = Some(organization_id);
+                self.owner_id = Some(owner_id);
+                self.number = number;
+                self.direction = direction;
+                self.counterparty_id = Some(counterparty_id);
+                self.counterparty_name = counterparty_name;
+                self.currency = currency;
+                self.due_on = Some(due_on);
+                self.visibility = visibility;
+            }
+            E::InvoiceLineAdded(line) => self.lines.push(line),
+            E::InvoiceLineRemoved { line_id } => self.lines.retain(|l| l.line_id != line_id),
+            E::DueDateChanged { due_on } => self.due_on = Some(due_on),
+            E::InvoiceIssued { issued_on, .. } => {
+                self.issued_on = Some(issued_on);
+                self.status = InvoiceStatus::Issued;
+            }
+            E::PaymentRecorded(payment) => {
+                self.payments.push(payment);
+                self.status = InvoiceStatus::PartiallyPaid;
+            }
+            E::InvoicePaid => self.status = InvoiceStatus::Paid,
+            E::InvoicePdfAttached { document_id, .. } => self.pdf_document_id = Some(document_id),
+            E::InvoiceVoided { .. } => self.status = InvoiceStatus::Void,
+            E::InvoiceDeleted => self.deleted = true,
+        }
+    }
+}
+
+impl DomainAggregate for Invoice {
+    fn organization_id(&self) -> Option<Uuid> {
+        self.organization_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cqrs_es::test::TestFramework;
+
+    use super::*;
+    use crate::testing::{ctx, ctx_for, ExpectErrorContaining, AGG, ALICE, ORG};
+
+    type Fx = TestFramework<Invoice>;
+    type C = InvoiceCommand;
+    type E = InvoiceEvent;
+
+    const CLIENT: Uuid = Uuid::from_u128(0xc1);
+    const LINE: Uuid = Uuid::from_u128(0x11);
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+    }
+
+    fn finance() -> CommandContext {
+        ctx_for(ALICE, Role::Member, &[Capability::Finance])
+    }
+
+    fn drafted() -> E {
+        E::InvoiceDrafted {
+            invoice_id: AGG,
+            organization_id: ORG,
+            owner_id: ALICE,
+            number: "INV-001".into(),
+            direction: Direction::Receivable,
+            counterparty_id: CLIENT,
+            counterparty_name: "Acme Festivals".into(),
+            currency: Currency::default(),
+            due_on: day(31),
+            visibility: Visibility::Restricted,
+        }
+    }
+
+    fn line(line_id: Uuid, quantity: i64, unit_price: i64) -> E {
+        E::InvoiceLineAdded(InvoiceLine {
+            line_id,
+            description: "Stage hire".into(),
+            quantity,
+            unit_price,
+        })
+    }
+
+    /// Issued for 2 × 500.00.
+    fn issued() -> Vec<E> {
+        vec![
+            drafted(),
+            line(LINE, 2, 500_00),
+            E::InvoiceIssued {
+                issued_on: day(1),
+                total: 1_000_00,
+            },
+        ]
+    }
+
+    fn pay(id: u128, amount: i64) -> C {
+        C::RecordPayment {
+            payment_id: Uuid::from_u128(id),
+            amount,
+            paid_on: day(10),
+            method: "bank transfer".into(),
+            reference: None,
+        }
+    }
+
+    fn paid(id: u128, amount: i64) -> E {
+        E::PaymentRecorded(Payment {
+            payment_id: Uuid::from_u128(id),
+            amount,
+            paid_on: day(10),
+            method: "bank transfer".into(),
+            reference: None,
+        })
+    }
+
+    #[test]
+    fn draft() {
+        Fx::with(ctx(Role::Member))
+            .given_no_previous_events()
+            .when(C::DraftInvoice {
+                number: "INV-001".into(),
+                direction: Direction::Receivable,
+                counterparty_id: CLIENT,
+                counterparty_name: "Acme Festivals".into(),
+                currency: Currency::default(),
+                due_on: day(31),
+                visibility: Visibility::Restricted,
+            })
+            .then_expect_events(vec![drafted()]);
+    }
+
+    #[test]
+    fn draft_twice_or_blank_is_refused() {
+        let command = C::DraftInvoice {
+            number: " ".into(),
+            direction: Direction::Payable,
+            counterparty_id: CLIENT,
+            counterparty_name: "Acme".into(),
+            currency: Currency::default(),
+            due_on: day(31),
+            visibility: Visibility::Restricted,
+        };
+        Fx::with(ctx(Role::Member))
+            .given(vec![drafted()])
+            .when(command.clone())
+            .then_expect_error(DomainError::AlreadyExists(ENTITY));
+        Fx::with(ctx(Role::Member))
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_error(DomainError::invalid("invoice number must not be empty"));
+    }
+
+    #[test]
+    fn lines_are_added_and_removed_in_draft() {
+        Fx::with(ctx(Role::Member))
+            .given(vec![drafted()])
+            .when(C::AddInvoiceLine {
+                line_id: LINE,
+                description: "Stage hire".into(),
+                quantity: 2,
+                unit_price: 500_00,
+            })
+            .then_expect_events(vec![line(LINE, 2, 500_00)]);
+        Fx::with(ctx(Role::Member))
+            .given(vec![drafted(), line(LINE, 1, 1)])
+            .when(C::RemoveInvoiceLine { line_id: LINE })
+            .then_expect_events(vec![E::InvoiceLineRemoved { line_id: LINE }]);
+        Fx::with(ctx(Role::Member))
+            .given(vec![drafted()])
+            .when(C::AddInvoiceLine {
+                line_id: LINE,
+                description: "x".into(),
+                quantity: 0,
+                unit_price: 1,
+            })
+            .then_expect_error(DomainError::invalid("quantity must be at least 1"));
+        Fx::with(ctx(Role::Member))
+            .given(issued())
+            .when(C::AddInvoiceLine {
+                line_id: Uuid::from_u128(5),
+                description: "x".into(),
+                quantity: 1,
+                unit_price: 1,
+            })
+            .then_expect_error_containing("cannot add lines to the invoice: it is issued");
+    }
+
+    #[test]
+    fn issue_needs_a_positive_total() {
+        Fx::with(finance())
+            .given(vec![drafted(), line(LINE, 2, 500_00)])
+            .when(C::IssueInvoice { issued_on: day(1) })
+            .then_expect_events(vec![E::InvoiceIssued {
+                issued_on: day(1),
+                total: 1_000_00,
+            }]);
+        Fx::with(finance())
+            .given(vec![drafted()])
+            .when(C::IssueInvoice { issued_on: day(1) })
+            .then_expect_error_containing("positive total");
+        Fx::with(finance())
+            .given(vec![drafted(), line(LINE, 1, 1)])
+            .when(C::IssueInvoice {
+                issued_on: NaiveDate::from_ymd_opt(2027, 1, 5).unwrap(),
+            })
+            .then_expect_error_containing("due date must not be before the issue date");
+    }
+
+    #[test]
+    fn payments_move_to_partially_paid_then_paid() {
+        Fx::with(finance())
+            .given(issued())
+            .when(pay(1, 400_00))
+            .then_expect_events(vec![paid(1, 400_00)]);
+        let mut given = issued();
+        given.push(paid(1, 400_00));
+        Fx::with(finance())
+            .given(given)
+            .when(pay(2, 600_00))
+            .then_expect_events(vec![paid(2, 600_00), E::InvoicePaid]);
+    }
+
+    #[test]
+    fn payments_never_exceed_the_balance() {
+        let mut given = issued();
+        given.push(paid(1, 400_00));
+        Fx::with(finance())
+            .given(given.clone())
+            .when(pay(2, 600_01))
+            .then_expect_error_containing("exceeds the open balance of 60000");
+        Fx::with(finance())
+            .given(given.clone())
+            .when(pay(1, 1))
+            .then_expect_error_containing("already recorded");
+        Fx::with(finance())
+            .given(given)
+            .when(pay(3, 0))
+            .then_expect_error(DomainError::invalid("a payment must be positive"));
+    }
+
+    #[test]
+    fn no_payment_before_issue_or_after_paid() {
+        Fx::with(finance())
+            .given(vec![drafted(), line(LINE, 1, 1)])
+            .when(pay(1, 1))
+            .then_expect_error_containing("cannot record a payment on the invoice: it is draft");
+        let mut given = issued();
+        given.extend([paid(1, 1_000_00), E::InvoicePaid]);
+        Fx::with(finance())
+            .given(given)
+            .when(pay(2, 1))
+            .then_expect_error_containing("it is paid");
+    }
+
+    #[test]
+    fn void_is_final() {
+        Fx::with(ctx(Role::Admin))
+            .given(issued())
+            .when(C::VoidInvoice {
+                reason: "duplicate".into(),
+            })
+            .then_expect_events(vec![E::InvoiceVoided {
+                reason: "duplicate".into(),
+            }]);
+        let mut voided = issued();
+        voided.push(E::InvoiceVoided { reason: "x".into() });
+        Fx::with(finance())
+            .given(voided.clone())
+            .when(pay(1, 1))
+            .then_expect_error_containing("it is void");
+        Fx::with(ctx(Role::Admin))
+            .given(voided)
+            .when(C::VoidInvoice { reason: "y".into() })
+            .then_expect_error_containing("cannot void the invoice: it is void");
+    }
+
+    #[test]
+    fn an_invoice_with_payments_cannot_be_voided() {
+        let mut given = issued();
+        given.push(paid(1, 1_00));
+        Fx::with(ctx(Role::Admin))
+            .given(given)
+            .when(C::VoidInvoice { reason: "x".into() })
+            .then_expect_error_containing("cannot be voided");
+    }
+
+    #[test]
+    fn due_date_and_pdf() {
+        Fx::with(finance())
+            .given(issued())
+            .when(C::ChangeDueDate { due_on: day(20) })
+            .then_expect_events(vec![E::DueDateChanged { due_on: day(20) }]);
+        Fx::with(ctx(Role::Member))
+            .given(issued())
+            .when(C::AttachInvoicePdf {
+                document_id: Uuid::from_u128(0xd0c),
+                url: "https://files.example.com/inv.pdf".into(),
+            })
+            .then_expect_events(vec![E::InvoicePdfAttached {
+                document_id: Uuid::from_u128(0xd0c),
+                url: "https://files.example.com/inv.pdf".into(),
+            }]);
+    }
+
+    #[test]
+    fn delete_only_drafts_and_voids() {
+        Fx::with(ctx(Role::Admin))
+            .given(vec![drafted()])
+            .when(C::DeleteInvoice)
+            .then_expect_events(vec![E::InvoiceDeleted]);
+        Fx::with(ctx(Role::Admin))
+            .given(issued())
+            .when(C::DeleteInvoice)
+            .then_expect_error_containing("cannot delete the invoice: it is issued");
+        Fx::with(ctx(Role::Admin))
+            .given(vec![drafted(), E::InvoiceDeleted])
+            .when(C::IssueInvoice { issued_on: day(1) })
+            .then_expect_error(DomainError::Deleted(ENTITY));
+    }
+
+    #[test]
+    fn balance_is_derived() {
+        let mut invoice = Invoice::default();
+        for event in issued() {
+            invoice.apply(event);
+        }
+        invoice.apply(paid(1, 250_00));
+        assert_eq!(invoice.total().unwrap(), 1_000_00);
+        assert_eq!(invoice.balance().unwrap(), 750_00);
+        assert_eq!(invoice.status, InvoiceStatus::PartiallyPaid);
+    }
+
+    #[test]
+    fn matrix_rows() {
+        assert_eq!(
+            pay(1, 1).requirement(),
+            Requirement::RoleOr(Role::Admin, Capability::Finance)
+        );
+        assert_eq!(C::DeleteInvoice.requirement(), Requirement::Role(Role::Admin));
+    }
+}

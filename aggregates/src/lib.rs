@@ -1,0 +1,30 @@
+//! The write side of Foldline.
+//!
+//! Every change to the domain is a command sent through the [`CommandBus`]: it
+//! checks the actor's role against the permission matrix, loads the aggregate
+//! from the [`EventStore`], lets the aggregate decide, and appends the resulting
+//! events with their [`EventMetadata`] in one atomic statement.
+
+pub mod access;
+pub mod bus;
+pub mod contract;
+pub mod domain;
+pub mod error;
+pub mod invoice;
+pub mod metadata;
+pub mod money;
+pub mod organization;
+pub mod production_advance;
+pub mod store;
+pub mod visibility;
+
+#[cfg(test)]
+mod testing;
+
+pub use access::{Actor, Capability, Requirement, Role};
+pub use bus::{CommandBus, CommandOutcome};
+pub use domain::{CommandContext, DomainAggregate, DomainCommand};
+pub use error::{BusError, DomainError};
+pub use metadata::{EventMetadata, RequestContext, Source};
+pub use store::{EventStore, Loaded};
+pub use visibility::Visibility;

@@ -1,0 +1,30 @@
+//! Who may see the rows an entity projects into the read tables.
+
+use serde::{Deserialize, Serialize};
+
+/// The visibility of an entity's rows (`visibility_type` in the seeds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Every member, guests included.
+    Public,
+    /// Members, admins and owners.
+    #[default]
+    Organization,
+    /// Admins and owners, plus holders of `finance` for financial rows.
+    Restricted,
+    /// The entity's owner and the organization's owners.
+    Private,
+}
+
+impl Visibility {
+    /// The name stored in the read tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Organization => "organization",
+            Visibility::Restricted => "restricted",
+            Visibility::Private => "private",
+        }
+    }
+}
