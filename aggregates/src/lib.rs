@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod bus;
+pub mod command;
 pub mod contract;
 pub mod domain;
 pub mod error;
@@ -23,6 +24,7 @@ mod testing;
 
 pub use access::{Actor, Capability, Requirement, Role};
 pub use bus::{CommandBus, CommandOutcome};
+pub use command::Command;
 pub use domain::{CommandContext, DomainAggregate, DomainCommand};
 pub use error::{BusError, DomainError};
 pub use metadata::{EventMetadata, RequestContext, Source};

@@ -1,1 +1,8 @@
-//! placeholder
+//! The `foldline` binary's library: configuration, Postgres discovery,
+//! migrations, fixtures and telemetry. The integration tests use the same code.
+
+pub mod cli;
+pub mod database;
+pub mod fixture;
+pub mod local_cluster;
+pub mod telemetry;

@@ -1,1 +1,86 @@
-fn main() {}
+//! The `foldline` binary.
+
+use anyhow::Context;
+use clap::Parser;
+use foldline_aggregates::{CommandBus, EventStore};
+use foldline_server::cli::{Cli, Commands};
+use foldline_server::database;
+use foldline_server::fixture::{self, Fixture};
+use foldline_server::telemetry;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_json);
+    match cli.command {
+        Commands::Migrate => {
+            database::connect(&cli.database).await?;
+            println!("migrations applied");
+        }
+        Commands::Database => {
+            let located = database::locate_server(
+                cli.database.database_url.as_deref(),
+                &cli.database.data_dir,
+            )
+            .await?;
+            println!("{} ({:?})", located.describe(), located.origin);
+        }
+        Commands::Seed { fixture } => {
+            let pool = database::connect(&cli.database).await?;
+            let bus = CommandBus::new(EventStore::new(pool));
+            let fixture = Fixture::load(&fixture)?;
+            let report = fixture::seed(&bus, &fixture).await?;
+            println!(
+                "fixture {}: {} steps applied, {} already present, {} events appended",
+                fixture.name, report.applied, report.skipped, report.events
+            );
+        }
+        Commands::Demo => demo(&cli).await?,
+    }
+    Ok(())
+}
+
+/// Migrates, loads the demo fixture and prints the events it appended.
+async fn demo(cli: &Cli) -> anyhow::Result<()> {
+    let pool = database::connect(&cli.database).await?;
+    let before: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
+        .fetch_one(&pool)
+        .await
+        .context("reading the event store")?;
+    let bus = CommandBus::new(EventStore::new(pool.clone()));
+    let fixture = Fixture::load("demo")?;
+    let report = fixture::seed(&bus, &fixture).await?;
+    println!(
+        "demo fixture: {} steps applied, {} already present, {} events appended\n",
+        report.applied, report.skipped, report.events
+    );
+    let rows: Vec<(i64, String, String, i64, String, String, String)> = sqlx::query_as(
+        "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type,
+                metadata ->> 'command', to_char(recorded_at, 'YYYY-MM-DD HH24:MI:SS')
+         FROM events WHERE global_position > $1 ORDER BY global_position",
+    )
+    .bind(before)
+    .fetch_all(&pool)
+    .await
+    .context("reading the appended events")?;
+    if rows.is_empty() {
+        println!("nothing new was appended: the demo was already loaded");
+    } else {
+        println!(
+            "{:>5}  {:<18} {:<8} {:>3}  {:<26} {:<20} recorded",
+            "pos", "aggregate", "id", "seq", "event", "command"
+        );
+        for (position, aggregate, id, sequence, event, command, recorded) in rows {
+            println!(
+                "{position:>5}  {aggregate:<18} {:<8} {sequence:>3}  {event:<26} {command:<20} {recorded}",
+                &id[..8]
+            );
+        }
+    }
+    let (streams, events): (i64, i64) =
+        sqlx::query_as("SELECT count(DISTINCT (aggregate_type, aggregate_id)), count(*) FROM events")
+            .fetch_one(&pool)
+            .await?;
+    println!("\nthe event store holds {events} events in {streams} streams");
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Command-line interface and configuration: every setting comes from a flag
+//! or its environment variable, here and nowhere else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Foldline: an event-sourced backend for production operations.
+#[derive(Debug, Parser)]
+#[command(name = "foldline", version, about)]
+pub struct Cli {
+    /// Database settings, shared by every subcommand.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "FOLDLINE_LOG_JSON", global = true)]
+    pub log_json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL. Without it, foldline uses a PostgreSQL answering on
+    /// localhost, or starts its own under --data-dir.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Folder for the cluster foldline starts when no PostgreSQL answers.
+    #[arg(long, env = "FOLDLINE_DATA_DIR", global = true, default_value = ".foldline")]
+    pub data_dir: PathBuf,
+    /// Name of the database foldline uses on a discovered server.
+    #[arg(long, env = "FOLDLINE_DATABASE", global = true, default_value = "foldline")]
+    pub database_name: String,
+    /// Largest number of pooled connections.
+    #[arg(long, env = "FOLDLINE_MAX_CONNECTIONS", global = true, default_value_t = 16)]
+    pub max_connections: u32,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Apply the embedded migrations.
+    Migrate,
+    /// Load a fixture through the command bus; loading it again appends nothing.
+    Seed {
+        /// A built-in fixture name (`demo`) or the path of a fixture file.
+        #[arg(default_value = "demo")]
+        fixture: String,
+    },
+    /// Migrate, load the demo fixture and show what the event store holds.
+    Demo,
+    /// Print the database foldline would use, after finding or starting it.
+    Database,
+}
