@@ -147,7 +147,10 @@ impl fmt::Display for Requirement {
             Requirement::Authenticated => f.write_str("an authenticated user"),
             Requirement::Role(role) => write!(f, "the {role} role or above"),
             Requirement::RoleOr(role, capability) => {
-                write!(f, "the {role} role or above, or the {capability} capability")
+                write!(
+                    f,
+                    "the {role} role or above, or the {capability} capability"
+                )
             }
         }
     }

@@ -177,14 +177,13 @@ impl CommandBus {
             }
             Err(AppendError::Store(error)) => return Err(error.into()),
         };
-        self.committed
-            .send_if_modified(|last| {
-                let moved = appended.global_position > *last;
-                if moved {
-                    *last = appended.global_position;
-                }
-                moved
-            });
+        self.committed.send_if_modified(|last| {
+            let moved = appended.global_position > *last;
+            if moved {
+                *last = appended.global_position;
+            }
+            moved
+        });
         tracing::debug!(
             version = appended.version,
             global_position = appended.global_position,

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
-use crate::domain::{emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
+use crate::domain::{
+    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
+};
 use crate::error::DomainError;
 use crate::money::Currency;
 use crate::visibility::Visibility;
@@ -57,7 +59,9 @@ impl ContractTerms {
         }
         if let (Some(start), Some(end)) = (self.starts_on, self.expires_on) {
             if end < start {
-                return Err(DomainError::invalid("a contract cannot expire before it starts"));
+                return Err(DomainError::invalid(
+                    "a contract cannot expire before it starts",
+                ));
             }
         }
         Ok(())
@@ -653,7 +657,13 @@ mod tests {
 
     #[test]
     fn matrix_rows() {
-        assert_eq!(C::SendContract.requirement(), Requirement::Role(Role::Member));
-        assert_eq!(C::ActivateContract.requirement(), Requirement::Role(Role::Admin));
+        assert_eq!(
+            C::SendContract.requirement(),
+            Requirement::Role(Role::Member)
+        );
+        assert_eq!(
+            C::ActivateContract.requirement(),
+            Requirement::Role(Role::Admin)
+        );
     }
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Capability, Requirement, Role};
-use crate::domain::{emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
+use crate::domain::{
+    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
+};
 use crate::error::DomainError;
 use crate::money::{line_total, Currency};
 use crate::visibility::Visibility;
@@ -379,7 +381,9 @@ impl Invoice {
             C::RemoveInvoiceLine { line_id } => {
                 self.require_status("remove lines from", &[S::Draft])?;
                 if !self.lines.iter().any(|l| l.line_id == line_id) {
-                    return Err(DomainError::rule(format!("line {line_id} is not on this invoice")));
+                    return Err(DomainError::rule(format!(
+                        "line {line_id} is not on this invoice"
+                    )));
                 }
                 Ok(vec![E::InvoiceLineRemoved { line_id }])
             }
@@ -389,7 +393,9 @@ impl Invoice {
                     &[S::Draft, S::Issued, S::PartiallyPaid],
                 )?;
                 if self.issued_on.is_some_and(|issued| due_on < issued) {
-                    return Err(DomainError::invalid("due date must not be before the issue date"));
+                    return Err(DomainError::invalid(
+                        "due date must not be before the issue date",
+                    ));
                 }
                 Ok(vec![E::DueDateChanged { due_on }])
             }
@@ -397,10 +403,14 @@ impl Invoice {
                 self.require_status("issue", &[S::Draft])?;
                 let total = self.total()?;
                 if total <= 0 {
-                    return Err(DomainError::rule("an invoice needs lines with a positive total"));
+                    return Err(DomainError::rule(
+                        "an invoice needs lines with a positive total",
+                    ));
                 }
                 if self.due_on.is_some_and(|due| due < issued_on) {
-                    return Err(DomainError::invalid("due date must not be before the issue date"));
+                    return Err(DomainError::invalid(
+                        "due date must not be before the issue date",
+                    ));
                 }
                 Ok(vec![E::InvoiceIssued { issued_on, total }])
             }
@@ -831,6 +841,9 @@ mod tests {
             pay(1, 1).requirement(),
             Requirement::RoleOr(Role::Admin, Capability::Finance)
         );
-        assert_eq!(C::DeleteInvoice.requirement(), Requirement::Role(Role::Admin));
+        assert_eq!(
+            C::DeleteInvoice.requirement(),
+            Requirement::Role(Role::Admin)
+        );
     }
 }

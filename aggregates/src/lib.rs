@@ -5,6 +5,9 @@
 //! from the [`EventStore`], lets the aggregate decide, and appends the resulting
 //! events with their [`EventMetadata`] in one atomic statement.
 
+// Amounts are written in minor units grouped as major_minor (`1_500_00` is 1,500.00).
+#![allow(clippy::inconsistent_digit_grouping)]
+
 pub mod access;
 pub mod bus;
 pub mod command;

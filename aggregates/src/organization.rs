@@ -286,7 +286,9 @@ impl Organization {
                     ));
                 }
                 if member.capabilities == capabilities {
-                    return Err(DomainError::rule("the member already has these capabilities"));
+                    return Err(DomainError::rule(
+                        "the member already has these capabilities",
+                    ));
                 }
                 Ok(vec![E::MemberCapabilitiesChanged {
                     user_id,
@@ -302,7 +304,9 @@ impl Organization {
                     ));
                 }
                 if member.role == Role::Owner && !leaving && actor.role != Role::Owner {
-                    return Err(DomainError::Forbidden("only an owner can remove an owner".into()));
+                    return Err(DomainError::Forbidden(
+                        "only an owner can remove an owner".into(),
+                    ));
                 }
                 if member.role == Role::Owner && self.owners() == 1 {
                     return Err(DomainError::rule(

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Capability, Requirement, Role};
-use crate::domain::{emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
+use crate::domain::{
+    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
+};
 use crate::error::DomainError;
 use crate::money::Currency;
 use crate::visibility::Visibility;
@@ -822,7 +824,11 @@ impl ProductionAdvance {
             } => {
                 require_text(&name, "document name")?;
                 require_text(&url, "document url")?;
-                if self.attachments.iter().any(|a| a.document_id == document_id) {
+                if self
+                    .attachments
+                    .iter()
+                    .any(|a| a.document_id == document_id)
+                {
                     return Err(DomainError::rule(format!(
                         "document {document_id} is already attached"
                     )));
@@ -990,8 +996,7 @@ impl Aggregate for ProductionAdvance {
                 }
             }
             E::AdvanceSubmitted {
-                required_approvals,
-                ..
+                required_approvals, ..
             } => {
                 self.status = AdvanceStatus::PendingApproval;
                 self.required_approvals = required_approvals;

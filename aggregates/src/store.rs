@@ -24,18 +24,10 @@ pub enum StoreError {
     #[error("event store database error: {0}")]
     Database(#[from] sqlx::Error),
     /// A stored event could not be read as the aggregate's event type.
-    #[error("cannot read stored event {aggregate_type} {aggregate_id} #{sequence} ({event_type} v{event_version}): {reason}")]
+    #[error("cannot read stored event {event}: {reason}")]
     Unreadable {
-        /// The aggregate type.
-        aggregate_type: String,
-        /// The aggregate id.
-        aggregate_id: String,
-        /// The event's sequence.
-        sequence: i64,
-        /// The stored event type.
-        event_type: String,
-        /// The stored event version.
-        event_version: String,
+        /// `type id #sequence (event_type vversion)`.
+        event: String,
         /// What failed.
         reason: String,
     },
@@ -284,11 +276,12 @@ pub fn decode_event<A: Aggregate>(
         }
     }
     serde_json::from_value(event.payload).map_err(|error| StoreError::Unreadable {
-        aggregate_type: A::TYPE.to_owned(),
-        aggregate_id: aggregate_id.to_owned(),
-        sequence,
-        event_type: event.event_type,
-        event_version: event.event_version,
+        event: format!(
+            "{} {aggregate_id} #{sequence} ({} v{})",
+            A::TYPE,
+            event.event_type,
+            event.event_version
+        ),
         reason: error.to_string(),
     })
 }

@@ -28,13 +28,28 @@ pub struct DatabaseArgs {
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
     /// Folder for the cluster foldline starts when no PostgreSQL answers.
-    #[arg(long, env = "FOLDLINE_DATA_DIR", global = true, default_value = ".foldline")]
+    #[arg(
+        long,
+        env = "FOLDLINE_DATA_DIR",
+        global = true,
+        default_value = ".foldline"
+    )]
     pub data_dir: PathBuf,
     /// Name of the database foldline uses on a discovered server.
-    #[arg(long, env = "FOLDLINE_DATABASE", global = true, default_value = "foldline")]
+    #[arg(
+        long,
+        env = "FOLDLINE_DATABASE",
+        global = true,
+        default_value = "foldline"
+    )]
     pub database_name: String,
     /// Largest number of pooled connections.
-    #[arg(long, env = "FOLDLINE_MAX_CONNECTIONS", global = true, default_value_t = 16)]
+    #[arg(
+        long,
+        env = "FOLDLINE_MAX_CONNECTIONS",
+        global = true,
+        default_value_t = 16
+    )]
     pub max_connections: u32,
 }
 

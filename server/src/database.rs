@@ -20,7 +20,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 pub enum DatabaseError {
     /// `DATABASE_URL` is not a PostgreSQL URL.
     #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
-    BadUrl(sqlx::Error),
+    BadUrl(String),
     /// The server was found but refused or failed.
     #[error("cannot use PostgreSQL at {target}: {source}")]
     Connect {
@@ -48,7 +48,13 @@ pub async fn locate_server(
     data_dir: &Path,
 ) -> Result<Located, DatabaseError> {
     if let Some(url) = database_url {
-        let options = PgConnectOptions::from_str(url).map_err(DatabaseError::BadUrl)?;
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(DatabaseError::BadUrl(
+                "it must start with postgres:// or postgresql://".into(),
+            ));
+        }
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| DatabaseError::BadUrl(e.to_string()))?;
         return Ok(Located {
             options,
             origin: Origin::Url,
@@ -164,7 +170,10 @@ pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, DatabaseError> {
 }
 
 /// A pool over `options`, with the session settings every connection needs.
-pub async fn pool(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, DatabaseError> {
+pub async fn pool(
+    options: PgConnectOptions,
+    max_connections: u32,
+) -> Result<PgPool, DatabaseError> {
     let target = describe(&options);
     PgPoolOptions::new()
         .max_connections(max_connections)

@@ -128,7 +128,10 @@ impl Fixture {
             reason,
         };
         let raw: RawFixture = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
-        let namespace = Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("foldline:fixture:{}", raw.name).as_bytes());
+        let namespace = Uuid::new_v5(
+            &Uuid::NAMESPACE_URL,
+            format!("foldline:fixture:{}", raw.name).as_bytes(),
+        );
         let organization_id = resolve_name(&namespace, &raw.organization)
             .ok_or_else(|| malformed("`organization` must be an @name".into()))?;
 

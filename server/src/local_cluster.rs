@@ -224,10 +224,13 @@ impl LocalCluster {
             })?;
         }
         let mut initdb = Command::new(self.binaries.program("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&pgdata)
-            .args(["-U", CLUSTER_USER, "--auth=trust", "--encoding=UTF8", "--no-instructions"]);
+        initdb.arg("-D").arg(&pgdata).args([
+            "-U",
+            CLUSTER_USER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-instructions",
+        ]);
         let output = run(initdb, user)?;
         if !output.status.success() {
             return Err(ClusterError::Program {

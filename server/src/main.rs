@@ -77,10 +77,11 @@ async fn demo(cli: &Cli) -> anyhow::Result<()> {
             );
         }
     }
-    let (streams, events): (i64, i64) =
-        sqlx::query_as("SELECT count(DISTINCT (aggregate_type, aggregate_id)), count(*) FROM events")
-            .fetch_one(&pool)
-            .await?;
+    let (streams, events): (i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT (aggregate_type, aggregate_id)), count(*) FROM events",
+    )
+    .fetch_one(&pool)
+    .await?;
     println!("\nthe event store holds {events} events in {streams} streams");
     Ok(())
 }

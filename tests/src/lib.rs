@@ -1,1 +1,254 @@
-//! placeholder
+//! Shared set-up for Foldline's end-to-end tests and benchmarks: a fresh
+//! database per test on a real PostgreSQL, found the way the binary finds one,
+//! and a scenario organization with a member in every role.
+
+use std::path::PathBuf;
+
+use foldline_aggregates::organization::{Organization, OrganizationCommand};
+use foldline_aggregates::{Capability, CommandBus, EventStore, RequestContext, Role, Source};
+use foldline_server::database::{self, quote_identifier, MIGRATOR};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Where the tests start their own cluster when no PostgreSQL answers.
+pub fn test_cluster_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/foldline-test-cluster")
+}
+
+/// The server the tests run against, found like the binary finds one.
+/// A missing PostgreSQL is an error with the discovery's message, never a skip.
+pub async fn server() -> PgConnectOptions {
+    let url = std::env::var("DATABASE_URL").ok();
+    match database::locate_server(url.as_deref(), &test_cluster_dir()).await {
+        Ok(located) => located.options,
+        Err(error) => panic!("the integration tests need PostgreSQL: {error}"),
+    }
+}
+
+/// A database of its own for one test, migrated, dropped when the value is.
+pub struct TestDb {
+    /// A pool on the test's database.
+    pub pool: PgPool,
+    /// Options to reach the test's database.
+    pub options: PgConnectOptions,
+    admin: PgConnectOptions,
+    name: String,
+}
+
+impl TestDb {
+    /// Creates a fresh database from a migrated template.
+    pub async fn new() -> TestDb {
+        let admin = server().await;
+        let template = ensure_template(&admin).await;
+        let name = format!("foldline_test_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect_with(&admin)
+            .await
+            .expect("connect to the test server");
+        sqlx::query(&format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote_identifier(&name),
+            quote_identifier(&template)
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("create the test database");
+        conn.close().await.ok();
+        let options = admin.clone().database(&name);
+        let pool = database::pool(options.clone(), 16)
+            .await
+            .expect("connect to the test database");
+        TestDb {
+            pool,
+            options,
+            admin,
+            name,
+        }
+    }
+
+    /// A command bus over this database.
+    pub fn bus(&self) -> CommandBus {
+        CommandBus::new(EventStore::new(self.pool.clone()))
+    }
+
+    /// The number of rows in `events`.
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count events")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Drop cannot await; a short-lived runtime on its own thread can. The
+        // pool's connections belong to the test's runtime, which is blocked
+        // here, so they are not closed from this side: FORCE ends them.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect_with(&admin).await {
+                    let _ = sqlx::query(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        quote_identifier(&name)
+                    ))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A migrated template named after the migrations' checksums, built once per
+/// schema under an advisory lock and published by an atomic rename.
+async fn ensure_template(admin: &PgConnectOptions) -> String {
+    let mut digest = 0u64;
+    for migration in MIGRATOR.iter() {
+        for byte in migration.checksum.iter() {
+            digest = digest.wrapping_mul(0x100000001b3) ^ u64::from(*byte);
+        }
+    }
+    let template = format!("foldline_template_{digest:016x}");
+    let mut conn = PgConnection::connect_with(admin)
+        .await
+        .expect("connect to the test server");
+    sqlx::query("SELECT pg_advisory_lock(727274)")
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut conn)
+            .await
+            .expect("look up the template");
+    if !exists {
+        let building = format!("{template}_building");
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_identifier(&building)
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("drop a half-built template");
+        sqlx::query(&format!("CREATE DATABASE {}", quote_identifier(&building)))
+            .execute(&mut conn)
+            .await
+            .expect("create the template");
+        let pool = database::pool(admin.clone().database(&building), 1)
+            .await
+            .expect("connect to the template");
+        MIGRATOR.run(&pool).await.expect("migrate the template");
+        pool.close().await;
+        sqlx::query(&format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote_identifier(&building),
+            quote_identifier(&template)
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("publish the template");
+    }
+    sqlx::query("SELECT pg_advisory_unlock(727274)")
+        .execute(&mut conn)
+        .await
+        .expect("unlock");
+    conn.close().await.ok();
+    template
+}
+
+/// An organization with one member in each role and capability.
+#[derive(Debug, Clone, Copy)]
+pub struct Org {
+    /// The organization's id.
+    pub id: Uuid,
+    /// Its founder.
+    pub owner: Uuid,
+    /// An admin.
+    pub admin: Uuid,
+    /// A plain member.
+    pub member: Uuid,
+    /// A guest.
+    pub guest: Uuid,
+    /// A member with `production_manager`.
+    pub production_manager: Uuid,
+    /// A member with `event_director`.
+    pub event_director: Uuid,
+    /// A member with `finance`.
+    pub finance: Uuid,
+}
+
+impl Org {
+    /// Creates the organization and its members through `bus`.
+    pub async fn create(bus: &CommandBus, name: &str) -> Org {
+        let org = Org {
+            id: Uuid::new_v4(),
+            owner: Uuid::new_v4(),
+            admin: Uuid::new_v4(),
+            member: Uuid::new_v4(),
+            guest: Uuid::new_v4(),
+            production_manager: Uuid::new_v4(),
+            event_director: Uuid::new_v4(),
+            finance: Uuid::new_v4(),
+        };
+        let owner = org.request(org.owner);
+        bus.execute::<Organization>(
+            &owner,
+            org.id,
+            OrganizationCommand::CreateOrganization {
+                name: name.to_owned(),
+                founder_name: "Owner".into(),
+                founder_email: "owner@example.com".into(),
+            },
+            None,
+        )
+        .await
+        .expect("create organization");
+        let members = [
+            (org.admin, Role::Admin, None),
+            (org.member, Role::Member, None),
+            (org.guest, Role::Guest, None),
+            (
+                org.production_manager,
+                Role::Member,
+                Some(Capability::ProductionManager),
+            ),
+            (
+                org.event_director,
+                Role::Member,
+                Some(Capability::EventDirector),
+            ),
+            (org.finance, Role::Member, Some(Capability::Finance)),
+        ];
+        for (user_id, role, capability) in members {
+            bus.execute::<Organization>(
+                &owner,
+                org.id,
+                OrganizationCommand::AddMember {
+                    user_id,
+                    display_name: format!("{role} {user_id}"),
+                    email: format!("{}@example.com", user_id.simple()),
+                    role,
+                    capabilities: capability.into_iter().collect(),
+                },
+                None,
+            )
+            .await
+            .expect("add member");
+        }
+        org
+    }
+
+    /// A request in this organization by `actor`, as through the API.
+    pub fn request(&self, actor: Uuid) -> RequestContext {
+        RequestContext::new(self.id, actor, Source::Api)
+    }
+}

@@ -15,7 +15,10 @@ const EVENT_DIRECTOR_LIMIT: i64 = 25_000_00;
 pub fn required_approvals(total_cost: i64) -> Vec<Capability> {
     let tiers = [
         (AUTOMATIC_LIMIT, None),
-        (PRODUCTION_MANAGER_LIMIT, Some(Capability::ProductionManager)),
+        (
+            PRODUCTION_MANAGER_LIMIT,
+            Some(Capability::ProductionManager),
+        ),
         (EVENT_DIRECTOR_LIMIT, Some(Capability::EventDirector)),
         (i64::MAX, Some(Capability::Finance)),
     ];

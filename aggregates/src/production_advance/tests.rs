@@ -541,9 +541,7 @@ fn fulfillment_percentage_is_bounded() {
             stage: FulfillmentStage::Shipped,
             percentage: 101,
         })
-        .then_expect_error(DomainError::invalid(
-            "percentage must be between 0 and 100",
-        ));
+        .then_expect_error(DomainError::invalid("percentage must be between 0 and 100"));
 }
 
 fn rate(vendor_id: Uuid, quality: u8) -> C {

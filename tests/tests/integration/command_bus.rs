@@ -1,0 +1,463 @@
+//! The command bus against a real event store: authorization, tenancy,
+//! concurrency, and what is appended when a command is refused.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use foldline_aggregates::invoice::{Invoice, InvoiceCommand, InvoiceStatus};
+use foldline_aggregates::organization::{Organization, OrganizationCommand};
+use foldline_aggregates::production_advance::{
+    AdvanceStatus, AdvanceType, ItemCategory, ProductionAdvance, ProductionAdvanceCommand,
+};
+use foldline_aggregates::{BusError, Capability, DomainError, Loaded, Role};
+use foldline_tests::{Org, TestDb};
+use sqlx::Connection;
+use uuid::Uuid;
+
+use crate::support::{draft_invoice, invoice_line};
+
+#[tokio::test]
+async fn racing_commands_one_wins_the_other_conflicts() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Race").await;
+    let id = Uuid::new_v4();
+    let request = org.request(org.member);
+    bus.execute::<Invoice>(&request, id, draft_invoice("INV-R"), None)
+        .await
+        .unwrap();
+    let before = db.event_count().await;
+
+    // Hold inserts back so both commands load version 1 before either appends.
+    let mut blocker = sqlx::PgConnection::connect_with(&db.options).await.unwrap();
+    let mut gate = blocker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut *gate)
+        .await
+        .unwrap();
+    let race = |quantity| {
+        let bus = bus.clone();
+        let request = request.clone();
+        tokio::spawn(async move {
+            bus.execute::<Invoice>(&request, id, invoice_line(quantity), None)
+                .await
+        })
+    };
+    let first = race(1);
+    let second = race(2);
+    wait_for_blocked_inserts(&db, 2).await;
+    gate.commit().await.unwrap();
+
+    let results = [first.await.unwrap(), second.await.unwrap()];
+    let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let conflicts: Vec<_> = results
+        .iter()
+        .filter_map(|r| match r {
+            Err(BusError::Conflict {
+                expected, actual, ..
+            }) => Some((*expected, *actual)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(wins.len(), 1, "{results:?}");
+    assert_eq!(conflicts, vec![(1, 2)]);
+    assert_eq!(wins[0].version, 2);
+    assert_eq!(db.event_count().await, before + 1);
+    let loaded: Loaded<Invoice> = bus.store().load(&id.to_string()).await.unwrap();
+    assert_eq!(loaded.version, 2);
+    assert_eq!(loaded.aggregate.lines.len(), 1);
+}
+
+async fn wait_for_blocked_inserts(db: &TestDb, count: i64) {
+    for _ in 0..500 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if waiting >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the racing commands never reached their insert");
+}
+
+#[tokio::test]
+async fn a_stale_expected_version_is_a_conflict() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Stale").await;
+    let id = Uuid::new_v4();
+    let request = org.request(org.member);
+    bus.execute::<Invoice>(&request, id, draft_invoice("INV-V"), None)
+        .await
+        .unwrap();
+    bus.execute::<Invoice>(&request, id, invoice_line(1), Some(1))
+        .await
+        .unwrap();
+    let before = db.event_count().await;
+    let error = bus
+        .execute::<Invoice>(&request, id, invoice_line(1), Some(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            BusError::Conflict {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("expected version 1, found 2"));
+    assert_eq!(db.event_count().await, before);
+}
+
+#[tokio::test]
+async fn another_organizations_aggregate_is_not_found_and_nothing_is_appended() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let a = Org::create(&bus, "A").await;
+    let b = Org::create(&bus, "B").await;
+    let invoice = Uuid::new_v4();
+    bus.execute::<Invoice>(&a.request(a.member), invoice, draft_invoice("A-1"), None)
+        .await
+        .unwrap();
+    let before = db.event_count().await;
+
+    // B's owner, acting in B, sends a command to A's invoice.
+    let error = bus
+        .execute::<Invoice>(&b.request(b.owner), invoice, invoice_line(1), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, BusError::NotFound { .. }), "{error}");
+
+    // B's owner claims to act in A.
+    let mut claim = b.request(b.owner);
+    claim.organization_id = a.id;
+    let error = bus
+        .execute::<Invoice>(&claim, invoice, invoice_line(1), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, BusError::NotMember { .. }), "{error}");
+
+    // B's owner tries to add themselves to A, in A's name and in B's.
+    let join = OrganizationCommand::AddMember {
+        user_id: b.owner,
+        display_name: "Intruder".into(),
+        email: "intruder@example.com".into(),
+        role: Role::Owner,
+        capabilities: BTreeSet::new(),
+    };
+    let error = bus
+        .execute::<Organization>(&b.request(b.owner), a.id, join.clone(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, BusError::NotFound { .. }), "{error}");
+    let error = bus
+        .execute::<Organization>(&claim, a.id, join, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, BusError::NotMember { .. }), "{error}");
+
+    assert_eq!(db.event_count().await, before);
+}
+
+#[tokio::test]
+async fn the_permission_matrix_refuses_before_anything_is_appended() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Matrix").await;
+    let invoice = Uuid::new_v4();
+    bus.execute::<Invoice>(
+        &org.request(org.member),
+        invoice,
+        draft_invoice("M-1"),
+        None,
+    )
+    .await
+    .unwrap();
+    bus.execute::<Invoice>(&org.request(org.member), invoice, invoice_line(5), None)
+        .await
+        .unwrap();
+    let before = db.event_count().await;
+
+    let refused = [
+        // Guests send no commands.
+        (org.guest, draft_invoice("G-1"), Uuid::new_v4()),
+        // Issuing needs admin or finance.
+        (
+            org.member,
+            InvoiceCommand::IssueInvoice {
+                issued_on: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            },
+            invoice,
+        ),
+        // Voiding needs admin, finance is not enough.
+        (
+            org.finance,
+            InvoiceCommand::VoidInvoice { reason: "x".into() },
+            invoice,
+        ),
+    ];
+    for (actor, command, id) in refused {
+        let error = bus
+            .execute::<Invoice>(&org.request(actor), id, command, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, BusError::Forbidden { .. }), "{error}");
+    }
+    assert_eq!(db.event_count().await, before);
+
+    // The finance capability may issue.
+    bus.execute::<Invoice>(
+        &org.request(org.finance),
+        invoice,
+        InvoiceCommand::IssueInvoice {
+            issued_on: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_broken_invariant_appends_nothing() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Invariant").await;
+    let invoice = Uuid::new_v4();
+    let finance = org.request(org.finance);
+    for command in [
+        draft_invoice("I-1"),
+        invoice_line(10),
+        InvoiceCommand::IssueInvoice {
+            issued_on: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        },
+    ] {
+        bus.execute::<Invoice>(&finance, invoice, command, None)
+            .await
+            .unwrap();
+    }
+    let before = db.event_count().await;
+    let error = bus
+        .execute::<Invoice>(
+            &finance,
+            invoice,
+            InvoiceCommand::RecordPayment {
+                payment_id: Uuid::new_v4(),
+                amount: 1_001,
+                paid_on: NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
+                method: "card".into(),
+                reference: None,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, BusError::Domain(DomainError::Rule(_))),
+        "{error}"
+    );
+    assert!(error
+        .to_string()
+        .contains("exceeds the open balance of 1000"));
+    assert_eq!(db.event_count().await, before);
+    let loaded: Loaded<Invoice> = bus.store().load(&invoice.to_string()).await.unwrap();
+    assert_eq!(loaded.aggregate.status, InvoiceStatus::Issued);
+}
+
+#[tokio::test]
+async fn approvals_walk_the_tiers_with_the_roster_capabilities() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Approvals").await;
+    let advance = Uuid::new_v4();
+    let send = |actor: Uuid, command: ProductionAdvanceCommand| {
+        let bus = bus.clone();
+        let request = org.request(actor);
+        async move {
+            bus.execute::<ProductionAdvance>(&request, advance, command, None)
+                .await
+        }
+    };
+    send(
+        org.member,
+        ProductionAdvanceCommand::CreateAdvance {
+            event_id: Uuid::new_v4(),
+            code: "ADV-1".into(),
+            advance_type: AdvanceType::ShowDay,
+            priority: Default::default(),
+            currency: Default::default(),
+            due_date: None,
+            assignee: None,
+            visibility: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    send(
+        org.member,
+        ProductionAdvanceCommand::AddItem {
+            item_id: Uuid::new_v4(),
+            name: "LED wall".into(),
+            category: ItemCategory::Technical,
+            vendor_id: None,
+            quantity_required: 3,
+            unit_cost: 10_000_00,
+            schedule: Default::default(),
+            critical_path: true,
+            depends_on: BTreeSet::new(),
+        },
+    )
+    .await
+    .unwrap();
+    send(org.member, ProductionAdvanceCommand::SubmitForApproval)
+        .await
+        .unwrap();
+
+    // 30,000.00 needs production manager, event director, then finance.
+    let out_of_order = send(org.finance, ProductionAdvanceCommand::Approve)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            out_of_order,
+            BusError::Domain(DomainError::MissingCapability(
+                Capability::ProductionManager
+            ))
+        ),
+        "{out_of_order}"
+    );
+    // An admin without the capability cannot approve either.
+    assert!(send(org.admin, ProductionAdvanceCommand::Approve)
+        .await
+        .is_err());
+    for approver in [org.production_manager, org.event_director, org.finance] {
+        send(approver, ProductionAdvanceCommand::Approve)
+            .await
+            .unwrap();
+    }
+    let loaded: Loaded<ProductionAdvance> = bus.store().load(&advance.to_string()).await.unwrap();
+    assert_eq!(loaded.aggregate.status, AdvanceStatus::Approved);
+    let approvers: Vec<Uuid> = loaded
+        .aggregate
+        .approvals
+        .iter()
+        .map(|a| a.approver_id)
+        .collect();
+    assert_eq!(
+        approvers,
+        vec![org.production_manager, org.event_director, org.finance]
+    );
+}
+
+#[tokio::test]
+async fn roster_changes_take_effect_on_the_next_command() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Roster").await;
+    let owner = org.request(org.owner);
+    // Demote the admin to guest: the matrix now refuses their writes.
+    bus.execute::<Organization>(
+        &owner,
+        org.id,
+        OrganizationCommand::ChangeMemberRole {
+            user_id: org.admin,
+            role: Role::Guest,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let error = bus
+        .execute::<Invoice>(
+            &org.request(org.admin),
+            Uuid::new_v4(),
+            draft_invoice("X"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, BusError::Forbidden { .. }), "{error}");
+
+    // Remove the member: they are no longer a member at all.
+    bus.execute::<Organization>(
+        &owner,
+        org.id,
+        OrganizationCommand::RemoveMember {
+            user_id: org.member,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let error = bus
+        .execute::<Invoice>(
+            &org.request(org.member),
+            Uuid::new_v4(),
+            draft_invoice("Y"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, BusError::NotMember { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn an_admin_cannot_make_an_owner_through_the_bus() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Owners").await;
+    let before = db.event_count().await;
+    let error = bus
+        .execute::<Organization>(
+            &org.request(org.admin),
+            org.id,
+            OrganizationCommand::ChangeMemberRole {
+                user_id: org.member,
+                role: Role::Owner,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, BusError::Domain(DomainError::Forbidden(_))),
+        "{error}"
+    );
+    assert_eq!(db.event_count().await, before);
+}
+
+#[tokio::test]
+async fn an_organization_is_created_only_under_its_own_id() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let user = Uuid::new_v4();
+    let org_id = Uuid::new_v4();
+    let create = OrganizationCommand::CreateOrganization {
+        name: "Elsewhere".into(),
+        founder_name: "F".into(),
+        founder_email: "f@example.com".into(),
+    };
+    let request =
+        foldline_aggregates::RequestContext::new(org_id, user, foldline_aggregates::Source::Api);
+    let error = bus
+        .execute::<Organization>(&request, Uuid::new_v4(), create.clone(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, BusError::NotFound { .. }), "{error}");
+    assert_eq!(db.event_count().await, 0);
+    let outcome = bus
+        .execute::<Organization>(&request, org_id, create, None)
+        .await
+        .unwrap();
+    assert_eq!(outcome.version, 2);
+}

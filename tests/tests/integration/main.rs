@@ -1,0 +1,10 @@
+//! End-to-end tests against a real PostgreSQL, one database per test.
+
+// Amounts are written in minor units grouped as major_minor (`1_500_00` is 1,500.00).
+#![allow(clippy::inconsistent_digit_grouping)]
+
+mod command_bus;
+mod discovery;
+mod event_store;
+mod fixtures;
+mod support;

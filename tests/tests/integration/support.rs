@@ -1,0 +1,30 @@
+//! Commands the scenarios use again and again.
+
+use chrono::NaiveDate;
+use foldline_aggregates::invoice::{Direction, InvoiceCommand};
+use foldline_aggregates::money::Currency;
+use foldline_aggregates::Visibility;
+use uuid::Uuid;
+
+/// A draft receivable invoice.
+pub fn draft_invoice(number: &str) -> InvoiceCommand {
+    InvoiceCommand::DraftInvoice {
+        number: number.to_owned(),
+        direction: Direction::Receivable,
+        counterparty_id: Uuid::new_v4(),
+        counterparty_name: "Acme Festivals".into(),
+        currency: Currency::default(),
+        due_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        visibility: Visibility::Restricted,
+    }
+}
+
+/// A line of `quantity` × 1.00.
+pub fn invoice_line(quantity: i64) -> InvoiceCommand {
+    InvoiceCommand::AddInvoiceLine {
+        line_id: Uuid::new_v4(),
+        description: "Crew day".into(),
+        quantity,
+        unit_price: 100,
+    }
+}
