@@ -9,6 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{Uid, User};
 use sqlx::postgres::PgConnectOptions;
 
@@ -150,8 +151,26 @@ impl LocalCluster {
         self.root.join("port")
     }
 
+    /// Holds an exclusive lock on the cluster's folder, so that concurrent
+    /// processes (parallel tests, two binaries) do not init or start it twice.
+    fn lock(&self) -> Result<Flock<std::fs::File>, ClusterError> {
+        let path = self.root.join("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("cannot open", &path))?;
+        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| ClusterError::Io {
+            action: "cannot lock",
+            path,
+            source: errno.into(),
+        })
+    }
+
     /// Creates the cluster if needed and starts it if it is not running.
     pub fn start(&self) -> Result<PgConnectOptions, ClusterError> {
+        let _lock = self.lock()?;
         let user = run_as()?;
         let pgdata = self.pgdata();
         if !pgdata.join("PG_VERSION").is_file() {
@@ -195,6 +214,7 @@ impl LocalCluster {
 
     /// Stops the cluster if it runs.
     pub fn stop(&self) -> Result<(), ClusterError> {
+        let _lock = self.lock()?;
         let user = run_as()?;
         if self.is_running(user.as_ref())? {
             let mut stop = Command::new(self.binaries.program("pg_ctl"));
