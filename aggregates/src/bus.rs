@@ -4,7 +4,6 @@ use std::time::Instant;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -88,7 +87,21 @@ impl CommandBus {
         let started = Instant::now();
         let name = command.name();
         let requirement = command.requirement();
-        let member = membership(self.store.pool(), request).await?;
+        let id = aggregate_id.to_string();
+        let (roster, loaded) = self
+            .store
+            .load_with_roster::<A>(&id, request.organization_id, request.actor_id)
+            .await?;
+        let member = roster.map(|row| Actor {
+            user_id: request.actor_id,
+            // The table's CHECK constraint admits only known roles.
+            role: row.role.parse().unwrap_or(Role::Guest),
+            capabilities: row
+                .capabilities
+                .iter()
+                .filter_map(|c| c.parse::<Capability>().ok())
+                .collect(),
+        });
         if !requirement.allows(member.as_ref()) {
             return Err(match member {
                 None => BusError::NotMember {
@@ -102,7 +115,6 @@ impl CommandBus {
             });
         }
 
-        let id = aggregate_id.to_string();
         let not_found = || BusError::NotFound {
             aggregate_type: A::TYPE,
             aggregate_id: id.clone(),
@@ -113,7 +125,6 @@ impl CommandBus {
         {
             return Err(not_found());
         }
-        let loaded = self.store.load::<A>(&id).await?;
         if let Some(owner) = loaded.aggregate.organization_id() {
             if owner != request.organization_id {
                 return Err(not_found());
@@ -197,27 +208,4 @@ impl CommandBus {
             events: events.len(),
         })
     }
-}
-
-/// The actor's role and capabilities in the request's organization, from the
-/// roster the Organization aggregate keeps; `None` when not a member.
-async fn membership(pool: &PgPool, request: &RequestContext) -> Result<Option<Actor>, BusError> {
-    let row: Option<(String, Vec<String>)> = sqlx::query_as(
-        "SELECT role, capabilities FROM organization_members
-         WHERE organization_id = $1 AND user_id = $2",
-    )
-    .bind(request.organization_id)
-    .bind(request.actor_id)
-    .fetch_optional(pool)
-    .await
-    .map_err(crate::store::StoreError::from)?;
-    Ok(row.map(|(role, capabilities)| Actor {
-        user_id: request.actor_id,
-        // The table's CHECK constraint admits only known roles.
-        role: role.parse().unwrap_or(Role::Guest),
-        capabilities: capabilities
-            .iter()
-            .filter_map(|c| c.parse::<Capability>().ok())
-            .collect(),
-    }))
 }

@@ -5,8 +5,13 @@
 //! binds the sequence as a 32-bit integer and replays the whole stream on every
 //! load. The table layout stays postgres-es's.
 
+use std::any::Any;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use cqrs_es::{Aggregate, DomainEvent};
+use lru::LruCache;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -16,6 +21,8 @@ use crate::metadata::EventMetadata;
 
 /// How often, in events, a snapshot is written by default.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 100;
+/// How many aggregates' states the store keeps in memory by default.
+pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
 /// An event store failure.
 #[derive(Debug, thiserror::Error)]
@@ -67,20 +74,74 @@ pub enum AppendError {
     Store(#[from] StoreError),
 }
 
+/// A member's role and capabilities as stored in the roster, read in the same
+/// round trip as the aggregate a command goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterRow {
+    /// The role's name.
+    pub role: String,
+    /// The capabilities' names.
+    pub capabilities: Vec<String>,
+}
+
+/// One row of the command bus's combined read (see `load_with_roster`).
+#[derive(sqlx::FromRow)]
+struct LoadRow {
+    /// 0: roster row; 1: snapshot; 2: event.
+    kind: i16,
+    /// The snapshot's or event's sequence.
+    sequence: i64,
+    /// The role, or the event type.
+    text: Option<String>,
+    /// The capabilities, or the event version.
+    detail: Option<String>,
+    /// The snapshot's state or the event's payload.
+    payload: Option<Value>,
+}
+
+type CacheKey = (&'static str, String);
+type CachedState = (u64, Arc<dyn Any + Send + Sync>);
+
 /// The PostgreSQL event store.
-#[derive(Debug, Clone)]
+///
+/// It keeps the last state it loaded or wrote of recently used aggregates in
+/// memory, with its version. A cached state is never trusted as current: each
+/// load still reads the events after its version in the same round trip, so
+/// another process's appends are seen, and a state is only ever cached for a
+/// version whose events are committed (the log is append-only).
+#[derive(Clone)]
 pub struct EventStore {
     pool: PgPool,
     snapshot_every: u64,
+    cache: Option<Arc<Mutex<LruCache<CacheKey, CachedState>>>>,
+}
+
+impl std::fmt::Debug for EventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStore")
+            .field("snapshot_every", &self.snapshot_every)
+            .field("cache", &self.cache.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl EventStore {
-    /// A store over `pool`, snapshotting every [`DEFAULT_SNAPSHOT_EVERY`] events.
+    /// A store over `pool`, snapshotting every [`DEFAULT_SNAPSHOT_EVERY`] events
+    /// and caching up to [`DEFAULT_CACHE_CAPACITY`] states.
     pub fn new(pool: PgPool) -> Self {
         EventStore {
             pool,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            cache: None,
         }
+        .with_cache_capacity(DEFAULT_CACHE_CAPACITY)
+    }
+
+    /// The same store, caching up to `capacity` aggregate states (0 turns the
+    /// cache off).
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache = NonZeroUsize::new(capacity).map(|c| Arc::new(Mutex::new(LruCache::new(c))));
+        self
     }
 
     /// The same store, snapshotting every `events` events (0 turns snapshots off).
@@ -94,66 +155,183 @@ impl EventStore {
         &self.pool
     }
 
-    /// Loads an aggregate from its snapshot, if any, and the events after it.
+    /// Loads an aggregate: from the cache or its snapshot, then the events after.
     pub async fn load<A>(&self, aggregate_id: &str) -> Result<Loaded<A>, StoreError>
     where
         A: DomainAggregate,
         A::Command: DomainCommand,
     {
-        let snapshot: Option<(i64, Value)> = sqlx::query_as(
-            "SELECT last_sequence, payload FROM snapshots
-             WHERE aggregate_type = $1 AND aggregate_id = $2",
+        let (_, loaded) = self
+            .load_with_roster::<A>(aggregate_id, Uuid::nil(), Uuid::nil())
+            .await?;
+        Ok(loaded)
+    }
+
+    /// Loads an aggregate together with `user_id`'s roster row in
+    /// `organization_id`, in one round trip: the command bus's read.
+    pub(crate) async fn load_with_roster<A>(
+        &self,
+        aggregate_id: &str,
+        organization_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<(Option<RosterRow>, Loaded<A>), StoreError>
+    where
+        A: DomainAggregate,
+        A::Command: DomainCommand,
+    {
+        let cached = self.cached::<A>(aggregate_id);
+        let cached_version = cached.as_ref().map_or(-1, |(version, _)| *version as i64);
+        // kind 0: the roster row; 1: the snapshot (only without a cached state);
+        // 2: the events after the cached state or the snapshot.
+        let rows: Vec<LoadRow> = sqlx::query_as(
+            "WITH snapshot AS (
+                 SELECT last_sequence, payload FROM snapshots
+                 WHERE aggregate_type = $1 AND aggregate_id = $2 AND $5 < 0
+             )
+             SELECT 0::int2 AS kind, 0::int8 AS sequence, role AS text,
+                    array_to_string(capabilities, ',') AS detail, NULL::jsonb AS payload
+             FROM organization_members WHERE organization_id = $3 AND user_id = $4
+             UNION ALL
+             SELECT 1::int2, last_sequence, NULL, NULL, payload FROM snapshot
+             UNION ALL
+             SELECT 2::int2, sequence, event_type, event_version, payload FROM events
+             WHERE aggregate_type = $1 AND aggregate_id = $2
+               AND sequence > GREATEST($5, (SELECT coalesce(max(last_sequence), 0) FROM snapshot))
+             ORDER BY 1, 2",
         )
         .bind(A::TYPE)
         .bind(aggregate_id)
-        .fetch_optional(&self.pool)
-        .await?;
-
-        let (mut aggregate, from) = match snapshot {
-            Some((sequence, payload)) => match serde_json::from_value::<A>(payload) {
-                Ok(aggregate) => (aggregate, sequence),
-                Err(error) => {
-                    // A snapshot is only a cache: when the state's shape changed
-                    // since it was taken, replay the stream instead.
-                    tracing::warn!(%error, aggregate_type = A::TYPE, aggregate_id,
-                        "ignoring a snapshot that no longer deserializes");
-                    (A::default(), 0)
-                }
-            },
-            None => (A::default(), 0),
-        };
-        let snapshot_version = (from > 0).then_some(from as u64);
-
-        let rows: Vec<(i64, String, String, Value)> = sqlx::query_as(
-            "SELECT sequence, event_type, event_version, payload FROM events
-             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
-             ORDER BY sequence",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .bind(from)
+        .bind(organization_id)
+        .bind(user_id)
+        .bind(cached_version)
         .fetch_all(&self.pool)
         .await?;
 
+        let mut roster = None;
+        let (mut aggregate, mut version) = match cached {
+            Some((version, aggregate)) => (aggregate, version),
+            None => (A::default(), 0),
+        };
+        let mut snapshot_version = None;
         let upcasters = A::upcasters();
-        let mut version = from as u64;
-        for (sequence, event_type, event_version, payload) in rows {
-            let event = decode_event::<A>(
-                &upcasters,
-                aggregate_id,
-                sequence,
-                event_type,
-                event_version,
-                payload,
-            )?;
-            aggregate.apply(event);
-            version = sequence as u64;
+        for LoadRow {
+            kind,
+            sequence,
+            text,
+            detail,
+            payload,
+        } in rows
+        {
+            match kind {
+                0 => {
+                    roster = Some(RosterRow {
+                        role: text.unwrap_or_default(),
+                        capabilities: detail
+                            .filter(|d| !d.is_empty())
+                            .map(|d| d.split(',').map(str::to_owned).collect())
+                            .unwrap_or_default(),
+                    });
+                }
+                1 => match serde_json::from_value::<A>(payload.unwrap_or_default()) {
+                    Ok(state) => {
+                        aggregate = state;
+                        version = sequence as u64;
+                        snapshot_version = Some(version);
+                    }
+                    Err(error) => {
+                        // A snapshot is only a cache: when the state's shape
+                        // changed since it was taken, replay the stream instead.
+                        tracing::warn!(%error, aggregate_type = A::TYPE, aggregate_id,
+                            "ignoring a snapshot that no longer deserializes");
+                        return Box::pin(self.replay_without_snapshot::<A>(
+                            aggregate_id,
+                            organization_id,
+                            user_id,
+                        ))
+                        .await;
+                    }
+                },
+                _ => {
+                    let event = decode_event::<A>(
+                        &upcasters,
+                        aggregate_id,
+                        sequence,
+                        text.unwrap_or_default(),
+                        detail.unwrap_or_default(),
+                        payload.unwrap_or_default(),
+                    )?;
+                    aggregate.apply(event);
+                    version = sequence as u64;
+                }
+            }
         }
-        Ok(Loaded {
-            aggregate,
-            version,
-            snapshot_version,
-        })
+        self.remember(aggregate_id, version, &aggregate);
+        Ok((
+            roster,
+            Loaded {
+                aggregate,
+                version,
+                snapshot_version,
+            },
+        ))
+    }
+
+    /// Replays a whole stream, ignoring its snapshot.
+    async fn replay_without_snapshot<A>(
+        &self,
+        aggregate_id: &str,
+        organization_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<(Option<RosterRow>, Loaded<A>), StoreError>
+    where
+        A: DomainAggregate,
+        A::Command: DomainCommand,
+    {
+        sqlx::query("DELETE FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2")
+            .bind(A::TYPE)
+            .bind(aggregate_id)
+            .execute(&self.pool)
+            .await?;
+        self.load_with_roster::<A>(aggregate_id, organization_id, user_id)
+            .await
+    }
+
+    fn cached<A: DomainAggregate>(&self, aggregate_id: &str) -> Option<(u64, A)>
+    where
+        A::Command: DomainCommand,
+    {
+        let cache = self.cache.as_ref()?;
+        let mut cache = cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (version, state) = cache.get(&(A::TYPE, aggregate_id.to_owned()))?;
+        state
+            .downcast_ref::<A>()
+            .map(|aggregate| (*version, aggregate.clone()))
+    }
+
+    /// Caches `aggregate` as the state at `version`, unless a newer one is cached.
+    fn remember<A: DomainAggregate>(&self, aggregate_id: &str, version: u64, aggregate: &A)
+    where
+        A::Command: DomainCommand,
+    {
+        let Some(cache) = self.cache.as_ref() else {
+            return;
+        };
+        if version == 0 {
+            return;
+        }
+        let mut cache = cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = (A::TYPE, aggregate_id.to_owned());
+        if cache
+            .peek(&key)
+            .is_some_and(|(cached, _)| *cached >= version)
+        {
+            return;
+        }
+        cache.put(key, (version, Arc::new(aggregate.clone())));
     }
 
     /// Appends `events` after `expected_version` in one statement. `state` is
@@ -202,6 +380,7 @@ impl EventStore {
                 &metadata,
             )
             .await?;
+            self.remember(aggregate_id, version, state);
             return Ok(Appended {
                 version,
                 global_position,
@@ -228,6 +407,7 @@ impl EventStore {
             save_snapshot(&mut tx, A::TYPE, aggregate_id, version, payload).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        self.remember(aggregate_id, version, state);
         Ok(Appended {
             version,
             global_position,

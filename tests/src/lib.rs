@@ -41,14 +41,25 @@ impl TestDb {
     pub async fn new() -> TestDb {
         let admin = server().await;
         let template = ensure_template(&admin).await;
+        TestDb::create(admin, Some(&template)).await
+    }
+
+    /// Creates a fresh, empty database: no migrations.
+    pub async fn empty() -> TestDb {
+        TestDb::create(server().await, None).await
+    }
+
+    async fn create(admin: PgConnectOptions, template: Option<&str>) -> TestDb {
         let name = format!("foldline_test_{}", Uuid::new_v4().simple());
         let mut conn = PgConnection::connect_with(&admin)
             .await
             .expect("connect to the test server");
+        let template = template
+            .map(|t| format!(" TEMPLATE {}", quote_identifier(t)))
+            .unwrap_or_default();
         sqlx::query(&format!(
-            "CREATE DATABASE {} TEMPLATE {}",
+            "CREATE DATABASE {}{template}",
             quote_identifier(&name),
-            quote_identifier(&template)
         ))
         .execute(&mut conn)
         .await

@@ -197,3 +197,35 @@ async fn a_snapshot_that_no_longer_reads_is_ignored() {
     assert_eq!(loaded.snapshot_version, None);
     assert_eq!(loaded.aggregate.number, "INV-S");
 }
+
+#[tokio::test]
+async fn a_cached_state_still_sees_another_process_appends() {
+    let db = TestDb::new().await;
+    let here = db.bus();
+    // A second bus with its own store and cache, as another server would have.
+    let there = db.bus();
+    let org = Org::create(&here, "Two processes").await;
+    let request = org.request(org.member);
+    let id = Uuid::new_v4();
+    here.execute::<Invoice>(&request, id, draft_invoice("INV-2P"), None)
+        .await
+        .unwrap();
+    here.execute::<Invoice>(&request, id, invoice_line(1), None)
+        .await
+        .unwrap();
+    // `here` caches version 2; `there` appends version 3.
+    let outcome = there
+        .execute::<Invoice>(&request, id, invoice_line(2), None)
+        .await
+        .unwrap();
+    assert_eq!(outcome.version, 3);
+    // `here` decides on the state with both lines, not on its cached one.
+    let loaded: Loaded<Invoice> = here.store().load(&id.to_string()).await.unwrap();
+    assert_eq!(loaded.version, 3);
+    assert_eq!(loaded.aggregate.total().unwrap(), 300);
+    let outcome = here
+        .execute::<Invoice>(&request, id, invoice_line(3), None)
+        .await
+        .unwrap();
+    assert_eq!(outcome.version, 4);
+}
