@@ -88,9 +88,16 @@ impl CommandBus {
         let name = command.name();
         let requirement = command.requirement();
         let id = aggregate_id.to_string();
+        // One connection for the whole command: one pool checkout.
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(crate::store::StoreError::from)?;
         let (roster, loaded) = self
             .store
-            .load_with_roster::<A>(&id, request.organization_id, request.actor_id)
+            .load_with_roster::<A>(&mut conn, &id, request.organization_id, request.actor_id)
             .await?;
         let member = roster.map(|row| Actor {
             user_id: request.actor_id,
@@ -173,11 +180,19 @@ impl CommandBus {
         };
         let appended = match self
             .store
-            .append::<A>(&id, loaded.version, &events, &metadata, &aggregate)
+            .append::<A>(
+                &mut conn,
+                &id,
+                loaded.version,
+                &events,
+                &metadata,
+                &aggregate,
+            )
             .await
         {
             Ok(appended) => appended,
             Err(AppendError::Conflict) => {
+                drop(conn);
                 let actual = self.store.version_of(A::TYPE, &id).await?;
                 return Err(BusError::Conflict {
                     aggregate_type: A::TYPE,

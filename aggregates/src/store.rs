@@ -161,8 +161,9 @@ impl EventStore {
         A: DomainAggregate,
         A::Command: DomainCommand,
     {
+        let mut conn = self.pool.acquire().await?;
         let (_, loaded) = self
-            .load_with_roster::<A>(aggregate_id, Uuid::nil(), Uuid::nil())
+            .load_with_roster::<A>(&mut conn, aggregate_id, Uuid::nil(), Uuid::nil())
             .await?;
         Ok(loaded)
     }
@@ -171,6 +172,7 @@ impl EventStore {
     /// `organization_id`, in one round trip: the command bus's read.
     pub(crate) async fn load_with_roster<A>(
         &self,
+        conn: &mut PgConnection,
         aggregate_id: &str,
         organization_id: Uuid,
         user_id: Uuid,
@@ -204,7 +206,7 @@ impl EventStore {
         .bind(organization_id)
         .bind(user_id)
         .bind(cached_version)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
 
         let mut roster = None;
@@ -244,6 +246,7 @@ impl EventStore {
                         tracing::warn!(%error, aggregate_type = A::TYPE, aggregate_id,
                             "ignoring a snapshot that no longer deserializes");
                         return Box::pin(self.replay_without_snapshot::<A>(
+                            conn,
                             aggregate_id,
                             organization_id,
                             user_id,
@@ -279,6 +282,7 @@ impl EventStore {
     /// Replays a whole stream, ignoring its snapshot.
     async fn replay_without_snapshot<A>(
         &self,
+        conn: &mut PgConnection,
         aggregate_id: &str,
         organization_id: Uuid,
         user_id: Uuid,
@@ -290,9 +294,9 @@ impl EventStore {
         sqlx::query("DELETE FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2")
             .bind(A::TYPE)
             .bind(aggregate_id)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
-        self.load_with_roster::<A>(aggregate_id, organization_id, user_id)
+        self.load_with_roster::<A>(conn, aggregate_id, organization_id, user_id)
             .await
     }
 
@@ -339,6 +343,7 @@ impl EventStore {
     /// organizations, the roster, written in the same transaction.
     pub(crate) async fn append<A>(
         &self,
+        conn: &mut PgConnection,
         aggregate_id: &str,
         expected_version: u64,
         events: &[A::Event],
@@ -368,9 +373,8 @@ impl EventStore {
 
         if roster.is_none() && !snapshot_due {
             // The common case: one autocommitted statement, one round trip.
-            let mut conn = self.pool.acquire().await.map_err(StoreError::from)?;
             let global_position = insert_events(
-                &mut conn,
+                conn,
                 A::TYPE,
                 aggregate_id,
                 &sequences,
@@ -387,7 +391,9 @@ impl EventStore {
             });
         }
 
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = sqlx::Connection::begin(&mut *conn)
+            .await
+            .map_err(StoreError::from)?;
         let global_position = insert_events(
             &mut tx,
             A::TYPE,

@@ -178,6 +178,11 @@ pub async fn pool(
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // No ping before each checkout: it is a round trip per command. A
+        // connection that died fails its statement, the pool discards it, and
+        // the caller gets an error it may retry; nothing half-written remains.
+        .test_before_acquire(false)
+        .idle_timeout(Duration::from_secs(300))
         .connect_with(options.log_statements(log::LevelFilter::Debug))
         .await
         .map_err(|source| DatabaseError::Connect { target, source })
