@@ -18,11 +18,12 @@ use cqrs_es::EventStore as _;
 use foldline_aggregates::invoice::{Direction, Invoice, InvoiceCommand};
 use foldline_aggregates::money::Currency;
 use foldline_aggregates::production_advance::{
-    AdvanceType, FulfillmentStage, ItemCategory, ProductionAdvance, ProductionAdvanceCommand,
+    FulfillmentStage, ItemCategory, ProductionAdvance, ProductionAdvanceCommand,
 };
 use foldline_aggregates::{
     Actor, CommandBus, CommandContext, EventStore, Loaded, Role, Visibility,
 };
+use foldline_tests::commands::create_advance;
 use foldline_tests::{Org, TestDb};
 use postgres_es::{PostgresCqrs, PostgresEventRepository};
 use uuid::Uuid;
@@ -273,16 +274,7 @@ async fn main() {
     let request = ours.org.request(ours.org.member);
     let long = Uuid::new_v4();
     let items: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
-    let mut setup = vec![ProductionAdvanceCommand::CreateAdvance {
-        event_id: Uuid::new_v4(),
-        code: "ADV-LONG".into(),
-        advance_type: AdvanceType::ShowDay,
-        priority: Default::default(),
-        currency: Default::default(),
-        due_date: None,
-        assignee: None,
-        visibility: Default::default(),
-    }];
+    let mut setup = vec![create_advance("ADV-LONG")];
     for item_id in &items {
         setup.push(ProductionAdvanceCommand::AddItem {
             item_id: *item_id,

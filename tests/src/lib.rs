@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod commands;
+
 use foldline_aggregates::organization::{Organization, OrganizationCommand};
 use foldline_aggregates::{Capability, CommandBus, EventStore, RequestContext, Role, Source};
 use foldline_server::database::{self, quote_identifier, MIGRATOR};

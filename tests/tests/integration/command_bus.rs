@@ -8,14 +8,14 @@ use chrono::NaiveDate;
 use foldline_aggregates::invoice::{Invoice, InvoiceCommand, InvoiceStatus};
 use foldline_aggregates::organization::{Organization, OrganizationCommand};
 use foldline_aggregates::production_advance::{
-    AdvanceStatus, AdvanceType, ItemCategory, ProductionAdvance, ProductionAdvanceCommand,
+    AdvanceStatus, ItemCategory, ProductionAdvance, ProductionAdvanceCommand,
 };
 use foldline_aggregates::{BusError, Capability, DomainError, Loaded, Role};
 use foldline_tests::{Org, TestDb};
 use sqlx::Connection;
 use uuid::Uuid;
 
-use crate::support::{draft_invoice, invoice_line};
+use foldline_tests::commands::{create_advance, draft_invoice, invoice_line};
 
 #[tokio::test]
 async fn racing_commands_one_wins_the_other_conflicts() {
@@ -288,21 +288,7 @@ async fn approvals_walk_the_tiers_with_the_roster_capabilities() {
                 .await
         }
     };
-    send(
-        org.member,
-        ProductionAdvanceCommand::CreateAdvance {
-            event_id: Uuid::new_v4(),
-            code: "ADV-1".into(),
-            advance_type: AdvanceType::ShowDay,
-            priority: Default::default(),
-            currency: Default::default(),
-            due_date: None,
-            assignee: None,
-            visibility: Default::default(),
-        },
-    )
-    .await
-    .unwrap();
+    send(org.member, create_advance("ADV-1")).await.unwrap();
     send(
         org.member,
         ProductionAdvanceCommand::AddItem {

@@ -5,7 +5,7 @@ use foldline_aggregates::{EventStore, Loaded};
 use foldline_tests::{Org, TestDb};
 use uuid::Uuid;
 
-use crate::support::{draft_invoice, invoice_line};
+use foldline_tests::commands::{draft_invoice, invoice_line};
 
 #[tokio::test]
 async fn append_then_reload() {

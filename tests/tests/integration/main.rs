@@ -7,4 +7,3 @@ mod command_bus;
 mod discovery;
 mod event_store;
 mod fixtures;
-mod support;

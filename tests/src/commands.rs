@@ -1,8 +1,9 @@
-//! Commands the scenarios use again and again.
+//! Commands the scenarios and benchmarks use again and again.
 
 use chrono::NaiveDate;
 use foldline_aggregates::invoice::{Direction, InvoiceCommand};
 use foldline_aggregates::money::Currency;
+use foldline_aggregates::production_advance::{AdvanceType, ProductionAdvanceCommand};
 use foldline_aggregates::Visibility;
 use uuid::Uuid;
 
@@ -26,5 +27,19 @@ pub fn invoice_line(quantity: i64) -> InvoiceCommand {
         description: "Crew day".into(),
         quantity,
         unit_price: 100,
+    }
+}
+
+/// A show-day advance in the default currency, nothing else set.
+pub fn create_advance(code: &str) -> ProductionAdvanceCommand {
+    ProductionAdvanceCommand::CreateAdvance {
+        event_id: Uuid::new_v4(),
+        code: code.to_owned(),
+        advance_type: AdvanceType::ShowDay,
+        priority: Default::default(),
+        currency: Default::default(),
+        due_date: None,
+        assignee: None,
+        visibility: Default::default(),
     }
 }
