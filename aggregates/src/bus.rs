@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use crate::access::{Actor, Capability, Role};
 use crate::domain::{CommandContext, DomainAggregate, DomainCommand};
-use crate::error::BusError;
+use crate::error::{BusError, DomainError};
 use crate::metadata::{EventMetadata, RequestContext};
-use crate::store::{AppendError, EventStore};
+use crate::reference::References;
+use crate::store::{AppendError, Decision, EventStore, StoreError};
 
 /// What a command appended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,15 +158,26 @@ impl CommandBus {
                 capabilities: Default::default(),
             }),
         };
+        let references = command.references();
+        if !references.is_empty() {
+            check_references(&mut conn, request.organization_id, &references).await?;
+        }
+
+        let claims_before = loaded.aggregate.claims();
         let mut aggregate = loaded.aggregate;
         let sink = EventSink::default();
         aggregate.handle(command, &ctx, &sink).await?;
         let events = sink.collect().await;
         if events.is_empty() {
-            return Err(BusError::Domain(crate::error::DomainError::rule(
+            return Err(BusError::Domain(DomainError::rule(
                 "the command changed nothing",
             )));
         }
+
+        // Claims are rewritten only when the command changed them.
+        let claims_after = aggregate
+            .claims()
+            .filter(|after| Some(after) != claims_before.as_ref());
 
         let command_id = Uuid::new_v4();
         let metadata = EventMetadata {
@@ -184,9 +196,12 @@ impl CommandBus {
                 &mut conn,
                 &id,
                 loaded.version,
-                &events,
+                Decision {
+                    events: &events,
+                    state: &aggregate,
+                    claims: claims_after.as_deref(),
+                },
                 &metadata,
-                &aggregate,
             )
             .await
         {
@@ -200,6 +215,9 @@ impl CommandBus {
                     expected: loaded.version,
                     actual,
                 });
+            }
+            Err(AppendError::Claim(message)) => {
+                return Err(BusError::Domain(DomainError::Rule(message)))
             }
             Err(AppendError::Store(error)) => return Err(error.into()),
         };
@@ -223,4 +241,60 @@ impl CommandBus {
             events: events.len(),
         })
     }
+}
+
+/// Refuses a command that names a user who is not a member of the
+/// organization, or an entity that does not exist in it.
+async fn check_references(
+    conn: &mut sqlx::PgConnection,
+    organization_id: Uuid,
+    references: &References,
+) -> Result<(), BusError> {
+    if !references.members.is_empty() {
+        let found: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT user_id FROM organization_members
+             WHERE organization_id = $1 AND user_id = ANY($2)",
+        )
+        .bind(organization_id)
+        .bind(&references.members)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::from)?;
+        if let Some(missing) = references.members.iter().find(|m| !found.contains(m)) {
+            return Err(DomainError::invalid(format!(
+                "user {missing} is not a member of the organization"
+            ))
+            .into());
+        }
+    }
+    if !references.aggregates.is_empty() {
+        let (types, ids): (Vec<&str>, Vec<String>) = references
+            .aggregates
+            .iter()
+            .map(|(t, id)| (t.as_str(), id.to_string()))
+            .unzip();
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT e.aggregate_type, e.aggregate_id
+             FROM UNNEST($2::text[], $3::text[]) AS r(aggregate_type, aggregate_id)
+             JOIN events e ON e.aggregate_type = r.aggregate_type
+                          AND e.aggregate_id = r.aggregate_id
+                          AND e.sequence = 1
+             WHERE e.organization_id = $1",
+        )
+        .bind(organization_id)
+        .bind(&types)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::from)?;
+        for (aggregate_type, id) in types.iter().zip(&ids) {
+            if !found.iter().any(|(t, i)| t == aggregate_type && i == id) {
+                return Err(DomainError::invalid(format!(
+                    "{aggregate_type} {id} does not exist in the organization"
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::error::DomainError;
 use crate::money::Currency;
+use crate::reference::References;
 use crate::visibility::Visibility;
 
 const ENTITY: &str = "contract";
@@ -172,6 +173,15 @@ impl DomainCommand for ContractCommand {
             | C::ExpireContract
             | C::TerminateContract { .. }
             | C::DeleteContract => Requirement::Role(Role::Admin),
+        }
+    }
+
+    fn references(&self) -> References {
+        match self {
+            ContractCommand::DraftContract {
+                counterparty_id, ..
+            } => References::none().aggregate("Company", *counterparty_id),
+            _ => References::none(),
         }
     }
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::access::{Actor, Capability, Requirement, Role};
 use crate::error::DomainError;
+use crate::reference::{Claim, References};
 
 /// The services a command handler receives: the checked actor and their organization.
 ///
@@ -30,6 +31,11 @@ pub trait DomainCommand {
     fn name(&self) -> &'static str;
     /// The role or capability the sender needs.
     fn requirement(&self) -> Requirement;
+    /// The members and aggregates outside its own stream the command refers
+    /// to; the bus checks they exist in the organization.
+    fn references(&self) -> References {
+        References::none()
+    }
 }
 
 /// An aggregate that the command bus can serve.
@@ -50,6 +56,13 @@ where
     /// `organization_members` table in the same transaction as its events so
     /// that authorization never reads a stale roster. Only organizations have one.
     fn roster(&self) -> Option<Vec<RosterEntry>> {
+        None
+    }
+
+    /// The claims this aggregate holds (unique values, member bookings), or
+    /// `None` for aggregate types that hold none. Written with its events in one
+    /// transaction; a clash with another aggregate's claim refuses the command.
+    fn claims(&self) -> Option<Vec<Claim>> {
         None
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::{
 };
 use crate::error::DomainError;
 use crate::money::{line_total, Currency};
+use crate::reference::References;
 use crate::visibility::Visibility;
 
 const ENTITY: &str = "invoice";
@@ -207,6 +208,18 @@ impl DomainCommand for InvoiceCommand {
                 Requirement::RoleOr(Role::Admin, Capability::Finance)
             }
             C::VoidInvoice { .. } | C::DeleteInvoice => Requirement::Role(Role::Admin),
+        }
+    }
+
+    fn references(&self) -> References {
+        match self {
+            InvoiceCommand::DraftInvoice {
+                counterparty_id, ..
+            } => References::none().aggregate("Company", *counterparty_id),
+            InvoiceCommand::AttachInvoicePdf { document_id, .. } => {
+                References::none().aggregate("Document", *document_id)
+            }
+            _ => References::none(),
         }
     }
 }

@@ -9,17 +9,30 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 pub mod access;
+pub mod address;
+pub mod asset;
 pub mod bus;
 pub mod command;
+pub mod comment;
+pub mod company;
+pub mod contact;
 pub mod contract;
+pub mod document;
 pub mod domain;
 pub mod error;
+pub mod event;
+pub mod expense;
 pub mod invoice;
 pub mod metadata;
 pub mod money;
 pub mod organization;
+pub mod priority;
 pub mod production_advance;
+pub mod reference;
+pub mod shift;
 pub mod store;
+pub mod task;
+pub mod venue;
 pub mod visibility;
 
 #[cfg(test)]
@@ -31,5 +44,7 @@ pub use command::Command;
 pub use domain::{CommandContext, DomainAggregate, DomainCommand};
 pub use error::{BusError, DomainError};
 pub use metadata::{EventMetadata, RequestContext, Source};
+pub use priority::Priority;
+pub use reference::{Claim, EntityRef, References};
 pub use store::{EventStore, Loaded};
 pub use visibility::Visibility;

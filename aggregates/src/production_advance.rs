@@ -15,6 +15,8 @@ use crate::domain::{
 };
 use crate::error::DomainError;
 use crate::money::Currency;
+pub use crate::priority::Priority;
+use crate::reference::References;
 use crate::visibility::Visibility;
 
 mod approval;
@@ -40,21 +42,6 @@ pub enum AdvanceType {
     Strike,
     /// After the event.
     PostEvent,
-}
-
-/// How urgent an advance or task is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    /// Whenever.
-    Low,
-    /// The default.
-    #[default]
-    Medium,
-    /// Soon.
-    High,
-    /// Blocks the show.
-    Critical,
 }
 
 /// The status of a production advance.
@@ -339,6 +326,24 @@ impl DomainCommand for ProductionAdvanceCommand {
             // Approvals are open to members; the aggregate checks the capability
             // the next tier needs.
             _ => Requirement::Role(Role::Member),
+        }
+    }
+
+    fn references(&self) -> References {
+        use ProductionAdvanceCommand as C;
+        match self {
+            C::CreateAdvance {
+                event_id, assignee, ..
+            } => References::none()
+                .aggregate("Event", *event_id)
+                .member(*assignee),
+            C::UpdateAdvance { assignee, .. } => References::none().member(*assignee),
+            C::AddItem { vendor_id, .. } => References::none().aggregate("Company", *vendor_id),
+            C::RateVendor { vendor_id, .. } => References::none().aggregate("Company", *vendor_id),
+            C::AttachDocument { document_id, .. } => {
+                References::none().aggregate("Document", *document_id)
+            }
+            _ => References::none(),
         }
     }
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::domain::{DomainAggregate, DomainCommand, RosterEntry};
 use crate::metadata::EventMetadata;
+use crate::reference::Claim;
 
 /// How often, in events, a snapshot is written by default.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 100;
@@ -63,12 +64,23 @@ pub struct Appended {
     pub global_position: i64,
 }
 
+/// What an aggregate decided: the events, its state after them, and its full
+/// new set of claims when they changed.
+pub(crate) struct Decision<'a, A: Aggregate> {
+    pub(crate) events: &'a [A::Event],
+    pub(crate) state: &'a A,
+    pub(crate) claims: Option<&'a [Claim]>,
+}
+
 /// Why an append did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
     /// Another writer appended at the same sequence first.
     #[error("another command appended to the stream first")]
     Conflict,
+    /// A claim clashes with another aggregate's.
+    #[error("{0}")]
+    Claim(String),
     /// Anything else.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -338,22 +350,26 @@ impl EventStore {
         cache.put(key, (version, Arc::new(aggregate.clone())));
     }
 
-    /// Appends `events` after `expected_version` in one statement. `state` is
-    /// the aggregate with the events applied: it feeds the snapshot and, for
-    /// organizations, the roster, written in the same transaction.
+    /// Appends a command's events after `expected_version` in one statement.
+    /// The decision's state feeds the snapshot and, for organizations, the
+    /// roster, written in the same transaction, as are its claims when given.
     pub(crate) async fn append<A>(
         &self,
         conn: &mut PgConnection,
         aggregate_id: &str,
         expected_version: u64,
-        events: &[A::Event],
+        decision: Decision<'_, A>,
         metadata: &EventMetadata,
-        state: &A,
     ) -> Result<Appended, AppendError>
     where
         A: DomainAggregate,
         A::Command: DomainCommand,
     {
+        let Decision {
+            events,
+            state,
+            claims,
+        } = decision;
         let mut sequences = Vec::with_capacity(events.len());
         let mut types = Vec::with_capacity(events.len());
         let mut versions = Vec::with_capacity(events.len());
@@ -371,7 +387,7 @@ impl EventStore {
         let snapshot_due = self.snapshot_every > 0
             && version / self.snapshot_every > expected_version / self.snapshot_every;
 
-        if roster.is_none() && !snapshot_due {
+        if roster.is_none() && claims.is_none() && !snapshot_due {
             // The common case: one autocommitted statement, one round trip.
             let global_position = insert_events(
                 conn,
@@ -405,8 +421,12 @@ impl EventStore {
             &metadata,
         )
         .await?;
+        let organization_id = metadata_organization(&metadata);
         if let Some(roster) = roster {
-            replace_roster(&mut tx, metadata_organization(&metadata), &roster).await?;
+            replace_roster(&mut tx, organization_id, &roster).await?;
+        }
+        if let Some(claims) = claims {
+            replace_claims(&mut tx, organization_id, A::TYPE, aggregate_id, claims).await?;
         }
         if snapshot_due {
             let payload = serde_json::to_value(state).map_err(StoreError::from)?;
@@ -558,6 +578,81 @@ async fn replace_roster(
     .bind(&capabilities)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Replaces an aggregate's claims. A clash with another aggregate's claim is
+/// reported with the claim, so the caller can say what is taken.
+async fn replace_claims(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    claims: &[Claim],
+) -> Result<(), AppendError> {
+    for table in ["unique_claims", "member_bookings"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE aggregate_type = $1 AND aggregate_id = $2"
+        ))
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::from)?;
+    }
+    for claim in claims {
+        let result = match claim {
+            Claim::Unique { scope, value } => {
+                sqlx::query(
+                    "INSERT INTO unique_claims
+                         (organization_id, scope, value, aggregate_type, aggregate_id)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(organization_id)
+                .bind(scope)
+                .bind(value)
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .execute(&mut *conn)
+                .await
+            }
+            Claim::Booking {
+                member_id,
+                starts_at,
+                ends_at,
+            } => {
+                sqlx::query(
+                    "INSERT INTO member_bookings
+                         (organization_id, member_id, period, aggregate_type, aggregate_id)
+                     VALUES ($1, $2, tstzrange($3, $4), $5, $6)",
+                )
+                .bind(organization_id)
+                .bind(member_id)
+                .bind(starts_at)
+                .bind(ends_at)
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .execute(&mut *conn)
+                .await
+            }
+        };
+        match result {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(error))
+                if error.is_unique_violation() || error.code().as_deref() == Some("23P01") =>
+            {
+                return Err(AppendError::Claim(match claim {
+                    Claim::Unique { scope, value } => {
+                        format!("{} `{value}` is already in use", scope.replace('_', " "))
+                    }
+                    Claim::Booking { member_id, .. } => {
+                        format!("member {member_id} is already booked for an overlapping period")
+                    }
+                }));
+            }
+            Err(error) => return Err(StoreError::Database(error).into()),
+        }
+    }
     Ok(())
 }
 

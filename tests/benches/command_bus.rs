@@ -43,11 +43,11 @@ CREATE TABLE snapshots (
     payload json NOT NULL,
     PRIMARY KEY (aggregate_type, aggregate_id, last_sequence));";
 
-fn draft(number: String) -> InvoiceCommand {
+fn draft(number: String, counterparty: Uuid) -> InvoiceCommand {
     InvoiceCommand::DraftInvoice {
         number,
         direction: Direction::Receivable,
-        counterparty_id: Uuid::from_u128(7),
+        counterparty_id: counterparty,
         counterparty_name: "Acme Festivals".into(),
         currency: Currency::default(),
         due_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
@@ -149,6 +149,7 @@ async fn measure<T: Target>(
     clients: usize,
     per_client: usize,
     workload: Workload,
+    counterparty: Uuid,
 ) -> Figures {
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -158,11 +159,16 @@ async fn measure<T: Target>(
             let mut latencies = Vec::with_capacity(per_client);
             let own = Uuid::new_v4();
             if let Workload::GrowingStream = workload {
-                target.run(own, draft(format!("C{client}"))).await;
+                target
+                    .run(own, draft(format!("C{client}"), counterparty))
+                    .await;
             }
             for n in 0..per_client {
                 let (id, command) = match workload {
-                    Workload::NewStreams => (Uuid::new_v4(), draft(format!("C{client}-{n}"))),
+                    Workload::NewStreams => (
+                        Uuid::new_v4(),
+                        draft(format!("C{client}-{n}"), counterparty),
+                    ),
                     Workload::GrowingStream => (own, line()),
                 };
                 let t = Instant::now();
@@ -243,13 +249,14 @@ async fn main() {
     println!("{per_client} commands per client; each client on its own aggregates.\n");
     println!("| workload | clients | implementation | commands/s | p50 ms | p99 ms | vs stock |");
     println!("|---|---|---|---|---|---|---|");
+    let client = ours.org.client;
     for workload in [Workload::NewStreams, Workload::GrowingStream] {
         for clients in [1, 8] {
             // Warm both pools and plans before measuring.
-            measure(stock.clone(), clients, 20, workload).await;
-            measure(ours.clone(), clients, 20, workload).await;
-            let base = measure(stock.clone(), clients, per_client, workload).await;
-            let mine = measure(ours.clone(), clients, per_client, workload).await;
+            measure(stock.clone(), clients, 20, workload, client).await;
+            measure(ours.clone(), clients, 20, workload, client).await;
+            let base = measure(stock.clone(), clients, per_client, workload, client).await;
+            let mine = measure(ours.clone(), clients, per_client, workload, client).await;
             for (figures, name, ratio) in [
                 (&base, stock.name(), String::from("1.00×")),
                 (
@@ -274,7 +281,7 @@ async fn main() {
     let request = ours.org.request(ours.org.member);
     let long = Uuid::new_v4();
     let items: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
-    let mut setup = vec![create_advance("ADV-LONG")];
+    let mut setup = vec![create_advance("ADV-LONG", ours.org.event)];
     for item_id in &items {
         setup.push(ProductionAdvanceCommand::AddItem {
             item_id: *item_id,

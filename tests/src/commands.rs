@@ -7,12 +7,12 @@ use foldline_aggregates::production_advance::{AdvanceType, ProductionAdvanceComm
 use foldline_aggregates::Visibility;
 use uuid::Uuid;
 
-/// A draft receivable invoice.
-pub fn draft_invoice(number: &str) -> InvoiceCommand {
+/// A draft receivable invoice to the company `counterparty`.
+pub fn draft_invoice(number: &str, counterparty: Uuid) -> InvoiceCommand {
     InvoiceCommand::DraftInvoice {
         number: number.to_owned(),
         direction: Direction::Receivable,
-        counterparty_id: Uuid::new_v4(),
+        counterparty_id: counterparty,
         counterparty_name: "Acme Festivals".into(),
         currency: Currency::default(),
         due_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
@@ -30,10 +30,10 @@ pub fn invoice_line(quantity: i64) -> InvoiceCommand {
     }
 }
 
-/// A show-day advance in the default currency, nothing else set.
-pub fn create_advance(code: &str) -> ProductionAdvanceCommand {
+/// A show-day advance for `event`, in the default currency, nothing else set.
+pub fn create_advance(code: &str, event: Uuid) -> ProductionAdvanceCommand {
     ProductionAdvanceCommand::CreateAdvance {
-        event_id: Uuid::new_v4(),
+        event_id: event,
         code: code.to_owned(),
         advance_type: AdvanceType::ShowDay,
         priority: Default::default(),

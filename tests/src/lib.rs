@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 pub mod commands;
 
+use foldline_aggregates::company::{Company, CompanyCommand, CompanyKind};
+use foldline_aggregates::event::{Event, EventCommand, EventKind};
 use foldline_aggregates::organization::{Organization, OrganizationCommand};
 use foldline_aggregates::{Capability, CommandBus, EventStore, RequestContext, Role, Source};
 use foldline_server::database::{self, quote_identifier, MIGRATOR};
@@ -197,6 +199,10 @@ pub struct Org {
     pub event_director: Uuid,
     /// A member with `finance`.
     pub finance: Uuid,
+    /// A client company, for invoices and contracts.
+    pub client: Uuid,
+    /// A planned show, for advances, shifts and tasks.
+    pub event: Uuid,
 }
 
 impl Org {
@@ -211,6 +217,8 @@ impl Org {
             production_manager: Uuid::new_v4(),
             event_director: Uuid::new_v4(),
             finance: Uuid::new_v4(),
+            client: Uuid::new_v4(),
+            event: Uuid::new_v4(),
         };
         let owner = org.request(org.owner);
         bus.execute::<Organization>(
@@ -257,6 +265,37 @@ impl Org {
             .await
             .expect("add member");
         }
+        bus.execute::<Company>(
+            &owner,
+            org.client,
+            CompanyCommand::RegisterCompany {
+                kind: CompanyKind::Client,
+                name: "Acme Festivals".into(),
+                website: None,
+                email: None,
+                phone: None,
+                office: None,
+                visibility: Default::default(),
+            },
+            None,
+        )
+        .await
+        .expect("register client");
+        bus.execute::<Event>(
+            &owner,
+            org.event,
+            EventCommand::PlanEvent {
+                title: "Winter Gala".into(),
+                kind: EventKind::Show,
+                starts_at: "2026-12-12T19:00:00Z".parse().expect("time"),
+                ends_at: "2026-12-13T00:30:00Z".parse().expect("time"),
+                venue_id: None,
+                visibility: Default::default(),
+            },
+            None,
+        )
+        .await
+        .expect("plan event");
         org
     }
 

@@ -24,7 +24,7 @@ async fn racing_commands_one_wins_the_other_conflicts() {
     let org = Org::create(&bus, "Race").await;
     let id = Uuid::new_v4();
     let request = org.request(org.member);
-    bus.execute::<Invoice>(&request, id, draft_invoice("INV-R"), None)
+    bus.execute::<Invoice>(&request, id, draft_invoice("INV-R", org.client), None)
         .await
         .unwrap();
     let before = db.event_count().await;
@@ -93,7 +93,7 @@ async fn a_stale_expected_version_is_a_conflict() {
     let org = Org::create(&bus, "Stale").await;
     let id = Uuid::new_v4();
     let request = org.request(org.member);
-    bus.execute::<Invoice>(&request, id, draft_invoice("INV-V"), None)
+    bus.execute::<Invoice>(&request, id, draft_invoice("INV-V", org.client), None)
         .await
         .unwrap();
     bus.execute::<Invoice>(&request, id, invoice_line(1), Some(1))
@@ -126,9 +126,14 @@ async fn another_organizations_aggregate_is_not_found_and_nothing_is_appended() 
     let a = Org::create(&bus, "A").await;
     let b = Org::create(&bus, "B").await;
     let invoice = Uuid::new_v4();
-    bus.execute::<Invoice>(&a.request(a.member), invoice, draft_invoice("A-1"), None)
-        .await
-        .unwrap();
+    bus.execute::<Invoice>(
+        &a.request(a.member),
+        invoice,
+        draft_invoice("A-1", a.client),
+        None,
+    )
+    .await
+    .unwrap();
     let before = db.event_count().await;
 
     // B's owner, acting in B, sends a command to A's invoice.
@@ -178,7 +183,7 @@ async fn the_permission_matrix_refuses_before_anything_is_appended() {
     bus.execute::<Invoice>(
         &org.request(org.member),
         invoice,
-        draft_invoice("M-1"),
+        draft_invoice("M-1", org.client),
         None,
     )
     .await
@@ -190,7 +195,7 @@ async fn the_permission_matrix_refuses_before_anything_is_appended() {
 
     let refused = [
         // Guests send no commands.
-        (org.guest, draft_invoice("G-1"), Uuid::new_v4()),
+        (org.guest, draft_invoice("G-1", org.client), Uuid::new_v4()),
         // Issuing needs admin or finance.
         (
             org.member,
@@ -236,7 +241,7 @@ async fn a_broken_invariant_appends_nothing() {
     let invoice = Uuid::new_v4();
     let finance = org.request(org.finance);
     for command in [
-        draft_invoice("I-1"),
+        draft_invoice("I-1", org.client),
         invoice_line(10),
         InvoiceCommand::IssueInvoice {
             issued_on: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
@@ -288,7 +293,9 @@ async fn approvals_walk_the_tiers_with_the_roster_capabilities() {
                 .await
         }
     };
-    send(org.member, create_advance("ADV-1")).await.unwrap();
+    send(org.member, create_advance("ADV-1", org.event))
+        .await
+        .unwrap();
     send(
         org.member,
         ProductionAdvanceCommand::AddItem {
@@ -367,7 +374,7 @@ async fn roster_changes_take_effect_on_the_next_command() {
         .execute::<Invoice>(
             &org.request(org.admin),
             Uuid::new_v4(),
-            draft_invoice("X"),
+            draft_invoice("X", org.client),
             None,
         )
         .await
@@ -389,7 +396,7 @@ async fn roster_changes_take_effect_on_the_next_command() {
         .execute::<Invoice>(
             &org.request(org.member),
             Uuid::new_v4(),
-            draft_invoice("Y"),
+            draft_invoice("Y", org.client),
             None,
         )
         .await

@@ -14,7 +14,7 @@ async fn append_then_reload() {
     let org = Org::create(&bus, "Reload").await;
     let request = org.request(org.member);
     let id = Uuid::new_v4();
-    bus.execute::<Invoice>(&request, id, draft_invoice("INV-1"), None)
+    bus.execute::<Invoice>(&request, id, draft_invoice("INV-1", org.client), None)
         .await
         .unwrap();
     let outcome = bus
@@ -43,9 +43,14 @@ async fn every_row_has_position_transaction_time_and_organization() {
     let bus = db.bus();
     let org = Org::create(&bus, "Columns").await;
     let id = Uuid::new_v4();
-    bus.execute::<Invoice>(&org.request(org.member), id, draft_invoice("INV-2"), None)
-        .await
-        .unwrap();
+    bus.execute::<Invoice>(
+        &org.request(org.member),
+        id,
+        draft_invoice("INV-2", org.client),
+        None,
+    )
+    .await
+    .unwrap();
     let rows: Vec<(i64, String, chrono::DateTime<chrono::Utc>, Uuid)> = sqlx::query_as(
         "SELECT global_position, transaction_id::text, recorded_at, organization_id
          FROM events ORDER BY global_position",
@@ -53,8 +58,9 @@ async fn every_row_has_position_transaction_time_and_organization() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    // The organization's creation (2 events), six members, the invoice.
-    assert_eq!(rows.len(), 9);
+    // The organization's creation (2 events), six members, a client, an
+    // event, the invoice.
+    assert_eq!(rows.len(), 11);
     let mut last_position = 0;
     for (position, xid, recorded_at, organization_id) in &rows {
         assert!(*position > last_position, "positions increase");
@@ -104,7 +110,7 @@ async fn the_metadata_carries_who_why_and_through_what() {
         .caused_by(cause)
         .with_request_id("req-42");
     let id = Uuid::new_v4();
-    bus.execute::<Invoice>(&request, id, draft_invoice("INV-3"), None)
+    bus.execute::<Invoice>(&request, id, draft_invoice("INV-3", org.client), None)
         .await
         .unwrap();
     let metadata: serde_json::Value =
@@ -134,7 +140,7 @@ async fn a_long_stream_loads_through_its_snapshot() {
     let org = Org::create(&bus, "Long stream").await;
     let request = org.request(org.member);
     let id = Uuid::new_v4();
-    bus.execute::<Invoice>(&request, id, draft_invoice("INV-LONG"), None)
+    bus.execute::<Invoice>(&request, id, draft_invoice("INV-LONG", org.client), None)
         .await
         .unwrap();
     // 9,998 more lines appended in bulk, as an import would, then one command
@@ -182,7 +188,7 @@ async fn a_snapshot_that_no_longer_reads_is_ignored() {
     let org = Org::create(&bus, "Stale snapshot").await;
     let request = org.request(org.member);
     let id = Uuid::new_v4();
-    bus.execute::<Invoice>(&request, id, draft_invoice("INV-S"), None)
+    bus.execute::<Invoice>(&request, id, draft_invoice("INV-S", org.client), None)
         .await
         .unwrap();
     sqlx::query(
@@ -207,7 +213,7 @@ async fn a_cached_state_still_sees_another_process_appends() {
     let org = Org::create(&here, "Two processes").await;
     let request = org.request(org.member);
     let id = Uuid::new_v4();
-    here.execute::<Invoice>(&request, id, draft_invoice("INV-2P"), None)
+    here.execute::<Invoice>(&request, id, draft_invoice("INV-2P", org.client), None)
         .await
         .unwrap();
     here.execute::<Invoice>(&request, id, invoice_line(1), None)

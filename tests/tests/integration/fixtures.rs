@@ -49,7 +49,7 @@ async fn the_demo_walks_its_entities_through_their_lifecycles() {
         bus.store().load(&id_of("ProductionAdvance")).await.unwrap();
     assert_eq!(advance.aggregate.status, AdvanceStatus::Approved);
     assert_eq!(advance.aggregate.approvals.len(), 3);
-    assert_eq!(advance.aggregate.items.len(), 6);
+    assert_eq!(advance.aggregate.items.len(), 12);
     let contract: Loaded<Contract> = bus.store().load(&id_of("Contract")).await.unwrap();
     assert_eq!(contract.aggregate.status, ContractStatus::Active);
     assert_eq!(contract.aggregate.versions.len(), 2);

@@ -5,5 +5,6 @@
 
 mod command_bus;
 mod discovery;
+mod domain_rules;
 mod event_store;
 mod fixtures;
