@@ -16,6 +16,7 @@ lint:
 # Benchmarks; figures go to BENCHMARKS.md.
 bench:
     cargo bench -p foldline-tests --bench command_bus
+    cargo bench -p foldline-tests --bench command_mix
 
 # The whole CI script.
 ci:

@@ -12,7 +12,7 @@ use crate::domain::{CommandContext, DomainAggregate, DomainCommand};
 use crate::error::{BusError, DomainError};
 use crate::metadata::{EventMetadata, RequestContext};
 use crate::reference::References;
-use crate::store::{AppendError, Decision, EventStore, StoreError};
+use crate::store::{AppendError, Asker, CommandRead, Decision, EventStore, StoreError};
 
 /// What a command appended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,10 +95,20 @@ impl CommandBus {
             .pool()
             .acquire()
             .await
-            .map_err(crate::store::StoreError::from)?;
-        let (roster, loaded) = self
+            .map_err(StoreError::from)?;
+        let references = command.references();
+        let asker = Asker {
+            organization_id: request.organization_id,
+            user_id: request.actor_id,
+            references: &references,
+        };
+        let CommandRead {
+            roster,
+            loaded,
+            found,
+        } = self
             .store
-            .load_with_roster::<A>(&mut conn, &id, request.organization_id, request.actor_id)
+            .load_for_command::<A>(&mut conn, &id, &asker)
             .await?;
         let member = roster.map(|row| Actor {
             user_id: request.actor_id,
@@ -158,10 +168,7 @@ impl CommandBus {
                 capabilities: Default::default(),
             }),
         };
-        let references = command.references();
-        if !references.is_empty() {
-            check_references(&mut conn, request.organization_id, &references).await?;
-        }
+        check_references(&references, &found)?;
 
         let claims_before = loaded.aggregate.claims();
         let mut aggregate = loaded.aggregate;
@@ -245,56 +252,20 @@ impl CommandBus {
 
 /// Refuses a command that names a user who is not a member of the
 /// organization, or an entity that does not exist in it.
-async fn check_references(
-    conn: &mut sqlx::PgConnection,
-    organization_id: Uuid,
-    references: &References,
-) -> Result<(), BusError> {
-    if !references.members.is_empty() {
-        let found: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT user_id FROM organization_members
-             WHERE organization_id = $1 AND user_id = ANY($2)",
-        )
-        .bind(organization_id)
-        .bind(&references.members)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(StoreError::from)?;
-        if let Some(missing) = references.members.iter().find(|m| !found.contains(m)) {
-            return Err(DomainError::invalid(format!(
-                "user {missing} is not a member of the organization"
-            ))
-            .into());
-        }
+fn check_references(wanted: &References, found: &References) -> Result<(), DomainError> {
+    if let Some(missing) = wanted.members.iter().find(|m| !found.members.contains(m)) {
+        return Err(DomainError::invalid(format!(
+            "user {missing} is not a member of the organization"
+        )));
     }
-    if !references.aggregates.is_empty() {
-        let (types, ids): (Vec<&str>, Vec<String>) = references
-            .aggregates
-            .iter()
-            .map(|(t, id)| (t.as_str(), id.to_string()))
-            .unzip();
-        let found: Vec<(String, String)> = sqlx::query_as(
-            "SELECT e.aggregate_type, e.aggregate_id
-             FROM UNNEST($2::text[], $3::text[]) AS r(aggregate_type, aggregate_id)
-             JOIN events e ON e.aggregate_type = r.aggregate_type
-                          AND e.aggregate_id = r.aggregate_id
-                          AND e.sequence = 1
-             WHERE e.organization_id = $1",
-        )
-        .bind(organization_id)
-        .bind(&types)
-        .bind(&ids)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(StoreError::from)?;
-        for (aggregate_type, id) in types.iter().zip(&ids) {
-            if !found.iter().any(|(t, i)| t == aggregate_type && i == id) {
-                return Err(DomainError::invalid(format!(
-                    "{aggregate_type} {id} does not exist in the organization"
-                ))
-                .into());
-            }
-        }
+    if let Some((aggregate_type, id)) = wanted
+        .aggregates
+        .iter()
+        .find(|wanted| !found.aggregates.contains(wanted))
+    {
+        return Err(DomainError::invalid(format!(
+            "{aggregate_type} {id} does not exist in the organization"
+        )));
     }
     Ok(())
 }

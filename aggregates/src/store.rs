@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::domain::{DomainAggregate, DomainCommand, RosterEntry};
 use crate::metadata::EventMetadata;
-use crate::reference::Claim;
+use crate::reference::{Claim, References};
 
 /// How often, in events, a snapshot is written by default.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 100;
@@ -96,16 +96,31 @@ pub struct RosterRow {
     pub capabilities: Vec<String>,
 }
 
-/// One row of the command bus's combined read (see `load_with_roster`).
+/// Who sends a command, and what it refers to, as the command bus's read needs it.
+pub(crate) struct Asker<'a> {
+    pub(crate) organization_id: Uuid,
+    pub(crate) user_id: Uuid,
+    pub(crate) references: &'a References,
+}
+
+/// The command bus's read: the asker's roster row, the aggregate, and the
+/// referenced members and aggregates that exist in the organization.
+pub(crate) struct CommandRead<A> {
+    pub(crate) roster: Option<RosterRow>,
+    pub(crate) loaded: Loaded<A>,
+    pub(crate) found: References,
+}
+
+/// One row of the command bus's combined read (see `load_for_command`).
 #[derive(sqlx::FromRow)]
 struct LoadRow {
-    /// 0: roster row; 1: snapshot; 2: event.
+    /// 0: roster row; 1: snapshot; 2: event; 3: referenced aggregate; 4: referenced member.
     kind: i16,
     /// The snapshot's or event's sequence.
     sequence: i64,
-    /// The role, or the event type.
+    /// The role, the event type, the referenced aggregate type or member id.
     text: Option<String>,
-    /// The capabilities, or the event version.
+    /// The capabilities, the event version or the referenced aggregate id.
     detail: Option<String>,
     /// The snapshot's state or the event's payload.
     payload: Option<Value>,
@@ -174,29 +189,41 @@ impl EventStore {
         A::Command: DomainCommand,
     {
         let mut conn = self.pool.acquire().await?;
-        let (_, loaded) = self
-            .load_with_roster::<A>(&mut conn, aggregate_id, Uuid::nil(), Uuid::nil())
+        let nobody = Asker {
+            organization_id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            references: &References::none(),
+        };
+        let read = self
+            .load_for_command::<A>(&mut conn, aggregate_id, &nobody)
             .await?;
-        Ok(loaded)
+        Ok(read.loaded)
     }
 
-    /// Loads an aggregate together with `user_id`'s roster row in
-    /// `organization_id`, in one round trip: the command bus's read.
-    pub(crate) async fn load_with_roster<A>(
+    /// The command bus's read, in one round trip: the asker's roster row, the
+    /// aggregate, and which of the members and aggregates the command refers
+    /// to exist in the organization.
+    pub(crate) async fn load_for_command<A>(
         &self,
         conn: &mut PgConnection,
         aggregate_id: &str,
-        organization_id: Uuid,
-        user_id: Uuid,
-    ) -> Result<(Option<RosterRow>, Loaded<A>), StoreError>
+        asker: &Asker<'_>,
+    ) -> Result<CommandRead<A>, StoreError>
     where
         A: DomainAggregate,
         A::Command: DomainCommand,
     {
         let cached = self.cached::<A>(aggregate_id);
         let cached_version = cached.as_ref().map_or(-1, |(version, _)| *version as i64);
+        let (reference_types, reference_ids): (Vec<&str>, Vec<String>) = asker
+            .references
+            .aggregates
+            .iter()
+            .map(|(t, id)| (t.as_str(), id.to_string()))
+            .unzip();
         // kind 0: the roster row; 1: the snapshot (only without a cached state);
-        // 2: the events after the cached state or the snapshot.
+        // 2: the events after the cached state or the snapshot; 3: referenced
+        // aggregates found in the organization; 4: referenced members found.
         let rows: Vec<LoadRow> = sqlx::query_as(
             "WITH snapshot AS (
                  SELECT last_sequence, payload FROM snapshots
@@ -211,17 +238,30 @@ impl EventStore {
              SELECT 2::int2, sequence, event_type, event_version, payload FROM events
              WHERE aggregate_type = $1 AND aggregate_id = $2
                AND sequence > GREATEST($5, (SELECT coalesce(max(last_sequence), 0) FROM snapshot))
+             UNION ALL
+             SELECT 3::int2, 0::int8, e.aggregate_type, e.aggregate_id, NULL
+             FROM UNNEST($6::text[], $7::text[]) AS r(aggregate_type, aggregate_id)
+             JOIN events e ON e.aggregate_type = r.aggregate_type
+                          AND e.aggregate_id = r.aggregate_id AND e.sequence = 1
+             WHERE e.organization_id = $3
+             UNION ALL
+             SELECT 4::int2, 0::int8, user_id::text, NULL, NULL FROM organization_members
+             WHERE organization_id = $3 AND user_id = ANY($8)
              ORDER BY 1, 2",
         )
         .bind(A::TYPE)
         .bind(aggregate_id)
-        .bind(organization_id)
-        .bind(user_id)
+        .bind(asker.organization_id)
+        .bind(asker.user_id)
         .bind(cached_version)
+        .bind(&reference_types)
+        .bind(&reference_ids)
+        .bind(&asker.references.members)
         .fetch_all(&mut *conn)
         .await?;
 
         let mut roster = None;
+        let mut found = References::none();
         let (mut aggregate, mut version) = match cached {
             Some((version, aggregate)) => (aggregate, version),
             None => (A::default(), 0),
@@ -260,12 +300,19 @@ impl EventStore {
                         return Box::pin(self.replay_without_snapshot::<A>(
                             conn,
                             aggregate_id,
-                            organization_id,
-                            user_id,
+                            asker,
                         ))
                         .await;
                     }
                 },
+                3 => {
+                    if let (Some(t), Some(id)) = (text, detail.and_then(|d| d.parse().ok())) {
+                        found.aggregates.push((t, id));
+                    }
+                }
+                4 => found
+                    .members
+                    .extend(text.and_then(|m| m.parse::<Uuid>().ok())),
                 _ => {
                     let event = decode_event::<A>(
                         &upcasters,
@@ -281,14 +328,15 @@ impl EventStore {
             }
         }
         self.remember(aggregate_id, version, &aggregate);
-        Ok((
+        Ok(CommandRead {
             roster,
-            Loaded {
+            loaded: Loaded {
                 aggregate,
                 version,
                 snapshot_version,
             },
-        ))
+            found,
+        })
     }
 
     /// Replays a whole stream, ignoring its snapshot.
@@ -296,9 +344,8 @@ impl EventStore {
         &self,
         conn: &mut PgConnection,
         aggregate_id: &str,
-        organization_id: Uuid,
-        user_id: Uuid,
-    ) -> Result<(Option<RosterRow>, Loaded<A>), StoreError>
+        asker: &Asker<'_>,
+    ) -> Result<CommandRead<A>, StoreError>
     where
         A: DomainAggregate,
         A::Command: DomainCommand,
@@ -308,8 +355,7 @@ impl EventStore {
             .bind(aggregate_id)
             .execute(&mut *conn)
             .await?;
-        self.load_with_roster::<A>(conn, aggregate_id, organization_id, user_id)
-            .await
+        self.load_for_command::<A>(conn, aggregate_id, asker).await
     }
 
     fn cached<A: DomainAggregate>(&self, aggregate_id: &str) -> Option<(u64, A)>

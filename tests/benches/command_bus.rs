@@ -24,24 +24,10 @@ use foldline_aggregates::{
     Actor, CommandBus, CommandContext, EventStore, Loaded, Role, Visibility,
 };
 use foldline_tests::commands::create_advance;
-use foldline_tests::{Org, TestDb};
+use foldline_tests::measure::{ms, Figures};
+use foldline_tests::{stock_database, Org, TestDb};
 use postgres_es::{PostgresCqrs, PostgresEventRepository};
 use uuid::Uuid;
-
-/// postgres-es's own schema (its db/init.sql), for the baseline database.
-const STOCK_SCHEMA: &str = "
-CREATE TABLE events (
-    aggregate_type text NOT NULL, aggregate_id text NOT NULL,
-    sequence bigint CHECK (sequence >= 0) NOT NULL,
-    event_type text NOT NULL, event_version text NOT NULL,
-    payload json NOT NULL, metadata json NOT NULL,
-    PRIMARY KEY (aggregate_type, aggregate_id, sequence));
-CREATE TABLE snapshots (
-    aggregate_type text NOT NULL, aggregate_id text NOT NULL,
-    last_sequence bigint CHECK (last_sequence >= 0) NOT NULL,
-    current_snapshot bigint CHECK (current_snapshot >= 0) NOT NULL,
-    payload json NOT NULL,
-    PRIMARY KEY (aggregate_type, aggregate_id, last_sequence));";
 
 fn draft(number: String, counterparty: Uuid) -> InvoiceCommand {
     InvoiceCommand::DraftInvoice {
@@ -127,23 +113,6 @@ impl Target for Stock {
     }
 }
 
-struct Figures {
-    commands: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-}
-
-impl Figures {
-    fn per_second(&self) -> f64 {
-        self.commands as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn percentile(&self, p: f64) -> Duration {
-        let index = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies[index]
-    }
-}
-
 async fn measure<T: Target>(
     target: Arc<T>,
     clients: usize,
@@ -183,16 +152,7 @@ async fn measure<T: Target>(
         latencies.extend(task.await.expect("client"));
     }
     let elapsed = started.elapsed();
-    latencies.sort();
-    Figures {
-        commands: latencies.len(),
-        elapsed,
-        latencies,
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1000.0)
+    Figures::new(elapsed, latencies)
 }
 
 fn stock_context() -> CommandContext {
@@ -236,11 +196,7 @@ async fn main() {
     let org = Org::create(&bus, "Bench").await;
     let ours = Arc::new(Ours { bus, org });
 
-    let stock_db = TestDb::empty().await;
-    sqlx::raw_sql(STOCK_SCHEMA)
-        .execute(&stock_db.pool)
-        .await
-        .expect("stock schema");
+    let stock_db = stock_database().await;
     let stock = Arc::new(Stock {
         cqrs: postgres_es::postgres_cqrs(stock_db.pool.clone(), vec![], stock_context()),
     });

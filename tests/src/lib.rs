@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod commands;
+pub mod measure;
 
 use foldline_aggregates::company::{Company, CompanyCommand, CompanyKind};
 use foldline_aggregates::event::{Event, EventCommand, EventKind};
@@ -303,4 +304,29 @@ impl Org {
     pub fn request(&self, actor: Uuid) -> RequestContext {
         RequestContext::new(self.id, actor, Source::Api)
     }
+}
+
+/// postgres-es's own schema (its db/init.sql), for the baseline database.
+pub const STOCK_SCHEMA: &str = "
+CREATE TABLE events (
+    aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+    sequence bigint CHECK (sequence >= 0) NOT NULL,
+    event_type text NOT NULL, event_version text NOT NULL,
+    payload json NOT NULL, metadata json NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id, sequence));
+CREATE TABLE snapshots (
+    aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+    last_sequence bigint CHECK (last_sequence >= 0) NOT NULL,
+    current_snapshot bigint CHECK (current_snapshot >= 0) NOT NULL,
+    payload json NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id, last_sequence));";
+
+/// A fresh database with stock postgres-es's schema, for baselines.
+pub async fn stock_database() -> TestDb {
+    let db = TestDb::empty().await;
+    sqlx::raw_sql(STOCK_SCHEMA)
+        .execute(&db.pool)
+        .await
+        .expect("stock schema");
+    db
 }
