@@ -239,11 +239,13 @@ impl EventStore {
              WHERE aggregate_type = $1 AND aggregate_id = $2
                AND sequence > GREATEST($5, (SELECT coalesce(max(last_sequence), 0) FROM snapshot))
              UNION ALL
-             SELECT 3::int2, 0::int8, e.aggregate_type, e.aggregate_id, NULL
+             SELECT 3::int2, 0::int8, r.aggregate_type, r.aggregate_id, NULL
              FROM UNNEST($6::text[], $7::text[]) AS r(aggregate_type, aggregate_id)
-             JOIN events e ON e.aggregate_type = r.aggregate_type
-                          AND e.aggregate_id = r.aggregate_id AND e.sequence = 1
-             WHERE e.organization_id = $3
+             -- A scalar subquery, so that each reference is one primary-key
+             -- lookup whatever the planner thinks of the organization's size.
+             WHERE (SELECT e.organization_id FROM events e
+                    WHERE e.aggregate_type = r.aggregate_type
+                      AND e.aggregate_id = r.aggregate_id AND e.sequence = 1) = $3
              UNION ALL
              SELECT 4::int2, 0::int8, user_id::text, NULL, NULL FROM organization_members
              WHERE organization_id = $3 AND user_id = ANY($8)

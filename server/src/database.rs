@@ -183,7 +183,14 @@ pub async fn pool(
         // the caller gets an error it may retry; nothing half-written remains.
         .test_before_acquire(false)
         .idle_timeout(Duration::from_secs(300))
-        .connect_with(options.log_statements(log::LevelFilter::Debug))
+        .connect_with(
+            options
+                .log_statements(log::LevelFilter::Debug)
+                // Every statement foldline prepares is a key lookup whose
+                // generic plan is as good as a custom one: plan once, not on
+                // every execution.
+                .options([("plan_cache_mode", "force_generic_plan")]),
+        )
         .await
         .map_err(|source| DatabaseError::Connect { target, source })
 }

@@ -459,6 +459,10 @@ impl Target for Stock {
     }
 }
 
+static BREAKDOWN: std::sync::Mutex<
+    std::collections::BTreeMap<(usize, &'static str), Vec<Duration>>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
 /// Numbers the runs, so every run's emails and shift hours are its own.
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -478,9 +482,18 @@ async fn measure<T: Target>(
             let mut events = 0;
             for n in 0..iterations {
                 for step in iteration(&org, run, client, n) {
+                    let name = step.command.name();
                     let t = Instant::now();
                     events += target.run(&org, step).await;
                     latencies.push(t.elapsed());
+                    if std::env::var_os("BENCH_BREAKDOWN").is_some() && client == 0 {
+                        BREAKDOWN
+                            .lock()
+                            .unwrap()
+                            .entry((run, name))
+                            .or_default()
+                            .push(t.elapsed());
+                    }
                 }
             }
             (latencies, events)
@@ -519,6 +532,23 @@ async fn main() {
     );
     println!("| clients | implementation | commands/s | events/s | p50 ms | p99 ms | vs stock |");
     println!("|---|---|---|---|---|---|---|");
+    if std::env::var_os("BENCH_BREAKDOWN").is_some() {
+        measure(stock.clone(), org, 1, iterations).await;
+        measure(ours.clone(), org, 1, iterations).await;
+        let b = BREAKDOWN.lock().unwrap();
+        let mut names: Vec<&str> = b.keys().map(|(_, n)| *n).collect();
+        names.dedup();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let mean = |run: usize| {
+                let v = &b[&(run, name)];
+                v.iter().sum::<Duration>().as_secs_f64() * 1000.0 / v.len() as f64
+            };
+            println!("{name:<24} stock {:.3} ms  ours {:.3} ms", mean(0), mean(1));
+        }
+        return;
+    }
     for clients in [1, 8] {
         measure(stock.clone(), org, clients, 1).await;
         measure(ours.clone(), org, clients, 1).await;
