@@ -2,15 +2,12 @@
 //! are kept, who has them checked out, and their maintenance.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::require_status;
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::money::Currency;
 use crate::reference::References;
@@ -297,15 +294,7 @@ pub enum AssetEvent {
     AssetDeleted,
 }
 
-impl DomainEvent for AssetEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(AssetEvent);
 
 /// Drops a blank optional text.
 fn non_blank(value: Option<String>) -> Option<String> {
@@ -313,18 +302,6 @@ fn non_blank(value: Option<String>) -> Option<String> {
 }
 
 impl Asset {
-    fn require_status(
-        &self,
-        action: &'static str,
-        allowed: &[AssetStatus],
-    ) -> Result<(), DomainError> {
-        if allowed.contains(&self.status) {
-            Ok(())
-        } else {
-            Err(DomainError::transition(ENTITY, action, self.status))
-        }
-    }
-
     fn refuse_status(
         &self,
         action: &'static str,
@@ -413,11 +390,11 @@ impl Asset {
                 Ok(vec![E::AssetMoved { location_id }])
             }
             C::CheckOutAsset { holder, due_back } => {
-                self.require_status("check out", &[S::Available])?;
+                require_status(ENTITY, self.status, "check out", &[S::Available])?;
                 Ok(vec![E::AssetCheckedOut { holder, due_back }])
             }
             C::CheckInAsset => {
-                self.require_status("check in", &[S::CheckedOut])?;
+                require_status(ENTITY, self.status, "check in", &[S::CheckedOut])?;
                 let holder = self
                     .holder
                     .ok_or_else(|| DomainError::rule("the asset has no holder"))?;
@@ -468,21 +445,31 @@ impl Asset {
                 }])
             }
             C::StartMaintenance => {
-                self.require_status("start maintenance on", &[S::Available])?;
+                require_status(ENTITY, self.status, "start maintenance on", &[S::Available])?;
                 Ok(vec![E::MaintenanceStarted])
             }
             C::RecordMaintenance {
                 performed_at,
                 notes,
             } => {
-                self.require_status("record maintenance on", &[S::Available, S::InMaintenance])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "record maintenance on",
+                    &[S::Available, S::InMaintenance],
+                )?;
                 Ok(vec![E::MaintenanceRecorded {
                     performed_at,
                     notes: non_blank(notes),
                 }])
             }
             C::RetireAsset { reason } => {
-                self.require_status("retire", &[S::Available, S::InMaintenance])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "retire",
+                    &[S::Available, S::InMaintenance],
+                )?;
                 require_text(&reason, "reason")?;
                 Ok(vec![E::AssetRetired { reason }])
             }
@@ -494,25 +481,11 @@ impl Asset {
     }
 }
 
-impl Aggregate for Asset {
-    const TYPE: &'static str = "Asset";
-    type Command = AssetCommand;
-    type Event = AssetEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Asset, "Asset", AssetCommand, AssetEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Asset {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: AssetEvent) {
         use AssetEvent as E;
         use AssetStatus as S;
         match event {
@@ -600,6 +573,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, BOB, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Asset>;
     type C = AssetCommand;

@@ -1,14 +1,10 @@
 //! The Comment aggregate: a comment or note on any entity, threaded by replies.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::reference::{EntityRef, References};
 use crate::visibility::Visibility;
@@ -140,15 +136,7 @@ pub enum CommentEvent {
     },
 }
 
-impl DomainEvent for CommentEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(CommentEvent);
 
 fn validate_body(body: &str) -> Result<(), DomainError> {
     require_text(body, "comment body")?;
@@ -226,25 +214,11 @@ impl Comment {
     }
 }
 
-impl Aggregate for Comment {
-    const TYPE: &'static str = "Comment";
-    type Command = CommentCommand;
-    type Event = CommentEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Comment, "Comment", CommentCommand, CommentEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Comment {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: CommentEvent) {
         use CommentEvent as E;
         match event {
             E::CommentPosted {
@@ -287,6 +261,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ctx_for, ExpectErrorContaining, AGG, ALICE, BOB, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Comment>;
     type C = CommentCommand;

@@ -1,17 +1,13 @@
 //! The Company aggregate: clients, vendors and partners, how to reach them,
 //! and where their office is.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
 use crate::address::{Address, Coordinates};
 use crate::contact::validate_email;
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::visibility::Visibility;
 
@@ -185,15 +181,7 @@ pub enum CompanyEvent {
     CompanyDeleted,
 }
 
-impl DomainEvent for CompanyEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(CompanyEvent);
 
 /// Drops a blank optional text.
 fn non_blank(value: Option<String>) -> Option<String> {
@@ -304,25 +292,11 @@ impl Company {
     }
 }
 
-impl Aggregate for Company {
-    const TYPE: &'static str = "Company";
-    type Command = CompanyCommand;
-    type Event = CompanyEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Company, "Company", CompanyCommand, CompanyEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Company {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: CompanyEvent) {
         use CompanyEvent as E;
         match event {
             E::CompanyRegistered {
@@ -389,6 +363,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Company>;
     type C = CompanyCommand;

@@ -1,15 +1,11 @@
 //! The Contact aggregate: a person at a company, or talent, reachable by an
 //! email address that is unique within the organization.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::reference::{Claim, References};
 use crate::visibility::Visibility;
@@ -177,15 +173,7 @@ pub enum ContactEvent {
     ContactDeleted,
 }
 
-impl DomainEvent for ContactEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(ContactEvent);
 
 /// Refuses anything but `local@domain.tld`: one `@`, no whitespace, a
 /// non-empty local part and a dotted domain without empty labels.
@@ -313,25 +301,11 @@ impl Contact {
     }
 }
 
-impl Aggregate for Contact {
-    const TYPE: &'static str = "Contact";
-    type Command = ContactCommand;
-    type Event = ContactEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Contact, "Contact", ContactCommand, ContactEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Contact {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: ContactEvent) {
         use ContactEvent as E;
         match event {
             E::ContactAdded {
@@ -399,6 +373,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Contact>;
     type C = ContactCommand;

@@ -2,15 +2,12 @@
 //! its term, and its amendments as numbered versions.
 
 use chrono::NaiveDate;
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::require_status;
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::money::Currency;
 use crate::reference::References;
@@ -241,32 +238,12 @@ pub enum ContractEvent {
     ContractDeleted,
 }
 
-impl DomainEvent for ContractEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(ContractEvent);
 
 impl Contract {
     /// The version in force.
     pub fn current(&self) -> Option<&ContractVersion> {
         self.versions.last()
-    }
-
-    fn require_status(
-        &self,
-        action: &'static str,
-        allowed: &[ContractStatus],
-    ) -> Result<(), DomainError> {
-        if allowed.contains(&self.status) {
-            Ok(())
-        } else {
-            Err(DomainError::transition(ENTITY, action, self.status))
-        }
     }
 
     fn decide(
@@ -306,7 +283,12 @@ impl Contract {
         match command {
             C::DraftContract { .. } => unreachable!("handled above"),
             C::AmendContract { terms, summary } => {
-                self.require_status("amend", &[S::Draft, S::Sent, S::Signed, S::Active])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "amend",
+                    &[S::Draft, S::Sent, S::Signed, S::Active],
+                )?;
                 terms.validate()?;
                 require_text(&summary, "amendment summary")?;
                 if self.current().is_some_and(|v| v.terms == terms) {
@@ -320,14 +302,14 @@ impl Contract {
                 }])
             }
             C::SendContract => {
-                self.require_status("send", &[S::Draft])?;
+                require_status(ENTITY, self.status, "send", &[S::Draft])?;
                 Ok(vec![E::ContractSent])
             }
             C::SignContract {
                 signed_by,
                 signed_on,
             } => {
-                self.require_status("sign", &[S::Sent])?;
+                require_status(ENTITY, self.status, "sign", &[S::Sent])?;
                 require_text(&signed_by, "signatory")?;
                 Ok(vec![E::ContractSigned {
                     signed_by,
@@ -335,15 +317,15 @@ impl Contract {
                 }])
             }
             C::ActivateContract => {
-                self.require_status("activate", &[S::Signed])?;
+                require_status(ENTITY, self.status, "activate", &[S::Signed])?;
                 Ok(vec![E::ContractActivated])
             }
             C::ExpireContract => {
-                self.require_status("expire", &[S::Active])?;
+                require_status(ENTITY, self.status, "expire", &[S::Active])?;
                 Ok(vec![E::ContractExpired])
             }
             C::TerminateContract { reason } => {
-                self.require_status("terminate", &[S::Signed, S::Active])?;
+                require_status(ENTITY, self.status, "terminate", &[S::Signed, S::Active])?;
                 require_text(&reason, "reason")?;
                 Ok(vec![E::ContractTerminated { reason }])
             }
@@ -357,25 +339,11 @@ impl Contract {
     }
 }
 
-impl Aggregate for Contract {
-    const TYPE: &'static str = "Contract";
-    type Command = ContractCommand;
-    type Event = ContractEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Contract, "Contract", ContractCommand, ContractEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Contract {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: ContractEvent) {
         use ContractEvent as E;
         use ContractStatus as S;
         match event {
@@ -442,6 +410,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Contract>;
     type C = ContractCommand;

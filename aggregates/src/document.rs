@@ -2,15 +2,12 @@
 //! replacements as numbered versions, its signature and its expiry.
 
 use chrono::NaiveDate;
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::require_status;
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::reference::{EntityRef, References};
 use crate::visibility::Visibility;
@@ -230,15 +227,7 @@ pub enum DocumentEvent {
     DocumentDeleted,
 }
 
-impl DomainEvent for DocumentEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(DocumentEvent);
 
 fn validate_file(url: &str, size_bytes: i64) -> Result<(), DomainError> {
     require_text(url, "url")?;
@@ -249,18 +238,6 @@ fn validate_file(url: &str, size_bytes: i64) -> Result<(), DomainError> {
 }
 
 impl Document {
-    fn require_status(
-        &self,
-        action: &'static str,
-        allowed: &[DocumentStatus],
-    ) -> Result<(), DomainError> {
-        if allowed.contains(&self.status) {
-            Ok(())
-        } else {
-            Err(DomainError::transition(ENTITY, action, self.status))
-        }
-    }
-
     fn decide(
         &self,
         command: DocumentCommand,
@@ -315,7 +292,7 @@ impl Document {
                 Ok(vec![E::DocumentRenamed { title }])
             }
             C::ReplaceDocumentFile { url, size_bytes } => {
-                self.require_status("replace the file of", &[S::Active])?;
+                require_status(ENTITY, self.status, "replace the file of", &[S::Active])?;
                 validate_file(&url, size_bytes)?;
                 if url == self.url && size_bytes == self.size_bytes {
                     return Err(DomainError::rule("the new file is the current one"));
@@ -327,7 +304,12 @@ impl Document {
                 }])
             }
             C::SetDocumentExpiry { expires_on } => {
-                self.require_status("set the expiry of", &[S::Active, S::Signed])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "set the expiry of",
+                    &[S::Active, S::Signed],
+                )?;
                 if expires_on == self.expires_on {
                     return Err(DomainError::rule("the document already has this expiry"));
                 }
@@ -337,7 +319,7 @@ impl Document {
                 signed_by,
                 signed_on,
             } => {
-                self.require_status("sign", &[S::Active])?;
+                require_status(ENTITY, self.status, "sign", &[S::Active])?;
                 require_text(&signed_by, "signatory")?;
                 Ok(vec![E::DocumentSigned {
                     signed_by,
@@ -345,7 +327,7 @@ impl Document {
                 }])
             }
             C::ExpireDocument => {
-                self.require_status("expire", &[S::Active, S::Signed])?;
+                require_status(ENTITY, self.status, "expire", &[S::Active, S::Signed])?;
                 Ok(vec![E::DocumentExpired])
             }
             C::DeleteDocument => Ok(vec![E::DocumentDeleted]),
@@ -353,25 +335,11 @@ impl Document {
     }
 }
 
-impl Aggregate for Document {
-    const TYPE: &'static str = "Document";
-    type Command = DocumentCommand;
-    type Event = DocumentEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Document, "Document", DocumentCommand, DocumentEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Document {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: DocumentEvent) {
         use DocumentEvent as E;
         use DocumentStatus as S;
         match event {
@@ -438,6 +406,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Document>;
     type C = DocumentCommand;

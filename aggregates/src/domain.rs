@@ -112,3 +112,68 @@ pub(crate) async fn emit<A: cqrs_es::Aggregate>(
         sink.write(event, aggregate).await;
     }
 }
+
+/// Refuses a command that the entity's status machine does not allow from
+/// `current`: `allowed` lists the statuses it may be sent in.
+pub(crate) fn require_status<S>(
+    entity: &'static str,
+    current: S,
+    action: &'static str,
+    allowed: &[S],
+) -> Result<(), DomainError>
+where
+    S: PartialEq + Copy + serde::Serialize,
+{
+    if allowed.contains(&current) {
+        Ok(())
+    } else {
+        Err(DomainError::transition(entity, action, current))
+    }
+}
+
+/// Implements cqrs-es's `Aggregate` for a domain type whose inherent
+/// `decide(&self, command, ctx)` returns the events a command produces and
+/// whose `evolve(&mut self, event)` folds one in. Every aggregate handles a
+/// command the same way: decide, then write each event to the sink.
+macro_rules! event_sourced {
+    ($aggregate:ty, $name:literal, $command:ty, $event:ty) => {
+        impl cqrs_es::Aggregate for $aggregate {
+            const TYPE: &'static str = $name;
+            type Command = $command;
+            type Event = $event;
+            type Error = $crate::error::DomainError;
+            type Services = $crate::domain::CommandContext;
+
+            async fn handle(
+                &mut self,
+                command: Self::Command,
+                ctx: &Self::Services,
+                sink: &cqrs_es::event_sink::EventSink<Self>,
+            ) -> Result<(), Self::Error> {
+                let events = self.decide(command, ctx)?;
+                $crate::domain::emit(self, sink, events).await;
+                Ok(())
+            }
+
+            fn apply(&mut self, event: Self::Event) {
+                self.evolve(event)
+            }
+        }
+    };
+}
+
+/// Implements cqrs-es's `DomainEvent` for an event enum at version 1.0, its
+/// event type being the variant's name.
+macro_rules! domain_event {
+    ($event:ty) => {
+        impl cqrs_es::DomainEvent for $event {
+            fn event_type(&self) -> String {
+                <&'static str>::from(self).to_owned()
+            }
+
+            fn event_version(&self) -> String {
+                "1.0".to_owned()
+            }
+        }
+    };
+}

@@ -2,15 +2,12 @@
 //! its way from planning to completion.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::require_status;
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::reference::References;
 use crate::visibility::Visibility;
@@ -218,15 +215,7 @@ pub enum EventEvent {
     EventDeleted,
 }
 
-impl DomainEvent for EventEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(EventEvent);
 
 /// Refuses a period that does not end after it starts.
 fn validate_period(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<(), DomainError> {
@@ -237,18 +226,6 @@ fn validate_period(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<(
 }
 
 impl Event {
-    fn require_status(
-        &self,
-        action: &'static str,
-        allowed: &[EventStatus],
-    ) -> Result<(), DomainError> {
-        if allowed.contains(&self.status) {
-            Ok(())
-        } else {
-            Err(DomainError::transition(ENTITY, action, self.status))
-        }
-    }
-
     fn decide(
         &self,
         command: EventCommand,
@@ -292,28 +269,43 @@ impl Event {
                 Ok(vec![E::EventRenamed { title }])
             }
             C::RescheduleEvent { starts_at, ends_at } => {
-                self.require_status("reschedule", &[S::Planning, S::Confirmed])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "reschedule",
+                    &[S::Planning, S::Confirmed],
+                )?;
                 validate_period(starts_at, ends_at)?;
                 Ok(vec![E::EventRescheduled { starts_at, ends_at }])
             }
             C::ChangeEventVenue { venue_id } => {
-                self.require_status("change the venue of", &[S::Planning, S::Confirmed, S::Live])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "change the venue of",
+                    &[S::Planning, S::Confirmed, S::Live],
+                )?;
                 Ok(vec![E::EventVenueChanged { venue_id }])
             }
             C::ConfirmEvent => {
-                self.require_status("confirm", &[S::Planning])?;
+                require_status(ENTITY, self.status, "confirm", &[S::Planning])?;
                 Ok(vec![E::EventConfirmed])
             }
             C::StartEvent => {
-                self.require_status("start", &[S::Confirmed])?;
+                require_status(ENTITY, self.status, "start", &[S::Confirmed])?;
                 Ok(vec![E::EventStarted])
             }
             C::CompleteEvent => {
-                self.require_status("complete", &[S::Live])?;
+                require_status(ENTITY, self.status, "complete", &[S::Live])?;
                 Ok(vec![E::EventCompleted])
             }
             C::CancelEvent { reason } => {
-                self.require_status("cancel", &[S::Planning, S::Confirmed, S::Live])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "cancel",
+                    &[S::Planning, S::Confirmed, S::Live],
+                )?;
                 require_text(&reason, "reason")?;
                 Ok(vec![E::EventCancelled { reason }])
             }
@@ -322,25 +314,11 @@ impl Event {
     }
 }
 
-impl Aggregate for Event {
-    const TYPE: &'static str = "Event";
-    type Command = EventCommand;
-    type Event = EventEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Event, "Event", EventCommand, EventEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Event {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: EventEvent) {
         use EventEvent as E;
         use EventStatus as S;
         match event {
@@ -394,6 +372,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Event>;
     type C = EventCommand;

@@ -2,15 +2,12 @@
 //! payroll, talent payments), its review by finance and its payment.
 
 use chrono::NaiveDate;
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Capability, Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::require_status;
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::money::Currency;
 use crate::reference::References;
@@ -248,15 +245,7 @@ pub enum ExpenseEvent {
     ExpenseDeleted,
 }
 
-impl DomainEvent for ExpenseEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(ExpenseEvent);
 
 fn require_positive(amount: i64) -> Result<(), DomainError> {
     if amount <= 0 {
@@ -267,18 +256,6 @@ fn require_positive(amount: i64) -> Result<(), DomainError> {
 }
 
 impl Expense {
-    fn require_status(
-        &self,
-        action: &'static str,
-        allowed: &[ExpenseStatus],
-    ) -> Result<(), DomainError> {
-        if allowed.contains(&self.status) {
-            Ok(())
-        } else {
-            Err(DomainError::transition(ENTITY, action, self.status))
-        }
-    }
-
     fn decide(
         &self,
         command: ExpenseCommand,
@@ -329,7 +306,7 @@ impl Expense {
                 amount,
                 payee,
             } => {
-                self.require_status("revise", &[S::Draft, S::Rejected])?;
+                require_status(ENTITY, self.status, "revise", &[S::Draft, S::Rejected])?;
                 if description.is_none() && amount.is_none() && payee.is_none() {
                     return Err(DomainError::invalid("a revision needs at least one field"));
                 }
@@ -355,13 +332,13 @@ impl Expense {
                 }])
             }
             C::SubmitExpense => {
-                self.require_status("submit", &[S::Draft])?;
+                require_status(ENTITY, self.status, "submit", &[S::Draft])?;
                 Ok(vec![E::ExpenseSubmitted {
                     submitted_by: ctx.actor.user_id,
                 }])
             }
             C::ApproveExpense => {
-                self.require_status("approve", &[S::Submitted])?;
+                require_status(ENTITY, self.status, "approve", &[S::Submitted])?;
                 require_finance(ctx)?;
                 if self.submitted_by == Some(ctx.actor.user_id) {
                     return Err(DomainError::Forbidden(
@@ -373,7 +350,7 @@ impl Expense {
                 }])
             }
             C::RejectExpense { reason } => {
-                self.require_status("reject", &[S::Submitted])?;
+                require_status(ENTITY, self.status, "reject", &[S::Submitted])?;
                 require_finance(ctx)?;
                 require_text(&reason, "reason")?;
                 Ok(vec![E::ExpenseRejected {
@@ -382,7 +359,7 @@ impl Expense {
                 }])
             }
             C::PayExpense { paid_on, reference } => {
-                self.require_status("pay", &[S::Approved])?;
+                require_status(ENTITY, self.status, "pay", &[S::Approved])?;
                 require_finance(ctx)?;
                 if let Some(reference) = &reference {
                     require_text(reference, "payment reference")?;
@@ -390,7 +367,7 @@ impl Expense {
                 Ok(vec![E::ExpensePaid { paid_on, reference }])
             }
             C::DeleteExpense => {
-                self.require_status("delete", &[S::Draft, S::Rejected])?;
+                require_status(ENTITY, self.status, "delete", &[S::Draft, S::Rejected])?;
                 Ok(vec![E::ExpenseDeleted])
             }
         }
@@ -406,25 +383,11 @@ fn require_finance(ctx: &CommandContext) -> Result<(), DomainError> {
     }
 }
 
-impl Aggregate for Expense {
-    const TYPE: &'static str = "Expense";
-    type Command = ExpenseCommand;
-    type Event = ExpenseEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Expense, "Expense", ExpenseCommand, ExpenseEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Expense {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: ExpenseEvent) {
         use ExpenseEvent as E;
         use ExpenseStatus as S;
         match event {
@@ -506,6 +469,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ctx_for, ExpectErrorContaining, AGG, ALICE, BOB, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Expense>;
     type C = ExpenseCommand;

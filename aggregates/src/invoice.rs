@@ -1,15 +1,12 @@
 //! The Invoice aggregate: receivables and payables, their lines and payments.
 
 use chrono::NaiveDate;
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Capability, Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::require_status;
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::money::{line_total, Currency};
 use crate::reference::References;
@@ -289,15 +286,7 @@ pub enum InvoiceEvent {
     InvoiceDeleted,
 }
 
-impl DomainEvent for InvoiceEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(InvoiceEvent);
 
 impl Invoice {
     /// The sum of its lines, in minor units.
@@ -312,18 +301,6 @@ impl Invoice {
     pub fn balance(&self) -> Result<i64, DomainError> {
         let paid: i64 = self.payments.iter().map(|p| p.amount).sum();
         Ok(self.total()? - paid)
-    }
-
-    fn require_status(
-        &self,
-        action: &'static str,
-        allowed: &[InvoiceStatus],
-    ) -> Result<(), DomainError> {
-        if allowed.contains(&self.status) {
-            Ok(())
-        } else {
-            Err(DomainError::transition(ENTITY, action, self.status))
-        }
     }
 
     fn decide(
@@ -372,7 +349,7 @@ impl Invoice {
                 quantity,
                 unit_price,
             } => {
-                self.require_status("add lines to", &[S::Draft])?;
+                require_status(ENTITY, self.status, "add lines to", &[S::Draft])?;
                 if self.lines.iter().any(|l| l.line_id == line_id) {
                     return Err(DomainError::rule(format!("line {line_id} already exists")));
                 }
@@ -392,7 +369,7 @@ impl Invoice {
                 })])
             }
             C::RemoveInvoiceLine { line_id } => {
-                self.require_status("remove lines from", &[S::Draft])?;
+                require_status(ENTITY, self.status, "remove lines from", &[S::Draft])?;
                 if !self.lines.iter().any(|l| l.line_id == line_id) {
                     return Err(DomainError::rule(format!(
                         "line {line_id} is not on this invoice"
@@ -401,7 +378,9 @@ impl Invoice {
                 Ok(vec![E::InvoiceLineRemoved { line_id }])
             }
             C::ChangeDueDate { due_on } => {
-                self.require_status(
+                require_status(
+                    ENTITY,
+                    self.status,
                     "change the due date of",
                     &[S::Draft, S::Issued, S::PartiallyPaid],
                 )?;
@@ -413,7 +392,7 @@ impl Invoice {
                 Ok(vec![E::DueDateChanged { due_on }])
             }
             C::IssueInvoice { issued_on } => {
-                self.require_status("issue", &[S::Draft])?;
+                require_status(ENTITY, self.status, "issue", &[S::Draft])?;
                 let total = self.total()?;
                 if total <= 0 {
                     return Err(DomainError::rule(
@@ -434,7 +413,12 @@ impl Invoice {
                 method,
                 reference,
             } => {
-                self.require_status("record a payment on", &[S::Issued, S::PartiallyPaid])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "record a payment on",
+                    &[S::Issued, S::PartiallyPaid],
+                )?;
                 if self.payments.iter().any(|p| p.payment_id == payment_id) {
                     return Err(DomainError::rule(format!(
                         "payment {payment_id} is already recorded"
@@ -467,7 +451,12 @@ impl Invoice {
                 Ok(vec![E::InvoicePdfAttached { document_id, url }])
             }
             C::VoidInvoice { reason } => {
-                self.require_status("void", &[S::Draft, S::Issued, S::PartiallyPaid])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "void",
+                    &[S::Draft, S::Issued, S::PartiallyPaid],
+                )?;
                 if !self.payments.is_empty() {
                     return Err(DomainError::rule(
                         "an invoice with payments cannot be voided; refund them first",
@@ -477,32 +466,18 @@ impl Invoice {
                 Ok(vec![E::InvoiceVoided { reason }])
             }
             C::DeleteInvoice => {
-                self.require_status("delete", &[S::Draft, S::Void])?;
+                require_status(ENTITY, self.status, "delete", &[S::Draft, S::Void])?;
                 Ok(vec![E::InvoiceDeleted])
             }
         }
     }
 }
 
-impl Aggregate for Invoice {
-    const TYPE: &'static str = "Invoice";
-    type Command = InvoiceCommand;
-    type Event = InvoiceEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Invoice, "Invoice", InvoiceCommand, InvoiceEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Invoice {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: InvoiceEvent) {
         use InvoiceEvent as E;
         match event {
             E::InvoiceDrafted {
@@ -559,6 +534,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ctx_for, ExpectErrorContaining, AGG, ALICE, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Invoice>;
     type C = InvoiceCommand;

@@ -8,6 +8,9 @@
 // Amounts are written in minor units grouped as major_minor (`1_500_00` is 1,500.00).
 #![allow(clippy::inconsistent_digit_grouping)]
 
+#[macro_use]
+pub mod domain;
+
 pub mod access;
 pub mod address;
 pub mod asset;
@@ -18,7 +21,6 @@ pub mod company;
 pub mod contact;
 pub mod contract;
 pub mod document;
-pub mod domain;
 pub mod error;
 pub mod event;
 pub mod expense;

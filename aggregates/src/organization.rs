@@ -2,14 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Capability, Requirement, Role};
 use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand, RosterEntry,
+    ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand, RosterEntry,
 };
 use crate::error::DomainError;
 
@@ -160,15 +158,7 @@ pub enum OrganizationEvent {
     },
 }
 
-impl DomainEvent for OrganizationEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(OrganizationEvent);
 
 impl Organization {
     fn owners(&self) -> usize {
@@ -328,25 +318,16 @@ fn validate_email(email: &str) -> Result<(), DomainError> {
     }
 }
 
-impl Aggregate for Organization {
-    const TYPE: &'static str = "Organization";
-    type Command = OrganizationCommand;
-    type Event = OrganizationEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(
+    Organization,
+    "Organization",
+    OrganizationCommand,
+    OrganizationEvent
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Organization {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: OrganizationEvent) {
         use OrganizationEvent as E;
         match event {
             E::OrganizationCreated {
@@ -420,6 +401,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ctx_for, ExpectErrorContaining, ALICE, BOB, CAROL, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Organization>;
 

@@ -4,15 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Capability, Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::require_status;
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::money::Currency;
 pub use crate::priority::Priority;
@@ -500,15 +497,7 @@ pub enum ProductionAdvanceEvent {
     AdvanceDeleted,
 }
 
-impl DomainEvent for ProductionAdvanceEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(ProductionAdvanceEvent);
 
 impl ProductionAdvance {
     /// The total cost of all items in minor units, derived from quantities and unit costs.
@@ -523,18 +512,6 @@ impl ProductionAdvance {
         self.items
             .get(&item_id)
             .ok_or_else(|| DomainError::rule(format!("item {item_id} is not on this advance")))
-    }
-
-    fn require_status(
-        &self,
-        action: &'static str,
-        allowed: &[AdvanceStatus],
-    ) -> Result<(), DomainError> {
-        if allowed.contains(&self.status) {
-            Ok(())
-        } else {
-            Err(DomainError::transition(ENTITY, action, self.status))
-        }
     }
 
     fn decide(
@@ -584,7 +561,7 @@ impl ProductionAdvance {
                 due_date,
                 assignee,
             } => {
-                self.require_status("update", &open)?;
+                require_status(ENTITY, self.status, "update", &open)?;
                 if priority.is_none() && due_date.is_none() && assignee.is_none() {
                     return Err(DomainError::invalid("nothing to update"));
                 }
@@ -605,7 +582,7 @@ impl ProductionAdvance {
                 critical_path,
                 depends_on,
             } => {
-                self.require_status("add items to", &[S::Draft])?;
+                require_status(ENTITY, self.status, "add items to", &[S::Draft])?;
                 if self.items.contains_key(&item_id) {
                     return Err(DomainError::rule(format!("item {item_id} already exists")));
                 }
@@ -632,7 +609,7 @@ impl ProductionAdvance {
                 quantity_required,
                 unit_cost,
             } => {
-                self.require_status("change costs of", &[S::Draft])?;
+                require_status(ENTITY, self.status, "change costs of", &[S::Draft])?;
                 self.item(item_id)?;
                 items::validate_cost(quantity_required, unit_cost)?;
                 Ok(vec![E::ItemCostChanged {
@@ -642,7 +619,7 @@ impl ProductionAdvance {
                 }])
             }
             C::RemoveItem { item_id } => {
-                self.require_status("remove items from", &[S::Draft])?;
+                require_status(ENTITY, self.status, "remove items from", &[S::Draft])?;
                 self.item(item_id)?;
                 if let Some((dependent, _)) = self
                     .items
@@ -659,7 +636,7 @@ impl ProductionAdvance {
                 item_id,
                 depends_on,
             } => {
-                self.require_status("change dependencies of", &open)?;
+                require_status(ENTITY, self.status, "change dependencies of", &open)?;
                 self.item(item_id)?;
                 for dependency in &depends_on {
                     self.item(*dependency)?;
@@ -671,7 +648,7 @@ impl ProductionAdvance {
                 }])
             }
             C::RescheduleItem { item_id, schedule } => {
-                self.require_status("reschedule items of", &open)?;
+                require_status(ENTITY, self.status, "reschedule items of", &open)?;
                 self.item(item_id)?;
                 schedule.validate()?;
                 Ok(vec![E::ItemRescheduled { item_id, schedule }])
@@ -680,7 +657,7 @@ impl ProductionAdvance {
                 item_id,
                 quantity_confirmed,
             } => {
-                self.require_status("confirm quantities of", &open)?;
+                require_status(ENTITY, self.status, "confirm quantities of", &open)?;
                 let item = self.item(item_id)?;
                 if !(0..=item.quantity_required).contains(&quantity_confirmed) {
                     return Err(DomainError::invalid(format!(
@@ -694,7 +671,7 @@ impl ProductionAdvance {
                 }])
             }
             C::ChangeItemStatus { item_id, status } => {
-                self.require_status("move items of", &[S::Approved])?;
+                require_status(ENTITY, self.status, "move items of", &[S::Approved])?;
                 let item = self.item(item_id)?;
                 if status <= item.status {
                     return Err(DomainError::rule(format!(
@@ -726,7 +703,7 @@ impl ProductionAdvance {
                 stage,
                 percentage,
             } => {
-                self.require_status("record fulfillment of", &[S::Approved])?;
+                require_status(ENTITY, self.status, "record fulfillment of", &[S::Approved])?;
                 self.item(item_id)?;
                 if percentage > 100 {
                     return Err(DomainError::invalid("percentage must be between 0 and 100"));
@@ -738,7 +715,7 @@ impl ProductionAdvance {
                 }])
             }
             C::SubmitForApproval => {
-                self.require_status("submit", &[S::Draft])?;
+                require_status(ENTITY, self.status, "submit", &[S::Draft])?;
                 if self.items.is_empty() {
                     return Err(DomainError::rule("an advance needs at least one item"));
                 }
@@ -755,7 +732,7 @@ impl ProductionAdvance {
                 Ok(events)
             }
             C::Approve => {
-                self.require_status("approve", &[S::PendingApproval])?;
+                require_status(ENTITY, self.status, "approve", &[S::PendingApproval])?;
                 let next = self.required_approvals[self.approvals.len()];
                 if !ctx.actor.has(next) {
                     return Err(DomainError::MissingCapability(next));
@@ -770,7 +747,7 @@ impl ProductionAdvance {
                 Ok(events)
             }
             C::RejectApproval { reason } => {
-                self.require_status("reject", &[S::PendingApproval])?;
+                require_status(ENTITY, self.status, "reject", &[S::PendingApproval])?;
                 require_text(&reason, "reason")?;
                 let next = self.required_approvals[self.approvals.len()];
                 if !ctx.actor.has(next) {
@@ -790,7 +767,12 @@ impl ProductionAdvance {
                 would_recommend,
                 comment,
             } => {
-                self.require_status("rate vendors of", &[S::Approved, S::Completed])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "rate vendors of",
+                    &[S::Approved, S::Completed],
+                )?;
                 for (name, rating) in [("quality", quality), ("communication", communication)] {
                     if !(1..=5).contains(&rating) {
                         return Err(DomainError::invalid(format!(
@@ -846,7 +828,7 @@ impl ProductionAdvance {
                 })])
             }
             C::CompleteAdvance => {
-                self.require_status("complete", &[S::Approved])?;
+                require_status(ENTITY, self.status, "complete", &[S::Approved])?;
                 if let Some((id, item)) = self
                     .items
                     .iter()
@@ -860,7 +842,7 @@ impl ProductionAdvance {
                 Ok(vec![E::AdvanceCompleted])
             }
             C::CancelAdvance { reason } => {
-                self.require_status("cancel", &open)?;
+                require_status(ENTITY, self.status, "cancel", &open)?;
                 require_text(&reason, "reason")?;
                 Ok(vec![E::AdvanceCancelled { reason }])
             }
@@ -869,25 +851,16 @@ impl ProductionAdvance {
     }
 }
 
-impl Aggregate for ProductionAdvance {
-    const TYPE: &'static str = "ProductionAdvance";
-    type Command = ProductionAdvanceCommand;
-    type Event = ProductionAdvanceEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(
+    ProductionAdvance,
+    "ProductionAdvance",
+    ProductionAdvanceCommand,
+    ProductionAdvanceEvent
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl ProductionAdvance {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: ProductionAdvanceEvent) {
         use ProductionAdvanceEvent as E;
         match event {
             E::AdvanceCreated {

@@ -3,15 +3,12 @@
 //! not overlap.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::require_status;
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::reference::{Claim, References};
 use crate::visibility::Visibility;
@@ -171,15 +168,7 @@ pub enum ShiftEvent {
     ShiftDeleted,
 }
 
-impl DomainEvent for ShiftEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(ShiftEvent);
 
 /// Refuses a period that does not end after it starts.
 fn validate_period(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<(), DomainError> {
@@ -190,18 +179,6 @@ fn validate_period(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<(
 }
 
 impl Shift {
-    fn require_status(
-        &self,
-        action: &'static str,
-        allowed: &[ShiftStatus],
-    ) -> Result<(), DomainError> {
-        if allowed.contains(&self.status) {
-            Ok(())
-        } else {
-            Err(DomainError::transition(ENTITY, action, self.status))
-        }
-    }
-
     fn decide(
         &self,
         command: ShiftCommand,
@@ -241,16 +218,21 @@ impl Shift {
         match command {
             C::ScheduleShift { .. } => unreachable!("handled above"),
             C::RescheduleShift { starts_at, ends_at } => {
-                self.require_status("reschedule", &[S::Scheduled, S::Confirmed])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "reschedule",
+                    &[S::Scheduled, S::Confirmed],
+                )?;
                 validate_period(starts_at, ends_at)?;
                 Ok(vec![E::ShiftRescheduled { starts_at, ends_at }])
             }
             C::ConfirmShift => {
-                self.require_status("confirm", &[S::Scheduled])?;
+                require_status(ENTITY, self.status, "confirm", &[S::Scheduled])?;
                 Ok(vec![E::ShiftConfirmed])
             }
             C::CancelShift { reason } => {
-                self.require_status("cancel", &[S::Scheduled, S::Confirmed])?;
+                require_status(ENTITY, self.status, "cancel", &[S::Scheduled, S::Confirmed])?;
                 require_text(&reason, "reason")?;
                 Ok(vec![E::ShiftCancelled { reason }])
             }
@@ -259,25 +241,11 @@ impl Shift {
     }
 }
 
-impl Aggregate for Shift {
-    const TYPE: &'static str = "Shift";
-    type Command = ShiftCommand;
-    type Event = ShiftEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Shift, "Shift", ShiftCommand, ShiftEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Shift {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: ShiftEvent) {
         use ShiftEvent as E;
         use ShiftStatus as S;
         match event {
@@ -343,6 +311,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, BOB, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Shift>;
     type C = ShiftCommand;

@@ -2,15 +2,12 @@
 //! project, with an assignee, a due date, a priority and a small status machine.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::require_status;
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::priority::Priority;
 use crate::reference::References;
@@ -216,15 +213,7 @@ pub enum TaskEvent {
     TaskDeleted,
 }
 
-impl DomainEvent for TaskEvent {
-    fn event_type(&self) -> String {
-        <&'static str>::from(self).to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1.0".to_owned()
-    }
-}
+domain_event!(TaskEvent);
 
 /// Drops a blank optional text.
 fn non_blank(value: Option<String>) -> Option<String> {
@@ -232,18 +221,6 @@ fn non_blank(value: Option<String>) -> Option<String> {
 }
 
 impl Task {
-    fn require_status(
-        &self,
-        action: &'static str,
-        allowed: &[TaskStatus],
-    ) -> Result<(), DomainError> {
-        if allowed.contains(&self.status) {
-            Ok(())
-        } else {
-            Err(DomainError::transition(ENTITY, action, self.status))
-        }
-    }
-
     fn decide(
         &self,
         command: TaskCommand,
@@ -320,20 +297,25 @@ impl Task {
                 Ok(vec![E::TaskPriorityChanged { priority }])
             }
             C::StartTask => {
-                self.require_status("start", &[S::Todo, S::Blocked])?;
+                require_status(ENTITY, self.status, "start", &[S::Todo, S::Blocked])?;
                 Ok(vec![E::TaskStarted])
             }
             C::BlockTask { reason } => {
-                self.require_status("block", &[S::Todo, S::InProgress])?;
+                require_status(ENTITY, self.status, "block", &[S::Todo, S::InProgress])?;
                 require_text(&reason, "reason")?;
                 Ok(vec![E::TaskBlocked { reason }])
             }
             C::CompleteTask => {
-                self.require_status("complete", &[S::Todo, S::InProgress, S::Blocked])?;
+                require_status(
+                    ENTITY,
+                    self.status,
+                    "complete",
+                    &[S::Todo, S::InProgress, S::Blocked],
+                )?;
                 Ok(vec![E::TaskCompleted])
             }
             C::ReopenTask => {
-                self.require_status("reopen", &[S::Done])?;
+                require_status(ENTITY, self.status, "reopen", &[S::Done])?;
                 Ok(vec![E::TaskReopened])
             }
             C::DeleteTask => Ok(vec![E::TaskDeleted]),
@@ -341,25 +323,11 @@ impl Task {
     }
 }
 
-impl Aggregate for Task {
-    const TYPE: &'static str = "Task";
-    type Command = TaskCommand;
-    type Event = TaskEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Task, "Task", TaskCommand, TaskEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Task {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: TaskEvent) {
         use TaskEvent as E;
         use TaskStatus as S;
         match event {
@@ -430,6 +398,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, BOB, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Task>;
     type C = TaskCommand;

@@ -1,18 +1,15 @@
 //! The Venue aggregate: the places shows happen, gear is kept and people work,
 //! with their address, map position, capacity and on-site contact.
 
-use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{EventUpcaster, SemanticVersionEventUpcaster};
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::access::{Requirement, Role};
 use crate::address::{Address, Coordinates};
-use crate::domain::{
-    emit, ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand,
-};
+use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
 use crate::visibility::Visibility;
 
@@ -351,25 +348,11 @@ fn validate_capacity(capacity: Option<i64>) -> Result<(), DomainError> {
     Ok(())
 }
 
-impl Aggregate for Venue {
-    const TYPE: &'static str = "Venue";
-    type Command = VenueCommand;
-    type Event = VenueEvent;
-    type Error = DomainError;
-    type Services = CommandContext;
+event_sourced!(Venue, "Venue", VenueCommand, VenueEvent);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        ctx: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let events = self.decide(command, ctx)?;
-        emit(self, sink, events).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Venue {
+    /// Folds one event into the state.
+    fn evolve(&mut self, event: VenueEvent) {
         use VenueEvent as E;
         match event {
             E::VenueRegistered {
@@ -444,6 +427,7 @@ mod tests {
 
     use super::*;
     use crate::testing::{ctx, ExpectErrorContaining, AGG, ALICE, ORG};
+    use cqrs_es::Aggregate;
 
     type Fx = TestFramework<Venue>;
     type C = VenueCommand;

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
 use crate::cli::DatabaseArgs;
@@ -134,9 +134,11 @@ fn localhost_candidates() -> Vec<PgConnectOptions> {
     }
     let mut candidates = Vec::new();
     for user in &users {
+        // Loopback needs no TLS, and TLS costs every round trip its CPU.
         let base = PgConnectOptions::new_without_pgpass()
             .username(user)
-            .database("postgres");
+            .database("postgres")
+            .ssl_mode(PgSslMode::Disable);
         candidates.push(base.clone().host("127.0.0.1").port(5432));
         candidates.push(base.socket("/var/run/postgresql"));
     }

@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{Uid, User};
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 /// The superuser of clusters foldline creates (trust authentication, loopback only).
 pub const CLUSTER_USER: &str = "foldline";
@@ -209,7 +209,8 @@ impl LocalCluster {
             .host("127.0.0.1")
             .port(port)
             .username(CLUSTER_USER)
-            .database("postgres"))
+            .database("postgres")
+            .ssl_mode(PgSslMode::Disable))
     }
 
     /// Stops the cluster if it runs.

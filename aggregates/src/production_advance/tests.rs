@@ -1,4 +1,5 @@
 use cqrs_es::test::TestFramework;
+use cqrs_es::Aggregate;
 
 use super::*;
 use crate::testing::{ctx, ctx_for, ExpectErrorContaining, AGG, ALICE, BOB, ORG};
