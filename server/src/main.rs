@@ -26,9 +26,10 @@ async fn main() -> anyhow::Result<()> {
             println!("{} ({:?})", located.describe(), located.origin);
         }
         Commands::Seed { fixture } => {
+            // A fixture that does not parse is refused before any connection.
+            let fixture = Fixture::load(&fixture)?;
             let pool = database::connect(&cli.database).await?;
             let bus = CommandBus::new(EventStore::new(pool));
-            let fixture = Fixture::load(&fixture)?;
             let report = fixture::seed(&bus, &fixture).await?;
             println!(
                 "fixture {}: {} steps applied, {} already present, {} events appended",
