@@ -458,28 +458,42 @@ impl EventStore {
         let mut tx = sqlx::Connection::begin(&mut *conn)
             .await
             .map_err(StoreError::from)?;
-        let global_position = insert_events(
-            &mut tx,
-            A::TYPE,
-            aggregate_id,
-            &sequences,
-            &types,
-            &versions,
-            &payloads,
-            &metadata,
-        )
-        .await?;
-        let organization_id = metadata_organization(&metadata);
-        if let Some(roster) = roster {
-            replace_roster(&mut tx, organization_id, &roster).await?;
+        let written = async {
+            let global_position = insert_events(
+                &mut tx,
+                A::TYPE,
+                aggregate_id,
+                &sequences,
+                &types,
+                &versions,
+                &payloads,
+                &metadata,
+            )
+            .await?;
+            let organization_id = metadata_organization(&metadata);
+            if let Some(roster) = roster {
+                replace_roster(&mut tx, organization_id, &roster).await?;
+            }
+            if let Some(claims) = claims {
+                replace_claims(&mut tx, organization_id, A::TYPE, aggregate_id, claims).await?;
+            }
+            if snapshot_due {
+                let payload = serde_json::to_value(state).map_err(StoreError::from)?;
+                save_snapshot(&mut tx, A::TYPE, aggregate_id, version, payload).await?;
+            }
+            Ok::<_, AppendError>(global_position)
         }
-        if let Some(claims) = claims {
-            replace_claims(&mut tx, organization_id, A::TYPE, aggregate_id, claims).await?;
-        }
-        if snapshot_due {
-            let payload = serde_json::to_value(state).map_err(StoreError::from)?;
-            save_snapshot(&mut tx, A::TYPE, aggregate_id, version, payload).await?;
-        }
+        .await;
+        let global_position = match written {
+            Ok(position) => position,
+            Err(error) => {
+                // Roll back now: a transaction left to roll back lazily would
+                // sit open on the pooled connection and hold back every reader
+                // of the feed.
+                tx.rollback().await.map_err(StoreError::from)?;
+                return Err(error);
+            }
+        };
         tx.commit().await.map_err(StoreError::from)?;
         self.remember(aggregate_id, version, state);
         Ok(Appended {

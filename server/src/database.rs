@@ -191,7 +191,12 @@ pub async fn pool(
                 // Every statement foldline prepares is a key lookup whose
                 // generic plan is as good as a custom one: plan once, not on
                 // every execution.
-                .options([("plan_cache_mode", "force_generic_plan")]),
+                .options([
+                    ("plan_cache_mode", "force_generic_plan"),
+                    // An open transaction holds back every reader of the
+                    // feed; one left idle is ended rather than left to block.
+                    ("idle_in_transaction_session_timeout", "60s"),
+                ]),
         )
         .await
         .map_err(|source| DatabaseError::Connect { target, source })

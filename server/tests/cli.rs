@@ -97,5 +97,8 @@ fn an_unknown_fixture_is_refused() {
     let output = foldline("postgres://127.0.0.1:1/none", &["seed", "no-such-fixture"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("no fixture named `no-such-fixture`"), "{stderr}");
+    assert!(
+        stderr.contains("no fixture named `no-such-fixture`"),
+        "{stderr}"
+    );
 }

@@ -8,3 +8,4 @@ mod discovery;
 mod domain_rules;
 mod event_store;
 mod fixtures;
+mod projections;

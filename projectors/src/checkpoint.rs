@@ -1,0 +1,133 @@
+//! Where each projection is in the feed, and whether it runs.
+
+use sqlx::{PgConnection, PgPool};
+
+use crate::feed::Position;
+
+/// A projection's checkpoint row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The projection's name.
+    pub projection: String,
+    /// The last event applied.
+    pub position: Position,
+    /// How many events it has applied in all.
+    pub events_applied: i64,
+    /// `running`, `stopped` or `rebuilding`.
+    pub state: String,
+    /// Why it stopped, if it did.
+    pub error: Option<String>,
+    /// The position of the event it stopped at.
+    pub error_position: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    projection: String,
+    transaction_id: String,
+    global_position: i64,
+    events_applied: i64,
+    state: String,
+    error: Option<String>,
+    error_position: Option<i64>,
+}
+
+impl From<Row> for Checkpoint {
+    fn from(row: Row) -> Self {
+        Checkpoint {
+            projection: row.projection,
+            position: Position {
+                transaction_id: row.transaction_id.parse().unwrap_or(0),
+                global_position: row.global_position,
+            },
+            events_applied: row.events_applied,
+            state: row.state,
+            error: row.error,
+            error_position: row.error_position,
+        }
+    }
+}
+
+const COLUMNS: &str = "projection, transaction_id::text AS transaction_id, global_position,
+                       events_applied, state, error, error_position";
+
+/// Reads a projection's checkpoint and locks it for this transaction,
+/// creating it at the start of the feed the first time.
+pub async fn lock(conn: &mut PgConnection, projection: &str) -> Result<Checkpoint, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
+    )
+    .bind(projection)
+    .execute(&mut *conn)
+    .await?;
+    let row: Row = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM projection_checkpoints WHERE projection = $1 FOR UPDATE"
+    ))
+    .bind(projection)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.into())
+}
+
+/// Moves a projection's checkpoint to `position` after `count` more events.
+pub async fn advance(
+    conn: &mut PgConnection,
+    projection: &str,
+    position: Position,
+    count: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_checkpoints
+         SET transaction_id = $2::text::xid8, global_position = $3,
+             events_applied = events_applied + $4, updated_at = now()
+         WHERE projection = $1",
+    )
+    .bind(projection)
+    .bind(position.transaction_id.to_string())
+    .bind(position.global_position)
+    .bind(count)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a projection stopped at the event it could not apply.
+pub async fn stop(
+    pool: &PgPool,
+    projection: &str,
+    position: i64,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_checkpoints
+         SET state = 'stopped', error = $2, error_position = $3, updated_at = now()
+         WHERE projection = $1",
+    )
+    .bind(projection)
+    .bind(message)
+    .bind(position)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// One projection's checkpoint, if it has started.
+pub async fn get(pool: &PgPool, projection: &str) -> Result<Option<Checkpoint>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM projection_checkpoints WHERE projection = $1"
+    ))
+    .bind(projection)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(Checkpoint::from))
+}
+
+/// Every projection's checkpoint.
+pub async fn list(pool: &PgPool) -> Result<Vec<Checkpoint>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM projection_checkpoints ORDER BY projection"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Checkpoint::from).collect())
+}

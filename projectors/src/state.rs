@@ -1,0 +1,216 @@
+//! The aggregate states a projection folds. A row is derived from the whole
+//! entity as of the last event applied, so an event that changes one field
+//! (a due date) can still produce a row that shows others (the title).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use foldline_aggregates::event::Event;
+use foldline_aggregates::task::Task;
+use foldline_aggregates::{DomainAggregate, DomainCommand};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::feed::StoredEvent;
+use crate::projection::ProjectionError;
+use crate::rows::name_of;
+
+/// What the read tables need to know of any entity beyond its own fields.
+pub trait Entity: DomainAggregate
+where
+    Self::Command: DomainCommand,
+{
+    /// Its current status, by name.
+    fn status_name(&self) -> Option<String>;
+    /// Its status's category: `active`, `pending`, `blocked` or `completed`.
+    fn status_category(&self) -> &'static str;
+    /// Whether it was soft-deleted; its rows then leave the tables.
+    fn is_deleted(&self) -> bool;
+    /// Whether it was created (it has an id).
+    fn exists(&self) -> bool;
+}
+
+impl Entity for Task {
+    fn status_name(&self) -> Option<String> {
+        name_of(self.status)
+    }
+
+    fn status_category(&self) -> &'static str {
+        use foldline_aggregates::task::TaskStatus as S;
+        match self.status {
+            S::Todo => "pending",
+            S::InProgress => "active",
+            S::Blocked => "blocked",
+            S::Done => "completed",
+        }
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.deleted
+    }
+
+    fn exists(&self) -> bool {
+        self.id.is_some()
+    }
+}
+
+impl Entity for Event {
+    fn status_name(&self) -> Option<String> {
+        name_of(self.status)
+    }
+
+    fn status_category(&self) -> &'static str {
+        use foldline_aggregates::event::EventStatus as S;
+        match self.status {
+            S::Planning => "pending",
+            S::Confirmed | S::Live => "active",
+            S::Completed | S::Cancelled => "completed",
+        }
+    }
+
+    fn is_deleted(&self) -> bool {
+        self.deleted
+    }
+
+    fn exists(&self) -> bool {
+        self.id.is_some()
+    }
+}
+
+/// An entity's state as a projection folded it, with when and by whom it and
+/// its status last changed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(bound = "A: Serialize + DeserializeOwned")]
+pub struct Tracked<A> {
+    /// The aggregate's state.
+    pub aggregate: A,
+    /// The sequence of the last event folded; older ones are ignored.
+    pub sequence: i64,
+    /// When its first event was recorded.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When its last event was recorded.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The global position of its last event.
+    pub last_position: i64,
+    /// The status before the last status change.
+    pub previous_status: Option<String>,
+    /// When the status last changed (or the entity was created).
+    pub status_changed_at: Option<DateTime<Utc>>,
+    /// Who changed the status last.
+    pub status_changed_by: Option<Uuid>,
+}
+
+impl<A> Tracked<A>
+where
+    A: Entity,
+    A::Command: DomainCommand,
+{
+    /// Folds one event, unless it is at or before the last one folded.
+    pub fn fold(&mut self, event: &StoredEvent) -> Result<(), ProjectionError> {
+        if event.sequence <= self.sequence {
+            return Ok(());
+        }
+        let decoded = event
+            .decode::<A>()
+            .map_err(|error| ProjectionError::Poison {
+                position: event.position.global_position,
+                message: error.to_string(),
+            })?;
+        let before = self.aggregate.status_name();
+        self.aggregate.apply(decoded);
+        let after = self.aggregate.status_name();
+        if self.created_at.is_none() || before != after {
+            if self.created_at.is_some() {
+                self.previous_status = before;
+            }
+            self.status_changed_at = Some(event.recorded_at);
+            self.status_changed_by = event.actor_id();
+        }
+        self.created_at.get_or_insert(event.recorded_at);
+        self.updated_at = Some(event.recorded_at);
+        self.sequence = event.sequence;
+        self.last_position = event.position.global_position;
+        Ok(())
+    }
+}
+
+/// Folds a batch's events of aggregate type `A` into the states `projection`
+/// keeps, saves them, and returns the touched states by aggregate id.
+pub async fn fold_batch<A>(
+    conn: &mut PgConnection,
+    projection: &str,
+    events: &[StoredEvent],
+) -> Result<HashMap<String, Tracked<A>>, ProjectionError>
+where
+    A: Entity,
+    A::Command: DomainCommand,
+{
+    let mine: Vec<&StoredEvent> = events
+        .iter()
+        .filter(|event| event.aggregate_type == A::TYPE)
+        .collect();
+    if mine.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut ids: Vec<String> = mine.iter().map(|e| e.aggregate_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let stored: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT aggregate_id, state FROM projection_states
+         WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = ANY($3)",
+    )
+    .bind(projection)
+    .bind(A::TYPE)
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut states: HashMap<String, Tracked<A>> = HashMap::with_capacity(ids.len());
+    for (id, state) in stored {
+        let state = serde_json::from_value(state).map_err(|error| ProjectionError::Poison {
+            position: 0,
+            message: format!(
+                "the {projection} state of {} {id} no longer reads ({error}); rebuild the projection",
+                A::TYPE
+            ),
+        })?;
+        states.insert(id, state);
+    }
+    for event in mine {
+        states
+            .entry(event.aggregate_id.clone())
+            .or_default()
+            .fold(event)?;
+    }
+
+    let mut sequences = Vec::with_capacity(states.len());
+    let mut payloads = Vec::with_capacity(states.len());
+    let mut keys = Vec::with_capacity(states.len());
+    for (id, state) in &states {
+        keys.push(id.clone());
+        sequences.push(state.sequence);
+        payloads.push(
+            serde_json::to_value(state).map_err(|error| ProjectionError::Poison {
+                position: state.last_position,
+                message: format!("cannot store the state of {} {id}: {error}", A::TYPE),
+            })?,
+        );
+    }
+    sqlx::query(
+        "INSERT INTO projection_states (projection, aggregate_type, aggregate_id, sequence, state)
+         SELECT $1, $2, s.aggregate_id, s.sequence, s.state
+         FROM UNNEST($3::text[], $4::bigint[], $5::jsonb[]) AS s(aggregate_id, sequence, state)
+         ON CONFLICT (projection, aggregate_type, aggregate_id) DO UPDATE
+             SET sequence = EXCLUDED.sequence, state = EXCLUDED.state",
+    )
+    .bind(projection)
+    .bind(A::TYPE)
+    .bind(&keys)
+    .bind(&sequences)
+    .bind(&payloads)
+    .execute(&mut *conn)
+    .await?;
+    Ok(states)
+}
