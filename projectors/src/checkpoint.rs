@@ -131,3 +131,42 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Checkpoint>, sqlx::Error> {
     .await?;
     Ok(rows.into_iter().map(Checkpoint::from).collect())
 }
+
+/// How far a projection is from the head of the feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lag {
+    /// The projection's name.
+    pub projection: String,
+    /// Its checkpoint, if it has started.
+    pub checkpoint: Option<Checkpoint>,
+    /// Events committed that it has not applied.
+    pub events_behind: i64,
+    /// Age in seconds of the oldest event it has not applied (0 when none).
+    pub seconds_behind: f64,
+}
+
+/// The lag of each named projection.
+pub async fn lags(pool: &PgPool, projections: &[&str]) -> Result<Vec<Lag>, sqlx::Error> {
+    let mut lags = Vec::with_capacity(projections.len());
+    for name in projections {
+        let checkpoint = get(pool, name).await?;
+        let position = checkpoint.as_ref().map(|c| c.position).unwrap_or_default();
+        let (events_behind, seconds_behind): (i64, f64) = sqlx::query_as(
+            "SELECT count(*),
+                    coalesce(extract(epoch FROM now() - min(recorded_at))::float8, 0)
+             FROM events
+             WHERE (transaction_id, global_position) > ($1::text::xid8, $2)",
+        )
+        .bind(position.transaction_id.to_string())
+        .bind(position.global_position)
+        .fetch_one(pool)
+        .await?;
+        lags.push(Lag {
+            projection: (*name).to_owned(),
+            checkpoint,
+            events_behind,
+            seconds_behind,
+        });
+    }
+    Ok(lags)
+}

@@ -68,4 +68,6 @@ pub enum Commands {
     Demo,
     /// Print the database foldline would use, after finding or starting it.
     Database,
+    /// List each projection's checkpoint, lag and state.
+    Projections,
 }

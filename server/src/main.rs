@@ -2,7 +2,10 @@
 
 use anyhow::Context;
 use clap::Parser;
+use std::time::Duration;
+
 use foldline_aggregates::{CommandBus, EventStore};
+use foldline_projectors::{checkpoint, Engine};
 use foldline_server::cli::{Cli, Commands};
 use foldline_server::database;
 use foldline_server::fixture::{self, Fixture};
@@ -37,6 +40,31 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Commands::Demo => demo(&cli).await?,
+        Commands::Projections => {
+            let pool = database::connect(&cli.database).await?;
+            let names: Vec<&str> = foldline_projectors::all()
+                .iter()
+                .map(|p| p.name())
+                .collect();
+            println!(
+                "{:<18} {:<10} {:>10} {:>10} {:>9}  error",
+                "projection", "state", "position", "behind", "seconds"
+            );
+            for lag in checkpoint::lags(&pool, &names).await? {
+                let (state, position, error) = match &lag.checkpoint {
+                    Some(c) => (
+                        c.state.as_str(),
+                        c.position.global_position,
+                        c.error.clone().unwrap_or_default(),
+                    ),
+                    None => ("not started", 0, String::new()),
+                };
+                println!(
+                    "{:<18} {:<10} {:>10} {:>10} {:>9.1}  {error}",
+                    lag.projection, state, position, lag.events_behind, lag.seconds_behind
+                );
+            }
+        }
     }
     Ok(())
 }
@@ -77,6 +105,20 @@ async fn demo(cli: &Cli) -> anyhow::Result<()> {
                 &id[..8]
             );
         }
+    }
+    // Fold everything appended so far into the read tables.
+    let engine = Engine::new(pool.clone());
+    let head: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
+        .fetch_one(&pool)
+        .await?;
+    for projection in foldline_projectors::all() {
+        engine
+            .catch_up_to(projection.as_ref(), head, Duration::from_secs(60))
+            .await?;
+        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", projection.name()))
+            .fetch_one(&pool)
+            .await?;
+        println!("projection {:<16} {rows} rows", projection.name());
     }
     let (streams, events): (i64, i64) = sqlx::query_as(
         "SELECT count(DISTINCT (aggregate_type, aggregate_id)), count(*) FROM events",

@@ -67,6 +67,20 @@ async fn demo_loads_once_and_prints_what_it_appended() {
     assert!(stdout.contains("0 already present"), "{stdout}");
     assert!(stdout.contains("ProductionAdvance"), "{stdout}");
     assert!(stdout.contains("ApprovalGranted"), "{stdout}");
+    assert!(stdout.contains("projection status_tracker"), "{stdout}");
+
+    let projections = foldline(&url, &["projections"]);
+    let listing = String::from_utf8_lossy(&projections.stdout);
+    assert!(projections.status.success(), "{listing}");
+    for name in ["status_tracker", "calendar_events"] {
+        let line = listing
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing from {listing}"));
+        assert!(line.contains("running"), "{line}");
+        // Caught up: nothing behind.
+        assert_eq!(line.split_whitespace().nth(3), Some("0"), "{line}");
+    }
 
     let second = foldline(&url, &["demo"]);
     let stdout = String::from_utf8_lossy(&second.stdout);
