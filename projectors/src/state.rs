@@ -5,8 +5,20 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use foldline_aggregates::event::Event;
-use foldline_aggregates::task::Task;
+use foldline_aggregates::asset::{Asset, AssetStatus};
+use foldline_aggregates::comment::Comment;
+use foldline_aggregates::company::Company;
+use foldline_aggregates::contact::Contact;
+use foldline_aggregates::contract::{Contract, ContractStatus};
+use foldline_aggregates::document::{Document, DocumentStatus};
+use foldline_aggregates::event::{Event, EventStatus};
+use foldline_aggregates::expense::{Expense, ExpenseStatus};
+use foldline_aggregates::invoice::{Invoice, InvoiceStatus};
+use foldline_aggregates::organization::Organization;
+use foldline_aggregates::production_advance::{AdvanceStatus, ProductionAdvance};
+use foldline_aggregates::shift::{Shift, ShiftStatus};
+use foldline_aggregates::task::{Task, TaskStatus};
+use foldline_aggregates::venue::Venue;
 use foldline_aggregates::{DomainAggregate, DomainCommand};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -33,46 +45,101 @@ where
     fn exists(&self) -> bool;
 }
 
-impl Entity for Task {
-    fn status_name(&self) -> Option<String> {
-        name_of(self.status)
-    }
+/// Implements [`Entity`] for an aggregate with `id` and `deleted` fields,
+/// with or without a status (whose values map to categories).
+macro_rules! entity {
+    ($aggregate:ty, $status:ident { $($variant:ident => $category:literal),* $(,)? }) => {
+        impl Entity for $aggregate {
+            fn status_name(&self) -> Option<String> {
+                name_of(self.status)
+            }
 
-    fn status_category(&self) -> &'static str {
-        use foldline_aggregates::task::TaskStatus as S;
-        match self.status {
-            S::Todo => "pending",
-            S::InProgress => "active",
-            S::Blocked => "blocked",
-            S::Done => "completed",
+            fn status_category(&self) -> &'static str {
+                use $status as S;
+                match self.status {
+                    $(S::$variant => $category,)*
+                }
+            }
+
+            fn is_deleted(&self) -> bool {
+                self.deleted
+            }
+
+            fn exists(&self) -> bool {
+                self.id.is_some()
+            }
         }
-    }
+    };
+    ($aggregate:ty) => {
+        impl Entity for $aggregate {
+            fn status_name(&self) -> Option<String> {
+                None
+            }
 
-    fn is_deleted(&self) -> bool {
-        self.deleted
-    }
+            fn status_category(&self) -> &'static str {
+                "active"
+            }
 
-    fn exists(&self) -> bool {
-        self.id.is_some()
-    }
+            fn is_deleted(&self) -> bool {
+                self.deleted
+            }
+
+            fn exists(&self) -> bool {
+                self.id.is_some()
+            }
+        }
+    };
 }
 
-impl Entity for Event {
+entity!(Task, TaskStatus {
+    Todo => "pending", InProgress => "active", Blocked => "blocked", Done => "completed",
+});
+entity!(Event, EventStatus {
+    Planning => "pending", Confirmed => "active", Live => "active",
+    Completed => "completed", Cancelled => "completed",
+});
+entity!(ProductionAdvance, AdvanceStatus {
+    Draft => "pending", PendingApproval => "pending", Approved => "active",
+    Completed => "completed", Cancelled => "completed",
+});
+entity!(Invoice, InvoiceStatus {
+    Draft => "pending", Issued => "active", PartiallyPaid => "active",
+    Paid => "completed", Void => "completed",
+});
+entity!(Contract, ContractStatus {
+    Draft => "pending", Sent => "pending", Signed => "active", Active => "active",
+    Expired => "completed", Terminated => "completed",
+});
+entity!(Shift, ShiftStatus {
+    Scheduled => "pending", Confirmed => "active", Cancelled => "completed",
+});
+entity!(Asset, AssetStatus {
+    Available => "active", CheckedOut => "active", InMaintenance => "blocked",
+    Retired => "completed",
+});
+entity!(Expense, ExpenseStatus {
+    Draft => "pending", Submitted => "pending", Approved => "active",
+    Paid => "completed", Rejected => "blocked",
+});
+entity!(Document, DocumentStatus {
+    Active => "active", Signed => "completed", Expired => "completed",
+});
+entity!(Venue);
+entity!(Company);
+entity!(Contact);
+entity!(Comment);
+
+impl Entity for Organization {
     fn status_name(&self) -> Option<String> {
-        name_of(self.status)
+        None
     }
 
     fn status_category(&self) -> &'static str {
-        use foldline_aggregates::event::EventStatus as S;
-        match self.status {
-            S::Planning => "pending",
-            S::Confirmed | S::Live => "active",
-            S::Completed | S::Cancelled => "completed",
-        }
+        "active"
     }
 
     fn is_deleted(&self) -> bool {
-        self.deleted
+        false
     }
 
     fn exists(&self) -> bool {
