@@ -71,4 +71,4 @@ CREATE TABLE calendar_events (
     last_position   bigint      NOT NULL
 );
 CREATE INDEX calendar_events_range ON calendar_events (organization_id, starts_at);
-CREATE INDEX calendar_events_entity ON calendar_events (organization_id, entity_type, entity_id);
+CREATE INDEX calendar_events_entity ON calendar_events (entity_type, entity_id);

@@ -1,12 +1,21 @@
-//! `calendar_events`: one row per dated thing.
+//! `calendar_events`: one row per dated thing — an event's time slot, an
+//! advance item's delivery, load-in and strike, a task's due date, an
+//! invoice's due date, a contract's expiry, an asset's next maintenance, a
+//! shift.
 //!
-//! Sources so far: Event (its time slot) and Task (its due date). Deliveries,
-//! load-ins and strikes of advances, invoice due dates, contract expiries,
-//! maintenance and shifts follow.
+//! An entity can have several rows (an advance has three per item), so a
+//! touched entity's rows are replaced as a whole: its old rows are deleted and
+//! its current ones written, all in the batch's transaction.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use foldline_aggregates::asset::Asset;
+use foldline_aggregates::contract::Contract;
 use foldline_aggregates::event::Event;
+use foldline_aggregates::invoice::{Invoice, InvoiceStatus};
+use foldline_aggregates::production_advance::ProductionAdvance;
+use foldline_aggregates::shift::{Shift, ShiftStatus};
 use foldline_aggregates::task::Task;
+use foldline_aggregates::DomainCommand;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -33,31 +42,143 @@ impl Projection for Calendar {
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         let mut rows = Rows::default();
-        for (id, event) in &fold_batch::<Event>(tx, NAME, events).await? {
-            rows.event(id, event);
+        for (id, t) in &fold_batch::<Event>(tx, NAME, events).await? {
+            let event = &t.aggregate;
+            if let Some(starts_at) = event.starts_at {
+                rows.add(
+                    t,
+                    id,
+                    "Event",
+                    "event",
+                    event.title.clone(),
+                    starts_at,
+                    event.ends_at,
+                    None,
+                );
+            }
+            rows.touch("Event", id);
         }
-        for (id, task) in &fold_batch::<Task>(tx, NAME, events).await? {
-            rows.task_due(id, task);
+        for (id, t) in &fold_batch::<ProductionAdvance>(tx, NAME, events).await? {
+            for (item_id, item) in &t.aggregate.items {
+                let schedule = [
+                    ("delivery", "Delivery", item.schedule.delivery),
+                    ("load_in", "Load-in", item.schedule.load_in),
+                    ("strike", "Strike", item.schedule.strike),
+                ];
+                for (source, label, at) in schedule {
+                    if let Some(at) = at {
+                        let title = format!("{label}: {}", item.name);
+                        let suffix = format!("{item_id}:{source}");
+                        rows.add(
+                            t,
+                            id,
+                            "ProductionAdvance",
+                            source,
+                            title,
+                            at,
+                            None,
+                            Some(&suffix),
+                        );
+                    }
+                }
+            }
+            rows.touch("ProductionAdvance", id);
+        }
+        for (id, t) in &fold_batch::<Task>(tx, NAME, events).await? {
+            if let Some(due_at) = t.aggregate.due_at {
+                let title = format!("Due: {}", t.aggregate.title);
+                rows.add(t, id, "Task", "task_due", title, due_at, None, Some("due"));
+            }
+            rows.touch("Task", id);
+        }
+        for (id, t) in &fold_batch::<Invoice>(tx, NAME, events).await? {
+            let invoice = &t.aggregate;
+            let open = !matches!(invoice.status, InvoiceStatus::Void);
+            if let (Some(due_on), true) = (invoice.due_on, open) {
+                let title = format!("Invoice {} due", invoice.number);
+                rows.add(
+                    t,
+                    id,
+                    "Invoice",
+                    "invoice_due",
+                    title,
+                    day(due_on),
+                    None,
+                    Some("due"),
+                );
+            }
+            rows.touch("Invoice", id);
+        }
+        for (id, t) in &fold_batch::<Contract>(tx, NAME, events).await? {
+            if let Some(terms) = t.aggregate.current().map(|v| &v.terms) {
+                if let Some(expires_on) = terms.expires_on {
+                    let title = format!("Contract expires: {}", terms.title);
+                    rows.add(
+                        t,
+                        id,
+                        "Contract",
+                        "contract_expiry",
+                        title,
+                        day(expires_on),
+                        None,
+                        Some("expiry"),
+                    );
+                }
+            }
+            rows.touch("Contract", id);
+        }
+        for (id, t) in &fold_batch::<Asset>(tx, NAME, events).await? {
+            if let Some(maintenance) = &t.aggregate.next_maintenance {
+                let title = format!(
+                    "Maintenance: {} ({})",
+                    t.aggregate.name, maintenance.description
+                );
+                rows.add(
+                    t,
+                    id,
+                    "Asset",
+                    "maintenance",
+                    title,
+                    maintenance.scheduled_for,
+                    None,
+                    Some("maintenance"),
+                );
+            }
+            rows.touch("Asset", id);
+        }
+        for (id, t) in &fold_batch::<Shift>(tx, NAME, events).await? {
+            let shift = &t.aggregate;
+            if let (Some(starts_at), false) =
+                (shift.starts_at, shift.status == ShiftStatus::Cancelled)
+            {
+                let title = format!("Shift: {}", shift.role);
+                rows.add(
+                    t,
+                    id,
+                    "Shift",
+                    "shift",
+                    title,
+                    starts_at,
+                    shift.ends_at,
+                    None,
+                );
+            }
+            rows.touch("Shift", id);
         }
         rows.write(tx).await
     }
 }
 
-/// One calendar entry before it is written.
-struct Entry<'a, A> {
-    external_id: String,
-    tracked: &'a Tracked<A>,
-    entity_type: &'static str,
-    source_type: &'static str,
-    title: String,
-    starts_at: DateTime<Utc>,
-    ends_at: Option<DateTime<Utc>>,
+/// Midnight UTC of a date, for things due on a day.
+fn day(date: NaiveDate) -> DateTime<Utc> {
+    date.and_time(NaiveTime::MIN).and_utc()
 }
 
-/// A batch's rows, column by column, for one UNNEST upsert.
+/// A batch's rows, column by column, and the entities whose rows they replace.
 #[derive(Default)]
 struct Rows {
-    deleted: Vec<String>,
+    touched_types: Vec<&'static str>,
+    touched_ids: Vec<Uuid>,
     id: Vec<Uuid>,
     organization_id: Vec<Uuid>,
     title: Vec<String>,
@@ -76,95 +197,74 @@ struct Rows {
 }
 
 impl Rows {
-    fn event(&mut self, id: &str, tracked: &Tracked<Event>) {
-        let event = &tracked.aggregate;
-        let external_id = format!("Event:{id}");
-        match (event.starts_at, event.is_deleted() || !event.exists()) {
-            (Some(starts_at), false) => self.push(
-                Entry {
-                    external_id,
-                    tracked,
-                    entity_type: "Event",
-                    source_type: "event",
-                    title: event.title.clone(),
-                    starts_at,
-                    ends_at: event.ends_at,
-                },
-                event.id,
-                event.organization_id,
-                event.visibility.as_str(),
-                event.owner_id,
-            ),
-            _ => self.deleted.push(external_id),
+    /// Marks an entity whose rows this batch replaces.
+    fn touch(&mut self, entity_type: &'static str, id: &str) {
+        if let Ok(id) = id.parse() {
+            self.touched_types.push(entity_type);
+            self.touched_ids.push(id);
         }
     }
 
-    fn task_due(&mut self, id: &str, tracked: &Tracked<Task>) {
-        let task = &tracked.aggregate;
-        let external_id = format!("Task:{id}:due");
-        match (task.due_at, task.is_deleted() || !task.exists()) {
-            (Some(due_at), false) => self.push(
-                Entry {
-                    external_id,
-                    tracked,
-                    entity_type: "Task",
-                    source_type: "task_due",
-                    title: format!("Due: {}", task.title),
-                    starts_at: due_at,
-                    ends_at: None,
-                },
-                task.id,
-                task.organization_id,
-                task.visibility.as_str(),
-                task.owner_id,
-            ),
-            _ => self.deleted.push(external_id),
-        }
-    }
-
-    fn push<A>(
+    /// Adds one of a live entity's rows (nothing for a deleted one).
+    #[allow(clippy::too_many_arguments)]
+    fn add<A>(
         &mut self,
-        entry: Entry<'_, A>,
-        entity_id: Option<Uuid>,
-        organization_id: Option<Uuid>,
-        visibility: &'static str,
-        owner_id: Option<Uuid>,
+        tracked: &Tracked<A>,
+        id: &str,
+        entity_type: &'static str,
+        source_type: &'static str,
+        title: String,
+        starts_at: DateTime<Utc>,
+        ends_at: Option<DateTime<Utc>>,
+        suffix: Option<&str>,
     ) where
         A: Entity,
-        A::Command: foldline_aggregates::DomainCommand,
+        A::Command: DomainCommand,
     {
-        let tracked = entry.tracked;
-        let (Some(entity_id), Some(organization_id), Some(created_at), Some(updated_at)) = (
-            entity_id,
-            organization_id,
+        let entity = &tracked.aggregate;
+        if !entity.exists() || entity.is_deleted() {
+            return;
+        }
+        let (Ok(entity_id), Some(organization_id), Some(created_at), Some(updated_at)) = (
+            id.parse::<Uuid>(),
+            entity.organization_id(),
             tracked.created_at,
             tracked.updated_at,
         ) else {
             return;
         };
-        self.id.push(row_id(&entry.external_id));
+        let external_id = match suffix {
+            Some(suffix) => format!("{entity_type}:{id}:{suffix}"),
+            None => format!("{entity_type}:{id}"),
+        };
+        self.id.push(row_id(&external_id));
         self.organization_id.push(organization_id);
-        self.title.push(entry.title);
-        self.starts_at.push(entry.starts_at);
-        self.ends_at.push(entry.ends_at);
-        self.source_type.push(entry.source_type);
-        self.entity_type.push(entry.entity_type);
+        self.title.push(title);
+        self.starts_at.push(starts_at);
+        self.ends_at.push(ends_at);
+        self.source_type.push(source_type);
+        self.entity_type.push(entity_type);
         self.entity_id.push(entity_id);
-        self.status.push(tracked.aggregate.status_name());
-        self.visibility.push(visibility);
-        self.owner_id.push(owner_id);
-        self.external_id.push(entry.external_id);
+        self.status.push(entity.status_name());
+        self.visibility.push(entity.visibility().as_str());
+        self.owner_id.push(entity.owner());
+        self.external_id.push(external_id);
         self.created_at.push(created_at);
         self.updated_at.push(updated_at);
         self.last_position.push(tracked.last_position);
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
-        if !self.deleted.is_empty() {
-            sqlx::query("DELETE FROM calendar_events WHERE external_id = ANY($1)")
-                .bind(&self.deleted)
-                .execute(&mut *tx)
-                .await?;
+        if !self.touched_ids.is_empty() {
+            sqlx::query(
+                "DELETE FROM calendar_events c
+                 USING UNNEST($1::text[], $2::uuid[]) AS t(entity_type, entity_id)
+                 WHERE c.entity_type = t.entity_type AND c.entity_id = t.entity_id",
+            )
+            .bind(&self.touched_types)
+            .bind(&self.touched_ids)
+            .execute(&mut *tx)
+            .await?;
         }
         if self.id.is_empty() {
             return Ok(());
@@ -177,16 +277,7 @@ impl Rows {
              SELECT * FROM UNNEST(
                  $1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
                  $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::uuid[],
-                 $12::text[], $13::timestamptz[], $14::timestamptz[], $15::bigint[])
-             ON CONFLICT (external_id) DO UPDATE SET
-                 title = EXCLUDED.title,
-                 starts_at = EXCLUDED.starts_at,
-                 ends_at = EXCLUDED.ends_at,
-                 status = EXCLUDED.status,
-                 visibility = EXCLUDED.visibility,
-                 owner_id = EXCLUDED.owner_id,
-                 updated_at = EXCLUDED.updated_at,
-                 last_position = EXCLUDED.last_position",
+                 $12::text[], $13::timestamptz[], $14::timestamptz[], $15::bigint[])",
         )
         .bind(&self.id)
         .bind(&self.organization_id)

@@ -19,7 +19,7 @@ use foldline_aggregates::production_advance::{AdvanceStatus, ProductionAdvance};
 use foldline_aggregates::shift::{Shift, ShiftStatus};
 use foldline_aggregates::task::{Task, TaskStatus};
 use foldline_aggregates::venue::Venue;
-use foldline_aggregates::{DomainAggregate, DomainCommand};
+use foldline_aggregates::{DomainAggregate, DomainCommand, Visibility};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -43,12 +43,41 @@ where
     fn is_deleted(&self) -> bool;
     /// Whether it was created (it has an id).
     fn exists(&self) -> bool;
+    /// What lists call it: a title, a name, a number.
+    fn display_name(&self) -> String;
+    /// Who created it.
+    fn owner(&self) -> Option<Uuid>;
+    /// Who may see its rows.
+    fn visibility(&self) -> Visibility;
 }
 
-/// Implements [`Entity`] for an aggregate with `id` and `deleted` fields,
-/// with or without a status (whose values map to categories).
+/// Implements [`Entity`] for an aggregate with `id`, `deleted`, `owner_id` and
+/// `visibility` fields, naming it with `$name`, with or without a status
+/// (whose values map to categories).
 macro_rules! entity {
-    ($aggregate:ty, $status:ident { $($variant:ident => $category:literal),* $(,)? }) => {
+    (@common $name:expr) => {
+        fn is_deleted(&self) -> bool {
+            self.deleted
+        }
+
+        fn exists(&self) -> bool {
+            self.id.is_some()
+        }
+
+        fn display_name(&self) -> String {
+            let name: fn(&Self) -> String = $name;
+            name(self)
+        }
+
+        fn owner(&self) -> Option<Uuid> {
+            self.owner_id
+        }
+
+        fn visibility(&self) -> Visibility {
+            self.visibility
+        }
+    };
+    ($aggregate:ty, $name:expr, $status:ident { $($variant:ident => $category:literal),* $(,)? }) => {
         impl Entity for $aggregate {
             fn status_name(&self) -> Option<String> {
                 name_of(self.status)
@@ -61,16 +90,10 @@ macro_rules! entity {
                 }
             }
 
-            fn is_deleted(&self) -> bool {
-                self.deleted
-            }
-
-            fn exists(&self) -> bool {
-                self.id.is_some()
-            }
+            entity!(@common $name);
         }
     };
-    ($aggregate:ty) => {
+    ($aggregate:ty, $name:expr) => {
         impl Entity for $aggregate {
             fn status_name(&self) -> Option<String> {
                 None
@@ -80,54 +103,48 @@ macro_rules! entity {
                 "active"
             }
 
-            fn is_deleted(&self) -> bool {
-                self.deleted
-            }
-
-            fn exists(&self) -> bool {
-                self.id.is_some()
-            }
+            entity!(@common $name);
         }
     };
 }
 
-entity!(Task, TaskStatus {
+entity!(Task, |t| t.title.clone(), TaskStatus {
     Todo => "pending", InProgress => "active", Blocked => "blocked", Done => "completed",
 });
-entity!(Event, EventStatus {
+entity!(Event, |e| e.title.clone(), EventStatus {
     Planning => "pending", Confirmed => "active", Live => "active",
     Completed => "completed", Cancelled => "completed",
 });
-entity!(ProductionAdvance, AdvanceStatus {
+entity!(ProductionAdvance, |a| a.code.clone(), AdvanceStatus {
     Draft => "pending", PendingApproval => "pending", Approved => "active",
     Completed => "completed", Cancelled => "completed",
 });
-entity!(Invoice, InvoiceStatus {
+entity!(Invoice, |i| i.number.clone(), InvoiceStatus {
     Draft => "pending", Issued => "active", PartiallyPaid => "active",
     Paid => "completed", Void => "completed",
 });
-entity!(Contract, ContractStatus {
+entity!(Contract, |c| c.current().map(|v| v.terms.title.clone()).unwrap_or_default(), ContractStatus {
     Draft => "pending", Sent => "pending", Signed => "active", Active => "active",
     Expired => "completed", Terminated => "completed",
 });
-entity!(Shift, ShiftStatus {
+entity!(Shift, |s| s.role.clone(), ShiftStatus {
     Scheduled => "pending", Confirmed => "active", Cancelled => "completed",
 });
-entity!(Asset, AssetStatus {
+entity!(Asset, |a| a.name.clone(), AssetStatus {
     Available => "active", CheckedOut => "active", InMaintenance => "blocked",
     Retired => "completed",
 });
-entity!(Expense, ExpenseStatus {
+entity!(Expense, |e| e.description.clone(), ExpenseStatus {
     Draft => "pending", Submitted => "pending", Approved => "active",
     Paid => "completed", Rejected => "blocked",
 });
-entity!(Document, DocumentStatus {
+entity!(Document, |d| d.title.clone(), DocumentStatus {
     Active => "active", Signed => "completed", Expired => "completed",
 });
-entity!(Venue);
-entity!(Company);
-entity!(Contact);
-entity!(Comment);
+entity!(Venue, |v| v.name.clone());
+entity!(Company, |c| c.name.clone());
+entity!(Contact, |c| c.name.clone());
+entity!(Comment, |c| c.body.chars().take(80).collect());
 
 impl Entity for Organization {
     fn status_name(&self) -> Option<String> {
@@ -144,6 +161,18 @@ impl Entity for Organization {
 
     fn exists(&self) -> bool {
         self.id.is_some()
+    }
+
+    fn display_name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn owner(&self) -> Option<Uuid> {
+        None
+    }
+
+    fn visibility(&self) -> Visibility {
+        Visibility::Organization
     }
 }
 

@@ -1,10 +1,20 @@
 //! `status_tracker`: one row per entity with a status, its current and
 //! previous status and the status's category.
 //!
-//! Sources so far: Task. The other aggregates with a status follow.
+//! Sources: every aggregate with a status — Task, Event, ProductionAdvance,
+//! Invoice, Contract, Shift, Asset, Expense and Document.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use foldline_aggregates::asset::Asset;
+use foldline_aggregates::contract::Contract;
+use foldline_aggregates::document::Document;
+use foldline_aggregates::event::Event;
+use foldline_aggregates::expense::Expense;
+use foldline_aggregates::invoice::Invoice;
+use foldline_aggregates::production_advance::ProductionAdvance;
+use foldline_aggregates::shift::Shift;
 use foldline_aggregates::task::Task;
+use foldline_aggregates::DomainCommand;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -30,18 +40,90 @@ impl Projection for StatusTracker {
         tx: &mut PgConnection,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        let tasks = fold_batch::<Task>(tx, NAME, events).await?;
         let mut rows = Rows::default();
-        for (id, task) in &tasks {
-            let external_id = format!("Task:{id}");
-            if !task.aggregate.exists() || task.aggregate.is_deleted() {
-                rows.deleted.push(external_id);
-            } else {
-                rows.push_task(external_id, task);
-            }
+        for (id, t) in &fold_batch::<Task>(tx, NAME, events).await? {
+            let task = &t.aggregate;
+            let extras = Extras {
+                event_id: task.event_id,
+                due_date: task.due_at.map(|due| due.date_naive()),
+                priority: name_of(task.priority),
+            };
+            rows.entity("Task", id, t, extras);
+        }
+        for (id, t) in &fold_batch::<Event>(tx, NAME, events).await? {
+            let extras = Extras {
+                event_id: id.parse().ok(),
+                due_date: t.aggregate.starts_at.map(|at| at.date_naive()),
+                priority: None,
+            };
+            rows.entity("Event", id, t, extras);
+        }
+        for (id, t) in &fold_batch::<ProductionAdvance>(tx, NAME, events).await? {
+            let advance = &t.aggregate;
+            let extras = Extras {
+                event_id: advance.event_id,
+                due_date: advance.due_date.map(|due| due.date_naive()),
+                priority: name_of(advance.priority),
+            };
+            rows.entity("ProductionAdvance", id, t, extras);
+        }
+        for (id, t) in &fold_batch::<Invoice>(tx, NAME, events).await? {
+            let extras = Extras {
+                due_date: t.aggregate.due_on,
+                ..Extras::default()
+            };
+            rows.entity("Invoice", id, t, extras);
+        }
+        for (id, t) in &fold_batch::<Contract>(tx, NAME, events).await? {
+            let extras = Extras {
+                due_date: t.aggregate.current().and_then(|v| v.terms.expires_on),
+                ..Extras::default()
+            };
+            rows.entity("Contract", id, t, extras);
+        }
+        for (id, t) in &fold_batch::<Shift>(tx, NAME, events).await? {
+            let extras = Extras {
+                event_id: t.aggregate.event_id,
+                due_date: t.aggregate.starts_at.map(|at| at.date_naive()),
+                priority: None,
+            };
+            rows.entity("Shift", id, t, extras);
+        }
+        for (id, t) in &fold_batch::<Asset>(tx, NAME, events).await? {
+            let asset = &t.aggregate;
+            let due = asset
+                .due_back
+                .or(asset.next_maintenance.as_ref().map(|m| m.scheduled_for));
+            let extras = Extras {
+                due_date: due.map(|at| at.date_naive()),
+                ..Extras::default()
+            };
+            rows.entity("Asset", id, t, extras);
+        }
+        for (id, t) in &fold_batch::<Expense>(tx, NAME, events).await? {
+            let extras = Extras {
+                event_id: t.aggregate.event_id,
+                ..Extras::default()
+            };
+            rows.entity("Expense", id, t, extras);
+        }
+        for (id, t) in &fold_batch::<Document>(tx, NAME, events).await? {
+            let extras = Extras {
+                due_date: t.aggregate.expires_on,
+                ..Extras::default()
+            };
+            rows.entity("Document", id, t, extras);
         }
         rows.write(tx).await
     }
+}
+
+/// The columns that differ by entity type.
+#[derive(Default)]
+struct Extras {
+    event_id: Option<Uuid>,
+    due_date: Option<NaiveDate>,
+    priority: Option<String>,
 }
 
 /// A batch's rows, column by column, for one UNNEST upsert.
@@ -70,11 +152,26 @@ struct Rows {
 }
 
 impl Rows {
-    fn push_task(&mut self, external_id: String, tracked: &Tracked<Task>) {
-        let task = &tracked.aggregate;
-        let (Some(id), Some(organization_id), Some(created_at), Some(updated_at)) = (
-            task.id,
-            task.organization_id,
+    /// Adds the entity's row, or its removal once deleted.
+    fn entity<A>(
+        &mut self,
+        entity_type: &'static str,
+        id: &str,
+        tracked: &Tracked<A>,
+        extras: Extras,
+    ) where
+        A: Entity,
+        A::Command: DomainCommand,
+    {
+        let external_id = format!("{entity_type}:{id}");
+        let entity = &tracked.aggregate;
+        if !entity.exists() || entity.is_deleted() {
+            self.deleted.push(external_id);
+            return;
+        }
+        let (Ok(entity_id), Some(organization_id), Some(created_at), Some(updated_at)) = (
+            id.parse::<Uuid>(),
+            entity.organization_id(),
             tracked.created_at,
             tracked.updated_at,
         ) else {
@@ -82,21 +179,21 @@ impl Rows {
         };
         self.id.push(row_id(&external_id));
         self.organization_id.push(organization_id);
-        self.entity_type.push("Task");
-        self.entity_id.push(id);
-        self.entity_name.push(task.title.clone());
+        self.entity_type.push(entity_type);
+        self.entity_id.push(entity_id);
+        self.entity_name.push(entity.display_name());
         self.current_status
-            .push(task.status_name().unwrap_or_default());
+            .push(entity.status_name().unwrap_or_default());
         self.previous_status.push(tracked.previous_status.clone());
-        self.status_category.push(task.status_category());
+        self.status_category.push(entity.status_category());
         self.changed_by.push(tracked.status_changed_by);
         self.changed_at
             .push(tracked.status_changed_at.unwrap_or(created_at));
-        self.event_id.push(task.event_id);
-        self.due_date.push(task.due_at.map(|due| due.date_naive()));
-        self.priority.push(name_of(task.priority));
-        self.visibility.push(task.visibility.as_str());
-        self.owner_id.push(task.owner_id);
+        self.event_id.push(extras.event_id);
+        self.due_date.push(extras.due_date);
+        self.priority.push(extras.priority);
+        self.visibility.push(entity.visibility().as_str());
+        self.owner_id.push(entity.owner());
         self.external_id.push(external_id);
         self.created_at.push(created_at);
         self.updated_at.push(updated_at);

@@ -269,13 +269,14 @@ async fn a_poison_event_stops_only_its_projection_with_its_position() {
     let org = Org::create(&bus, "Poison").await;
     catch_up(&db, &engine).await;
 
-    // A good event and, in the same batch, one no release can read.
+    // A good event and, in the same batch, an expense event no release can
+    // read. The status tracker reads expenses; the calendar does not.
     let good = Uuid::new_v4();
     plan(&bus, &org, good).await;
     let poison_position: i64 = sqlx::query_scalar(
         "INSERT INTO events
              (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         VALUES ('Event', $1, 1, 'EventPlanned', '1.0', '{\"EventPlanned\": {\"title\": 42}}',
+         VALUES ('Expense', $1, 1, 'ExpenseRecorded', '1.0', '{\"ExpenseRecorded\": {\"amount\": \"lots\"}}',
                  (SELECT metadata FROM events WHERE aggregate_id = $2 LIMIT 1))
          RETURNING global_position",
     )
@@ -288,44 +289,49 @@ async fn a_poison_event_stops_only_its_projection_with_its_position() {
     bus.execute::<Task>(
         &org.request(org.member),
         task,
-        create_task("After", None),
+        create_task("After", Some(at("2026-12-20T10:00:00Z"))),
         None,
     )
     .await
     .unwrap();
 
     let last = last_position(&db).await;
-    let error = engine.catch_up_to(&Calendar, last, WAIT).await.unwrap_err();
+    let error = engine
+        .catch_up_to(&StatusTracker, last, WAIT)
+        .await
+        .unwrap_err();
     match &error {
         EngineError::Stopped { position, .. } => assert_eq!(*position, poison_position),
         other => panic!("expected a stop, got {other}"),
     }
     assert!(error.to_string().contains(&poison_position.to_string()));
-    // Nothing of the failed batch was written, the good event included.
+    // Nothing at or after the poison was written: the task comes after it in
+    // the feed, in the failed batch or in none.
     assert_eq!(
-        count(&db, "calendar_events", &format!("Event:{good}")).await,
+        count(&db, "status_tracker", &format!("Task:{task}")).await,
         0
     );
     // It stays stopped, and says where.
     assert!(matches!(
-        engine.catch_up(&Calendar).await,
+        engine.catch_up(&StatusTracker).await,
         Err(EngineError::Stopped { .. })
     ));
     let checkpoints = checkpoint::list(&db.pool).await.unwrap();
-    let calendar = checkpoints
+    let tracker = checkpoints
         .iter()
-        .find(|c| c.projection == Calendar.name())
+        .find(|c| c.projection == StatusTracker.name())
         .unwrap();
-    assert_eq!(calendar.state, "stopped");
-    assert_eq!(calendar.error_position, Some(poison_position));
+    assert_eq!(tracker.state, "stopped");
+    assert_eq!(tracker.error_position, Some(poison_position));
 
-    // The status tracker does not read Event streams and goes on.
-    engine
-        .catch_up_to(&StatusTracker, last, WAIT)
-        .await
-        .unwrap();
+    // The calendar does not read expenses and goes on.
+    engine.catch_up_to(&Calendar, last, WAIT).await.unwrap();
     assert_eq!(
-        count(&db, "status_tracker", &format!("Task:{task}")).await,
+        count(&db, "calendar_events", &format!("Event:{good}")).await,
+        1
+    );
+    assert_eq!(
+        count(&db, "calendar_events", &format!("Task:{task}:due")).await,
         1
     );
 }
