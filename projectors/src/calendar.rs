@@ -36,6 +36,10 @@ impl Projection for Calendar {
         NAME
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["calendar_events"]
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

@@ -229,12 +229,27 @@ impl Engine {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let name = projection.name();
-        let Some(_lock) = self.lock(name, &mut shutdown).await else {
+        let Some(lock) = self.lock(name, &mut shutdown).await else {
             return;
         };
         tracing::info!(projection = name, "projection worker started");
+        self.serve(projection.as_ref(), &mut wake, &mut shutdown)
+            .await;
+        // End the session now, so a standby or a rebuild gets the lock at once
+        // rather than when the server notices a dropped socket.
+        let _ = lock.close().await;
+        tracing::info!(projection = name, "projection worker stopped");
+    }
+
+    /// Catches up whenever woken, until shut down.
+    async fn serve(
+        &self,
+        projection: &dyn Projection,
+        wake: &mut watch::Receiver<i64>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
         loop {
-            match self.catch_up(projection.as_ref()).await {
+            match self.catch_up(projection).await {
                 Ok(_) => {}
                 Err(EngineError::Stopped { .. }) => {
                     // Stays stopped until rebuilt; hold the lock until shutdown.

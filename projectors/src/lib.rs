@@ -8,11 +8,19 @@
 //! batch takes effect exactly once. Projections fold each aggregate's own state
 //! ([`state`]) and write rows derived from it with set-based statements.
 
+pub mod activity_feed;
+pub mod assignments;
 pub mod calendar;
 pub mod checkpoint;
+pub mod document_registry;
 pub mod engine;
 pub mod feed;
+pub mod financial_ledger;
+pub mod inventory_registry;
+pub mod location_registry;
+pub mod people_directory;
 pub mod projection;
+pub mod rebuild;
 pub mod rows;
 pub mod state;
 pub mod status_tracker;
@@ -24,7 +32,21 @@ pub use projection::{Projection, ProjectionError};
 /// Every projection, in the order the engine runs them.
 pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
     vec![
-        std::sync::Arc::new(status_tracker::StatusTracker),
         std::sync::Arc::new(calendar::Calendar),
+        std::sync::Arc::new(activity_feed::ActivityFeed),
+        std::sync::Arc::new(document_registry::DocumentRegistry),
+        std::sync::Arc::new(financial_ledger::FinancialLedger),
+        std::sync::Arc::new(people_directory::PeopleDirectory),
+        std::sync::Arc::new(assignments::Assignments),
+        std::sync::Arc::new(location_registry::LocationRegistry),
+        std::sync::Arc::new(status_tracker::StatusTracker),
+        std::sync::Arc::new(inventory_registry::InventoryRegistry),
     ]
+}
+
+/// The projection named `name`.
+pub fn by_name(name: &str) -> Option<std::sync::Arc<dyn Projection>> {
+    all()
+        .into_iter()
+        .find(|projection| projection.name() == name)
 }

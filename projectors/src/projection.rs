@@ -26,6 +26,10 @@ pub trait Projection: Send + Sync {
     /// Its name, which keys its checkpoint and its advisory lock.
     fn name(&self) -> &'static str;
 
+    /// The read tables it writes, and nothing else writes; a rebuild replaces
+    /// their rows.
+    fn tables(&self) -> &'static [&'static str];
+
     /// Applies a batch of events, in feed order, inside the engine's
     /// transaction; events of aggregates it does not fold are skipped.
     async fn apply(

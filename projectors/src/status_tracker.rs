@@ -35,6 +35,10 @@ impl Projection for StatusTracker {
         NAME
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["status_tracker"]
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

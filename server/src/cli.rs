@@ -70,4 +70,20 @@ pub enum Commands {
     Database,
     /// List each projection's checkpoint, lag and state.
     Projections,
+    /// Rebuild projections from the event store: into shadow tables swapped in
+    /// when caught up (queries keep being served), or in place.
+    Replay {
+        /// The projections to rebuild, by name.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        projections: Vec<String>,
+        /// Rebuild every projection.
+        #[arg(long)]
+        all: bool,
+        /// Clear the live tables and refill them instead of using shadow tables.
+        #[arg(long)]
+        in_place: bool,
+        /// Events per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: i64,
+    },
 }

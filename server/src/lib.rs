@@ -5,4 +5,5 @@ pub mod cli;
 pub mod database;
 pub mod fixture;
 pub mod local_cluster;
+pub mod replay;
 pub mod telemetry;

@@ -9,7 +9,7 @@ use foldline_projectors::{checkpoint, Engine};
 use foldline_server::cli::{Cli, Commands};
 use foldline_server::database;
 use foldline_server::fixture::{self, Fixture};
-use foldline_server::telemetry;
+use foldline_server::{replay, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -40,6 +40,12 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Commands::Demo => demo(&cli).await?,
+        Commands::Replay {
+            ref projections,
+            all,
+            in_place,
+            batch_size,
+        } => replay::run(&cli, projections, all, in_place, batch_size).await?,
         Commands::Projections => {
             let pool = database::connect(&cli.database).await?;
             let names: Vec<&str> = foldline_projectors::all()

@@ -9,3 +9,7 @@ mod domain_rules;
 mod event_store;
 mod fixtures;
 mod projections;
+mod read_tables_a;
+mod read_tables_b;
+mod read_tables_c;
+mod rebuild;

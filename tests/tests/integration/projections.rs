@@ -363,19 +363,20 @@ async fn one_worker_per_projection_and_a_standby_takes_over() {
     let (stop_b, shutdown_b) = tokio::sync::watch::channel(false);
     let first =
         Engine::new(db.pool.clone()).spawn(foldline_projectors::all(), bus.committed(), shutdown_a);
-    wait_for_locks(&db, 2).await;
+    let projections = foldline_projectors::all().len() as i64;
+    wait_for_locks(&db, projections).await;
     let second =
         Engine::new(db.pool.clone()).spawn(foldline_projectors::all(), bus.committed(), shutdown_b);
-    // Two projections, two locks: the second engine holds none of them.
+    // One lock per projection: the second engine holds none of them.
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    assert_eq!(held_locks(&db).await, 2);
+    assert_eq!(held_locks(&db).await, projections);
 
     stop_a.send(true).unwrap();
     for handle in first {
         handle.await.unwrap();
     }
-    // The standby takes both locks and projects what comes next.
-    wait_for_locks(&db, 2).await;
+    // The standby takes every lock and projects what comes next.
+    wait_for_locks(&db, projections).await;
     let task = Uuid::new_v4();
     bus.execute::<Task>(
         &org.request(org.member),

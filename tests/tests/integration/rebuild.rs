@@ -1,0 +1,168 @@
+//! Rebuilding projections: from scratch, into shadow tables while the live
+//! ones serve, and while commands keep arriving, the read tables come out row
+//! for row as the live projection made them.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use foldline_aggregates::task::{Task, TaskCommand};
+use foldline_aggregates::{CommandBus, RequestContext, Source};
+use foldline_projectors::rebuild::{rebuild_in_place, rebuild_in_shadow, RebuildError};
+use foldline_projectors::Engine;
+use foldline_server::fixture::{self, Fixture};
+use foldline_tests::TestDb;
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Every read table's rows, in a stable order.
+async fn snapshot(db: &TestDb) -> Vec<(String, serde_json::Value)> {
+    let mut tables = Vec::new();
+    for projection in foldline_projectors::all() {
+        for table in projection.tables() {
+            let rows: serde_json::Value = sqlx::query_scalar(&format!(
+                "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)::text), '[]')
+                 FROM {table} t"
+            ))
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            tables.push((table.to_string(), rows));
+        }
+    }
+    tables
+}
+
+async fn catch_up_all(db: &TestDb, engine: &Engine) {
+    let last: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    for projection in foldline_projectors::all() {
+        engine
+            .catch_up_to(projection.as_ref(), last, WAIT)
+            .await
+            .unwrap();
+    }
+}
+
+fn assert_same(live: &[(String, serde_json::Value)], rebuilt: &[(String, serde_json::Value)]) {
+    for ((table, expected), (_, actual)) in live.iter().zip(rebuilt) {
+        assert_eq!(expected, actual, "{table} differs after the rebuild");
+    }
+}
+
+async fn demo(db: &TestDb) -> (CommandBus, Fixture) {
+    let bus = db.bus();
+    let demo = Fixture::load("demo").unwrap();
+    fixture::seed(&bus, &demo).await.unwrap();
+    (bus, demo)
+}
+
+#[tokio::test]
+async fn rebuilds_give_the_live_tables_row_for_row() {
+    let db = TestDb::new().await;
+    demo(&db).await;
+    let engine = Engine::new(db.pool.clone()).with_batch_size(50);
+    catch_up_all(&db, &engine).await;
+    let live = snapshot(&db).await;
+    let rows: usize = live.iter().map(|(_, r)| r.as_array().unwrap().len()).sum();
+    assert!(rows > 300, "the demo fills the tables ({rows} rows)");
+
+    let quiet = |_: u64, _: u64| {};
+    for projection in foldline_projectors::all() {
+        rebuild_in_shadow(&db.pool, projection.as_ref(), 37, &quiet)
+            .await
+            .unwrap();
+    }
+    assert_same(&live, &snapshot(&db).await);
+
+    for projection in foldline_projectors::all() {
+        rebuild_in_place(&db.pool, projection.as_ref(), 1000, &quiet)
+            .await
+            .unwrap();
+    }
+    assert_same(&live, &snapshot(&db).await);
+}
+
+#[tokio::test]
+async fn a_shadow_rebuild_while_commands_arrive_ends_equal_to_live() {
+    let db = TestDb::new().await;
+    let (bus, demo) = demo(&db).await;
+    let organization = demo.steps[0].organization_id;
+    let member = demo
+        .steps
+        .iter()
+        .find(|step| step.command_type == "add_member")
+        .map(|step| step.actor_id)
+        .unwrap();
+
+    // The live workers run throughout, woken by the bus.
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let workers =
+        Engine::new(db.pool.clone()).spawn(foldline_projectors::all(), bus.committed(), shutdown);
+
+    let writer = {
+        let bus = bus.clone();
+        tokio::spawn(async move {
+            for n in 0..60 {
+                let request = RequestContext::new(organization, member, Source::Api);
+                let task = Uuid::new_v4();
+                let due: DateTime<Utc> = "2027-01-10T09:00:00Z".parse().unwrap();
+                bus.execute::<Task>(
+                    &request,
+                    task,
+                    TaskCommand::CreateTask {
+                        title: format!("Task {n}"),
+                        description: None,
+                        event_id: None,
+                        project: None,
+                        assignee: None,
+                        due_at: Some(due + chrono::Duration::hours(n)),
+                        priority: Default::default(),
+                        visibility: Default::default(),
+                    },
+                    None,
+                )
+                .await
+                .unwrap();
+                bus.execute::<Task>(&request, task, TaskCommand::StartTask, None)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let quiet = |_: u64, _: u64| {};
+    for projection in foldline_projectors::all() {
+        rebuild_in_shadow(&db.pool, projection.as_ref(), 25, &quiet)
+            .await
+            .unwrap();
+    }
+    writer.await.unwrap();
+
+    let engine = Engine::new(db.pool.clone());
+    catch_up_all(&db, &engine).await;
+    let live = snapshot(&db).await;
+
+    // An in-place rebuild needs the projections to itself: refused while the
+    // workers hold them, done once they stop.
+    let busy = rebuild_in_place(
+        &db.pool,
+        foldline_projectors::all()[0].as_ref(),
+        100,
+        &quiet,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(busy, RebuildError::Busy(_)), "{busy}");
+    stop.send(true).unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    for projection in foldline_projectors::all() {
+        rebuild_in_place(&db.pool, projection.as_ref(), 1000, &quiet)
+            .await
+            .unwrap();
+    }
+    assert_same(&live, &snapshot(&db).await);
+}
