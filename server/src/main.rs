@@ -124,7 +124,7 @@ async fn demo(cli: &Cli) -> anyhow::Result<()> {
         let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", projection.name()))
             .fetch_one(&pool)
             .await?;
-        println!("projection {:<16} {rows} rows", projection.name());
+        println!("projection {:<19} {rows} rows", projection.name());
     }
     let (streams, events): (i64, i64) = sqlx::query_as(
         "SELECT count(DISTINCT (aggregate_type, aggregate_id)), count(*) FROM events",
