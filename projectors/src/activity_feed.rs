@@ -32,7 +32,7 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{name_of, row_id};
-use crate::state::{Entity, Tracked};
+use crate::state::{load_states, save_states, Entity, Tracked};
 
 /// The activity feed projection.
 pub struct ActivityFeed;
@@ -243,7 +243,7 @@ macro_rules! states {
 
             /// Saves every state.
             async fn save(&self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
-                $(save(conn, &self.$field).await?;)*
+                $(save_states(conn, NAME, &self.$field).await?;)*
                 Ok(())
             }
         }
@@ -335,67 +335,7 @@ where
     if ids.is_empty() {
         return Ok(());
     }
-    let stored: Vec<(String, Value)> = sqlx::query_as(
-        "SELECT aggregate_id, state FROM projection_states
-         WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = ANY($3)",
-    )
-    .bind(NAME)
-    .bind(A::TYPE)
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (id, state) in stored {
-        let state = serde_json::from_value(state).map_err(|error| ProjectionError::Poison {
-            position: 0,
-            message: format!(
-                "the {NAME} state of {} {id} no longer reads ({error}); rebuild the projection",
-                A::TYPE
-            ),
-        })?;
-        states.insert(id, state);
-    }
-    Ok(())
-}
-
-/// Saves `states` for the next batches.
-async fn save<A>(
-    conn: &mut PgConnection,
-    states: &HashMap<String, Tracked<A>>,
-) -> Result<(), ProjectionError>
-where
-    A: Entity,
-    A::Command: DomainCommand,
-{
-    if states.is_empty() {
-        return Ok(());
-    }
-    let mut keys = Vec::with_capacity(states.len());
-    let mut sequences = Vec::with_capacity(states.len());
-    let mut payloads = Vec::with_capacity(states.len());
-    for (id, state) in states {
-        keys.push(id.clone());
-        sequences.push(state.sequence);
-        payloads.push(
-            serde_json::to_value(state).map_err(|error| ProjectionError::Poison {
-                position: state.last_position,
-                message: format!("cannot store the state of {} {id}: {error}", A::TYPE),
-            })?,
-        );
-    }
-    sqlx::query(
-        "INSERT INTO projection_states (projection, aggregate_type, aggregate_id, sequence, state)
-         SELECT $1, $2, s.aggregate_id, s.sequence, s.state
-         FROM UNNEST($3::text[], $4::bigint[], $5::jsonb[]) AS s(aggregate_id, sequence, state)
-         ON CONFLICT (projection, aggregate_type, aggregate_id) DO UPDATE
-             SET sequence = EXCLUDED.sequence, state = EXCLUDED.state",
-    )
-    .bind(NAME)
-    .bind(A::TYPE)
-    .bind(&keys)
-    .bind(&sequences)
-    .bind(&payloads)
-    .execute(&mut *conn)
-    .await?;
+    states.extend(load_states::<A>(conn, NAME, &ids).await?);
     Ok(())
 }
 

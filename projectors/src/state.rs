@@ -254,16 +254,38 @@ where
     let mut ids: Vec<String> = mine.iter().map(|e| e.aggregate_id.clone()).collect();
     ids.sort();
     ids.dedup();
+    let mut states = load_states::<A>(conn, projection, &ids).await?;
+    for event in mine {
+        states
+            .entry(event.aggregate_id.clone())
+            .or_default()
+            .fold(event)?;
+    }
+    save_states(conn, projection, &states).await?;
+    Ok(states)
+}
+
+/// The states `projection` keeps of the aggregates `ids` of type `A`; those it
+/// has none of are absent.
+pub async fn load_states<A>(
+    conn: &mut PgConnection,
+    projection: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Tracked<A>>, ProjectionError>
+where
+    A: Entity,
+    A::Command: DomainCommand,
+{
     let stored: Vec<(String, Value)> = sqlx::query_as(
         "SELECT aggregate_id, state FROM projection_states
          WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = ANY($3)",
     )
     .bind(projection)
     .bind(A::TYPE)
-    .bind(&ids)
+    .bind(ids)
     .fetch_all(&mut *conn)
     .await?;
-    let mut states: HashMap<String, Tracked<A>> = HashMap::with_capacity(ids.len());
+    let mut states = HashMap::with_capacity(ids.len());
     for (id, state) in stored {
         let state = serde_json::from_value(state).map_err(|error| ProjectionError::Poison {
             position: 0,
@@ -274,17 +296,26 @@ where
         })?;
         states.insert(id, state);
     }
-    for event in mine {
-        states
-            .entry(event.aggregate_id.clone())
-            .or_default()
-            .fold(event)?;
-    }
+    Ok(states)
+}
 
+/// Saves `states` for `projection`'s next batches.
+pub async fn save_states<A>(
+    conn: &mut PgConnection,
+    projection: &str,
+    states: &HashMap<String, Tracked<A>>,
+) -> Result<(), ProjectionError>
+where
+    A: Entity,
+    A::Command: DomainCommand,
+{
+    if states.is_empty() {
+        return Ok(());
+    }
+    let mut keys = Vec::with_capacity(states.len());
     let mut sequences = Vec::with_capacity(states.len());
     let mut payloads = Vec::with_capacity(states.len());
-    let mut keys = Vec::with_capacity(states.len());
-    for (id, state) in &states {
+    for (id, state) in states {
         keys.push(id.clone());
         sequences.push(state.sequence);
         payloads.push(
@@ -308,5 +339,5 @@ where
     .bind(&payloads)
     .execute(&mut *conn)
     .await?;
-    Ok(states)
+    Ok(())
 }
