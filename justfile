@@ -17,6 +17,7 @@ lint:
 bench:
     cargo bench -p foldline-tests --bench command_bus
     cargo bench -p foldline-tests --bench command_mix
+    cargo bench -p foldline-tests --bench replay
 
 # The whole CI script.
 ci:
