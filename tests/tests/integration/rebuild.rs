@@ -166,3 +166,106 @@ async fn a_shadow_rebuild_while_commands_arrive_ends_equal_to_live() {
     }
     assert_same(&live, &snapshot(&db).await);
 }
+
+/// Runs a projection but stops before the engine commits, until released:
+/// the moment a worker can be killed with its batch written but not committed.
+struct HeldBeforeCommit {
+    inner: std::sync::Arc<dyn foldline_projectors::Projection>,
+    backend: std::sync::Mutex<Option<i32>>,
+    written: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl foldline_projectors::Projection for HeldBeforeCommit {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        self.inner.tables()
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        events: &[foldline_projectors::StoredEvent],
+    ) -> Result<(), foldline_projectors::ProjectionError> {
+        self.inner.apply(tx, events).await?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *tx)
+            .await?;
+        *self.backend.lock().unwrap() = Some(pid);
+        self.written.notify_one();
+        self.release.notified().await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_before_its_commit_leaves_nothing_and_loses_nothing() {
+    let db = TestDb::new().await;
+    demo(&db).await;
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let feed = foldline_projectors::by_name("activity_feed").unwrap();
+    let held = std::sync::Arc::new(HeldBeforeCommit {
+        inner: feed.clone(),
+        backend: Default::default(),
+        written: Default::default(),
+        release: Default::default(),
+    });
+    let engine = Engine::new(db.pool.clone()).with_batch_size(100);
+
+    // The first batch is written inside its transaction; the worker's
+    // session is killed before the commit.
+    let step = {
+        let engine = engine.clone();
+        let held = held.clone();
+        tokio::spawn(async move { engine.step(held.as_ref()).await })
+    };
+    held.written.notified().await;
+    let pid = held.backend.lock().unwrap().unwrap();
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(killed);
+    held.release.notify_one();
+    let outcome = step.await.unwrap();
+    assert!(outcome.is_err(), "the batch cannot commit: {outcome:?}");
+
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM activity_feed")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "no partial batch");
+    let checkpoint = foldline_projectors::checkpoint::get(&db.pool, "activity_feed")
+        .await
+        .unwrap();
+    assert!(checkpoint.is_none_or(|c| c.position.global_position == 0));
+
+    // On restart every event is applied once: one row each, none twice.
+    let last: i64 = sqlx::query_scalar("SELECT max(global_position) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    engine.catch_up_to(feed.as_ref(), last, WAIT).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM activity_feed")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let missing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events e
+         WHERE NOT EXISTS (SELECT 1 FROM activity_feed a
+                           WHERE a.external_id = 'event:' || e.global_position)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, events, "one row per event, none twice");
+    assert_eq!(missing, 0, "no event lost");
+}
