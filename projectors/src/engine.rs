@@ -235,8 +235,13 @@ impl Engine {
         tracing::info!(projection = name, "projection worker started");
         self.serve(projection.as_ref(), &mut wake, &mut shutdown)
             .await;
-        // End the session now, so a standby or a rebuild gets the lock at once
-        // rather than when the server notices a dropped socket.
+        // Release the lock before leaving, so a standby or a rebuild gets it at
+        // once rather than when the server has cleaned up the session.
+        let mut lock = lock;
+        let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext('foldline.projection.' || $1))")
+            .bind(name)
+            .execute(&mut lock)
+            .await;
         let _ = lock.close().await;
         tracing::info!(projection = name, "projection worker stopped");
     }

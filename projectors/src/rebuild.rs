@@ -48,8 +48,19 @@ pub async fn rebuild_in_shadow(
     batch_size: i64,
     progress: Progress<'_>,
 ) -> Result<u64, RebuildError> {
-    let name = projection.name();
-    let _guard = lock(pool, &format!("foldline.rebuild.{name}")).await?;
+    let key = format!("foldline.rebuild.{}", projection.name());
+    let guard = lock(pool, &key).await?;
+    let result = shadow_rebuild(pool, projection, batch_size, progress).await;
+    release(guard, &key).await;
+    result
+}
+
+async fn shadow_rebuild(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch_size: i64,
+    progress: Progress<'_>,
+) -> Result<u64, RebuildError> {
     prepare_shadow(pool, projection).await?;
     let options = (*pool.connect_options())
         .clone()
@@ -84,8 +95,20 @@ pub async fn rebuild_in_place(
     batch_size: i64,
     progress: Progress<'_>,
 ) -> Result<u64, RebuildError> {
+    let key = format!("foldline.projection.{}", projection.name());
+    let guard = lock(pool, &key).await?;
+    let result = in_place_rebuild(pool, projection, batch_size, progress).await;
+    release(guard, &key).await;
+    result
+}
+
+async fn in_place_rebuild(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    batch_size: i64,
+    progress: Progress<'_>,
+) -> Result<u64, RebuildError> {
     let name = projection.name();
-    let _guard = lock(pool, &format!("foldline.projection.{name}")).await?;
     let mut tx = pool.begin().await?;
     for table in projection.tables() {
         sqlx::query(&format!("DELETE FROM {table}"))
@@ -264,8 +287,16 @@ async fn event_count(pool: &PgPool) -> Result<u64, sqlx::Error> {
     Ok(count as u64)
 }
 
-/// Holds a session advisory lock on a connection of its own, released when
-/// the guard is dropped with its connection.
+/// Releases a lock taken by [`lock`] and ends its session.
+async fn release(mut conn: PgConnection, key: &str) {
+    let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+        .bind(key)
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+}
+
+/// Takes a session advisory lock on a connection of its own.
 async fn lock(pool: &PgPool, key: &str) -> Result<PgConnection, RebuildError> {
     let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
