@@ -269,3 +269,56 @@ async fn a_worker_killed_before_its_commit_leaves_nothing_and_loses_nothing() {
     assert_eq!(rows, events, "one row per event, none twice");
     assert_eq!(missing, 0, "no event lost");
 }
+
+/// A workload of a few thousand commands across every aggregate, projected
+/// live by the workers while it runs, equals a rebuild from scratch.
+#[tokio::test]
+async fn a_few_thousand_commands_projected_live_equal_a_rebuild() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = foldline_tests::Org::create(&bus, "Determinism").await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let workers = Engine::new(db.pool.clone()).with_batch_size(64).spawn(
+        foldline_projectors::all(),
+        bus.committed(),
+        shutdown,
+    );
+    let clients = 4;
+    let iterations = 15;
+    let mut writers = Vec::new();
+    for client in 0..clients {
+        let bus = bus.clone();
+        writers.push(tokio::spawn(async move {
+            for n in 0..iterations {
+                for step in foldline_tests::workload::iteration(&org, 7, client, n) {
+                    bus.dispatch(&org.request(step.actor), step.id, step.command, None)
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let commands: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT metadata ->> 'command_id') FROM events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(commands > 2_000, "{commands} commands");
+
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    stop.send(true).unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let live = snapshot(&db).await;
+    let quiet = |_: u64, _: u64| {};
+    for projection in foldline_projectors::all() {
+        rebuild_in_place(&db.pool, projection.as_ref(), 500, &quiet)
+            .await
+            .unwrap();
+    }
+    assert_same(&live, &snapshot(&db).await);
+}
