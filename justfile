@@ -18,6 +18,7 @@ bench:
     cargo bench -p foldline-tests --bench command_bus
     cargo bench -p foldline-tests --bench command_mix
     cargo bench -p foldline-tests --bench replay
+    cargo bench -p foldline-tests --bench lag
 
 # The whole CI script.
 ci:
