@@ -3,7 +3,9 @@
 //! rebuilt from scratch as `foldline replay --all` does (shadow tables, swap).
 //!
 //! `cargo bench -p foldline-tests --bench replay` (part of `just bench`).
-//! `BENCH_EVENTS` sets how many events to generate (default 100,000).
+//! `BENCH_EVENTS` sets how many events to generate (default 100,000),
+//! `BENCH_BATCH` the events per transaction (default 10,000, as `foldline
+//! replay`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +20,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    let batch: i64 = std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let db = TestDb::new().await;
     let bus = db.bus();
     let org = Org::create(&bus, "Replay").await;
@@ -60,7 +66,7 @@ async fn main() {
     let all = Instant::now();
     for projection in foldline_projectors::all() {
         let started = Instant::now();
-        let applied = rebuild_in_shadow(&db.pool, projection.as_ref(), 1000, &quiet)
+        let applied = rebuild_in_shadow(&db.pool, projection.as_ref(), batch, &quiet)
             .await
             .expect("rebuild");
         let seconds = started.elapsed().as_secs_f64();
