@@ -157,6 +157,19 @@ impl Engine {
         global_position: i64,
         timeout: Duration,
     ) -> Result<u64, EngineError> {
+        self.catch_up_to_reporting(projection, global_position, timeout, &|_| {})
+            .await
+    }
+
+    /// [`Engine::catch_up_to`], calling `applied` with the running count of
+    /// events applied after each batch.
+    pub async fn catch_up_to_reporting(
+        &self,
+        projection: &dyn Projection,
+        global_position: i64,
+        timeout: Duration,
+        applied_so_far: &(dyn Fn(u64) + Sync),
+    ) -> Result<u64, EngineError> {
         let name = projection.name();
         let database = |source| EngineError::Database {
             projection: name.to_owned(),
@@ -194,7 +207,10 @@ impl Engine {
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                n => applied += n as u64,
+                n => {
+                    applied += n as u64;
+                    applied_so_far(applied);
+                }
             }
         }
     }

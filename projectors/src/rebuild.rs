@@ -11,6 +11,8 @@
 //! In place, the projection's rows, states and checkpoint are cleared and the
 //! projection is folded again; queries see the tables fill up.
 
+use std::time::Duration;
+
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -18,6 +20,10 @@ use crate::checkpoint;
 use crate::engine::{Engine, EngineError};
 use crate::feed::read_batch;
 use crate::projection::{Projection, ProjectionError};
+
+/// How long a rebuild waits for transactions still open before the events it
+/// must reach; `idle_in_transaction_session_timeout` ends idle ones sooner.
+const OPEN_TRANSACTIONS_WAIT: Duration = Duration::from_secs(120);
 
 /// The schema shadow copies live in.
 pub const SHADOW_SCHEMA: &str = "foldline_shadow";
@@ -69,20 +75,10 @@ async fn shadow_rebuild(
         .max_connections(2)
         .connect_with(options)
         .await?;
-    let total = event_count(pool).await?;
     let engine = Engine::new(shadow.clone()).with_batch_size(batch_size);
-    let mut applied = 0;
-    loop {
-        match engine.step(projection).await? {
-            0 => break,
-            n => {
-                applied += n as u64;
-                progress(applied, total);
-            }
-        }
-    }
+    let mut applied = catch_up_to_head(pool, &engine, projection, progress).await?;
     applied += swap_in(&shadow, projection, batch_size).await?;
-    progress(applied, total);
+    progress(applied, applied);
     drop_shadow(&shadow, projection).await?;
     shadow.close().await;
     Ok(applied)
@@ -117,18 +113,29 @@ async fn in_place_rebuild(
     }
     reset(&mut tx, name).await?;
     tx.commit().await?;
-    let total = event_count(pool).await?;
     let engine = Engine::new(pool.clone()).with_batch_size(batch_size);
-    let mut applied = 0;
-    loop {
-        match engine.step(projection).await? {
-            0 => return Ok(applied),
-            n => {
-                applied += n as u64;
-                progress(applied, total);
-            }
-        }
-    }
+    catch_up_to_head(pool, &engine, projection, progress).await
+}
+
+/// Folds every event that was in the store when the rebuild started, waiting
+/// for transactions still open before them, with progress after each batch.
+async fn catch_up_to_head(
+    pool: &PgPool,
+    engine: &Engine,
+    projection: &dyn Projection,
+    progress: Progress<'_>,
+) -> Result<u64, RebuildError> {
+    let (head, total): (i64, i64) =
+        sqlx::query_as("SELECT coalesce(max(global_position), 0), count(*) FROM events")
+            .fetch_one(pool)
+            .await?;
+    let total = total as u64;
+    let applied = engine
+        .catch_up_to_reporting(projection, head, OPEN_TRANSACTIONS_WAIT, &|applied| {
+            progress(applied, total)
+        })
+        .await?;
+    Ok(applied)
 }
 
 /// Clears a projection's states and sets its checkpoint to the start.
@@ -278,13 +285,6 @@ async fn drop_shadow(shadow: &PgPool, projection: &dyn Projection) -> Result<(),
     }
     tx.commit().await?;
     Ok(())
-}
-
-async fn event_count(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(pool)
-        .await?;
-    Ok(count as u64)
 }
 
 /// Releases a lock taken by [`lock`] and ends its session.
