@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 pub mod commands;
 pub mod measure;
+pub mod read_side;
 pub mod workload;
 
 use foldline_aggregates::company::{Company, CompanyCommand, CompanyKind};

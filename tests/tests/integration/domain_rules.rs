@@ -2,19 +2,15 @@
 //! claims the database keeps unique, and old event versions read through
 //! upcasters.
 
-use chrono::{DateTime, Utc};
 use foldline_aggregates::contact::{Contact, ContactCommand, ContactKind};
 use foldline_aggregates::event::{Event, EventCommand, EventKind};
 use foldline_aggregates::shift::{Shift, ShiftCommand};
 use foldline_aggregates::task::{Task, TaskCommand};
 use foldline_aggregates::venue::{Venue, VenueCommand};
 use foldline_aggregates::{BusError, CommandBus, DomainError, Loaded};
+use foldline_tests::read_side::at;
 use foldline_tests::{Org, TestDb};
 use uuid::Uuid;
-
-fn at(text: &str) -> DateTime<Utc> {
-    text.parse().unwrap()
-}
 
 fn add_contact(email: &str) -> ContactCommand {
     ContactCommand::AddContact {

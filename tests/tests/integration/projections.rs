@@ -8,13 +8,10 @@ use foldline_aggregates::{CommandBus, Visibility};
 use foldline_projectors::calendar::Calendar;
 use foldline_projectors::status_tracker::StatusTracker;
 use foldline_projectors::{checkpoint, Engine, EngineError, Projection};
+use foldline_tests::read_side::{at, catch_up_all, last_position, WAIT};
 use foldline_tests::{Org, TestDb};
 use sqlx::Connection;
 use uuid::Uuid;
-
-fn at(text: &str) -> DateTime<Utc> {
-    text.parse().unwrap()
-}
 
 fn create_task(title: &str, due_at: Option<DateTime<Utc>>) -> TaskCommand {
     TaskCommand::CreateTask {
@@ -27,28 +24,6 @@ fn create_task(title: &str, due_at: Option<DateTime<Utc>>) -> TaskCommand {
         priority: Default::default(),
         visibility: Visibility::Private,
     }
-}
-
-/// Catches every projection up to the last event appended so far. Other
-/// tests' transactions, open at the same time on the same server, may hold the
-/// feed back for a moment: it waits for them.
-async fn catch_up(db: &TestDb, engine: &Engine) {
-    let last = last_position(db).await;
-    for projection in foldline_projectors::all() {
-        engine
-            .catch_up_to(projection.as_ref(), last, WAIT)
-            .await
-            .unwrap();
-    }
-}
-
-const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-async fn last_position(db: &TestDb) -> i64 {
-    sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
 }
 
 async fn count(db: &TestDb, table: &str, external_id: &str) -> i64 {
@@ -75,7 +50,7 @@ async fn the_seeds_trigger_test_through_commands() {
     bus.execute::<Task>(&request, task, create_task("Book the hotel", None), None)
         .await
         .unwrap();
-    catch_up(&db, &engine).await;
+    catch_up_all(&db, &engine).await;
     assert_eq!(count(&db, "status_tracker", &status_row).await, 1);
     assert_eq!(count(&db, "calendar_events", &calendar_row).await, 0);
 
@@ -89,7 +64,7 @@ async fn the_seeds_trigger_test_through_commands() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine).await;
+    catch_up_all(&db, &engine).await;
     assert_eq!(count(&db, "calendar_events", &calendar_row).await, 1);
     let (title, starts_at): (String, DateTime<Utc>) =
         sqlx::query_as("SELECT title, starts_at FROM calendar_events WHERE external_id = $1")
@@ -104,7 +79,7 @@ async fn the_seeds_trigger_test_through_commands() {
     bus.execute::<Task>(&request, task, TaskCommand::DeleteTask, None)
         .await
         .unwrap();
-    catch_up(&db, &engine).await;
+    catch_up_all(&db, &engine).await;
     assert_eq!(count(&db, "status_tracker", &status_row).await, 0);
     assert_eq!(count(&db, "calendar_events", &calendar_row).await, 0);
 }
@@ -137,7 +112,7 @@ async fn status_rows_carry_status_history_visibility_and_owner() {
             .await
             .unwrap();
     }
-    catch_up(&db, &engine).await;
+    catch_up_all(&db, &engine).await;
     let row: StatusRow = sqlx::query_as(
         "SELECT organization_id, entity_name, current_status, previous_status, status_category,
                 changed_by, visibility, owner_id, due_date, last_position
@@ -187,7 +162,7 @@ async fn a_transaction_committing_late_is_not_skipped() {
     let bus = db.bus();
     let engine = Engine::new(db.pool.clone());
     let org = Org::create(&bus, "Gaps").await;
-    catch_up(&db, &engine).await;
+    catch_up_all(&db, &engine).await;
 
     // The slow writer: appends a task's creation and holds its transaction open.
     let slow_task = Uuid::new_v4();
@@ -250,7 +225,7 @@ async fn a_transaction_committing_late_is_not_skipped() {
     );
 
     slow_tx.commit().await.unwrap();
-    catch_up(&db, &engine).await;
+    catch_up_all(&db, &engine).await;
     assert_eq!(
         count(&db, "status_tracker", &format!("Task:{slow_task}")).await,
         1
@@ -267,7 +242,7 @@ async fn a_poison_event_stops_only_its_projection_with_its_position() {
     let bus = db.bus();
     let engine = Engine::new(db.pool.clone());
     let org = Org::create(&bus, "Poison").await;
-    catch_up(&db, &engine).await;
+    catch_up_all(&db, &engine).await;
 
     // A good event and, in the same batch, an expense event no release can
     // read. The status tracker reads expenses; the calendar does not.

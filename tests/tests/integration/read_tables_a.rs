@@ -18,19 +18,14 @@ use foldline_aggregates::shift::{Shift, ShiftCommand};
 use foldline_aggregates::task::{Task, TaskCommand};
 use foldline_aggregates::venue::{Venue, VenueCommand, VenueKind};
 use foldline_aggregates::{CommandBus, EntityRef, Visibility};
-use foldline_projectors::activity_feed::{self, ActivityFeed};
-use foldline_projectors::document_registry::{self, DocumentRegistry};
-use foldline_projectors::{Engine, Projection};
+use foldline_projectors::activity_feed::ActivityFeed;
+use foldline_projectors::document_registry::DocumentRegistry;
+use foldline_projectors::Engine;
 use foldline_tests::commands::{create_advance, draft_invoice, invoice_line};
+use foldline_tests::read_side::{at, catch_up, rebuild_from_scratch, row_json};
 use foldline_tests::{Org, TestDb};
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-const WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-fn at(text: &str) -> DateTime<Utc> {
-    text.parse().unwrap()
-}
 
 fn day(text: &str) -> NaiveDate {
     text.parse().unwrap()
@@ -43,42 +38,12 @@ fn entity(entity_type: &str, entity_id: Uuid) -> EntityRef {
     }
 }
 
-async fn last_position(db: &TestDb) -> i64 {
-    sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-}
-
-/// Catches `projection` up to the last event appended so far, waiting for
-/// other tests' open transactions that hold the feed back.
-async fn catch_up(db: &TestDb, engine: &Engine, projection: &dyn Projection) {
-    let last = last_position(db).await;
-    engine.catch_up_to(projection, last, WAIT).await.unwrap();
-}
-
-async fn catch_up_both(db: &TestDb, engine: &Engine) {
-    catch_up(db, engine, &ActivityFeed).await;
-    catch_up(db, engine, &DocumentRegistry).await;
-}
-
 /// Every row of `table` as JSON, by external id.
 async fn rows(db: &TestDb, table: &str) -> Vec<Value> {
     sqlx::query_scalar(&format!(
         "SELECT to_jsonb(t) FROM {table} t ORDER BY external_id"
     ))
     .fetch_all(&db.pool)
-    .await
-    .unwrap()
-}
-
-/// One row of `table` as JSON.
-async fn row(db: &TestDb, table: &str, external_id: &str) -> Option<Value> {
-    sqlx::query_scalar(&format!(
-        "SELECT to_jsonb(t) FROM {table} t WHERE external_id = $1"
-    ))
-    .bind(external_id)
-    .fetch_optional(&db.pool)
     .await
     .unwrap()
 }
@@ -155,28 +120,6 @@ fn post(on: EntityRef, kind: CommentKind, body: &str, visibility: Visibility) ->
         body: body.into(),
         visibility,
     }
-}
-
-/// Resets `projection` the way an operator rebuilds it and catches a second
-/// engine up, in batches of `batch` events.
-async fn rebuild(db: &TestDb, projection: &dyn Projection, table: &str, batch: i64) {
-    let name = projection.name();
-    sqlx::query(&format!("DELETE FROM {table}"))
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    for reset in [
-        "DELETE FROM projection_states WHERE projection = $1",
-        "DELETE FROM projection_checkpoints WHERE projection = $1",
-    ] {
-        sqlx::query(reset)
-            .bind(name)
-            .execute(&db.pool)
-            .await
-            .unwrap();
-    }
-    let engine = Engine::new(db.pool.clone()).with_batch_size(batch);
-    catch_up(db, &engine, projection).await;
 }
 
 #[tokio::test]
@@ -352,7 +295,7 @@ async fn every_event_of_every_aggregate_is_an_activity_on_its_entity() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &ActivityFeed).await;
+    catch_up(&db, &engine, &[&ActivityFeed]).await;
 
     // One row per event, each dated and placed by its event.
     let events = db.event_count().await;
@@ -405,7 +348,7 @@ async fn every_event_of_every_aggregate_is_an_activity_on_its_entity() {
 
     // The task's creation, column by column.
     let (position, recorded_at) = last_event(&db, task).await;
-    let created_task = row(&db, "activity_feed", &format!("event:{position}"))
+    let created_task = row_json(&db, "activity_feed", &format!("event:{position}"))
         .await
         .unwrap();
     assert_eq!(created_task["organization_id"], json!(org.id));
@@ -475,7 +418,7 @@ async fn activities_show_their_entity_as_of_their_event_and_outlive_it() {
     bus.execute::<Task>(&member, task, create_task("Book the hotel"), None)
         .await
         .unwrap();
-    catch_up(&db, &engine, &ActivityFeed).await;
+    catch_up(&db, &engine, &[&ActivityFeed]).await;
     for command in [
         TaskCommand::UpdateTask {
             title: Some("Book the hotels".into()),
@@ -487,7 +430,7 @@ async fn activities_show_their_entity_as_of_their_event_and_outlive_it() {
             .await
             .unwrap();
     }
-    catch_up(&db, &engine, &ActivityFeed).await;
+    catch_up(&db, &engine, &[&ActivityFeed]).await;
     // In a batch of its own: the task's state comes from the stored states.
     bus.execute::<Comment>(
         &admin,
@@ -502,7 +445,7 @@ async fn activities_show_their_entity_as_of_their_event_and_outlive_it() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &ActivityFeed).await;
+    catch_up(&db, &engine, &[&ActivityFeed]).await;
     bus.execute::<Task>(
         &member,
         task,
@@ -529,7 +472,7 @@ async fn activities_show_their_entity_as_of_their_event_and_outlive_it() {
     bus.execute::<Comment>(&admin, note, CommentCommand::DeleteComment, None)
         .await
         .unwrap();
-    catch_up(&db, &engine, &ActivityFeed).await;
+    catch_up(&db, &engine, &[&ActivityFeed]).await;
 
     let rows = activities(&db, task).await;
     let summary: Vec<(String, String, String, Value, Value, String)> = rows
@@ -647,9 +590,11 @@ async fn an_uploaded_document_is_registered_on_its_entity_until_deleted() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
     let (position, recorded_at) = last_event(&db, document).await;
-    let registered = row(&db, "document_registry", &external_id).await.unwrap();
+    let registered = row_json(&db, "document_registry", &external_id)
+        .await
+        .unwrap();
     assert_eq!(registered["organization_id"], json!(org.id));
     assert_eq!(registered["document_type"], "permit");
     assert_eq!(registered["source_type"], "document");
@@ -685,9 +630,11 @@ async fn an_uploaded_document_is_registered_on_its_entity_until_deleted() {
             .await
             .unwrap();
     }
-    catch_up(&db, &engine, &DocumentRegistry).await;
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
     let (position, updated_at) = last_event(&db, document).await;
-    let signed = row(&db, "document_registry", &external_id).await.unwrap();
+    let signed = row_json(&db, "document_registry", &external_id)
+        .await
+        .unwrap();
     assert_eq!(signed["title"], "Noise permit (council)");
     assert_eq!(signed["status"], "signed");
     assert_eq!(signed["last_position"], json!(position));
@@ -702,8 +649,8 @@ async fn an_uploaded_document_is_registered_on_its_entity_until_deleted() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    assert_eq!(row(&db, "document_registry", &external_id).await, None);
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    assert_eq!(row_json(&db, "document_registry", &external_id).await, None);
 }
 
 #[tokio::test]
@@ -732,8 +679,10 @@ async fn a_contract_registers_the_document_of_its_version_in_force() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    let drafted = row(&db, "document_registry", &external_id).await.unwrap();
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    let drafted = row_json(&db, "document_registry", &external_id)
+        .await
+        .unwrap();
     assert_eq!(drafted["document_type"], "contract");
     assert_eq!(drafted["source_type"], "contract_document");
     assert_eq!(drafted["document_id"], Value::Null);
@@ -764,7 +713,7 @@ async fn a_contract_registers_the_document_of_its_version_in_force() {
     bus.execute::<Contract>(&member, contract, ContractCommand::SendContract, None)
         .await
         .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
     bus.execute::<Contract>(
         &member,
         contract,
@@ -773,8 +722,10 @@ async fn a_contract_registers_the_document_of_its_version_in_force() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    let amended = row(&db, "document_registry", &external_id).await.unwrap();
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    let amended = row_json(&db, "document_registry", &external_id)
+        .await
+        .unwrap();
     assert_eq!(amended["file_url"], v2);
     assert_eq!(amended["file_type"], "docx");
     assert_eq!(amended["status"], "sent");
@@ -795,8 +746,8 @@ async fn a_contract_registers_the_document_of_its_version_in_force() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    assert_eq!(row(&db, "document_registry", &external_id).await, None);
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    assert_eq!(row_json(&db, "document_registry", &external_id).await, None);
     bus.execute::<Contract>(
         &member,
         contract,
@@ -805,15 +756,17 @@ async fn a_contract_registers_the_document_of_its_version_in_force() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    let again = row(&db, "document_registry", &external_id).await.unwrap();
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    let again = row_json(&db, "document_registry", &external_id)
+        .await
+        .unwrap();
     assert_eq!(again["file_url"], v1);
     assert_eq!(again["uploaded_by"], json!(org.member));
     bus.execute::<Contract>(&admin, contract, ContractCommand::DeleteContract, None)
         .await
         .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    assert_eq!(row(&db, "document_registry", &external_id).await, None);
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    assert_eq!(row_json(&db, "document_registry", &external_id).await, None);
 }
 
 #[tokio::test]
@@ -847,8 +800,8 @@ async fn an_invoice_registers_its_pdf_until_it_is_deleted() {
         .await
         .unwrap();
     }
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    assert_eq!(row(&db, "document_registry", &external_id).await, None);
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    assert_eq!(row_json(&db, "document_registry", &external_id).await, None);
 
     bus.execute::<Invoice>(
         &member,
@@ -861,9 +814,11 @@ async fn an_invoice_registers_its_pdf_until_it_is_deleted() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
     let (attached_position, attached_at) = last_event(&db, invoice).await;
-    let attached = row(&db, "document_registry", &external_id).await.unwrap();
+    let attached = row_json(&db, "document_registry", &external_id)
+        .await
+        .unwrap();
     assert_eq!(attached["organization_id"], json!(org.id));
     assert_eq!(attached["document_type"], "invoice");
     assert_eq!(attached["source_type"], "invoice_pdf");
@@ -884,8 +839,10 @@ async fn an_invoice_registers_its_pdf_until_it_is_deleted() {
     bus.execute::<Invoice>(&member, invoice, invoice_line(3), None)
         .await
         .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    let kept = row(&db, "document_registry", &external_id).await.unwrap();
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    let kept = row_json(&db, "document_registry", &external_id)
+        .await
+        .unwrap();
     assert_eq!(kept["file_url"], url_1);
     assert_eq!(kept["uploaded_by"], json!(org.member));
     assert_eq!(kept["created_at"], attached["created_at"]);
@@ -906,8 +863,10 @@ async fn an_invoice_registers_its_pdf_until_it_is_deleted() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    let replaced = row(&db, "document_registry", &external_id).await.unwrap();
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    let replaced = row_json(&db, "document_registry", &external_id)
+        .await
+        .unwrap();
     assert_eq!(replaced["document_id"], json!(second));
     assert_eq!(replaced["file_url"], url_2);
     assert_eq!(replaced["uploaded_by"], json!(org.admin));
@@ -916,13 +875,15 @@ async fn an_invoice_registers_its_pdf_until_it_is_deleted() {
     bus.execute::<Invoice>(&admin, invoice, InvoiceCommand::DeleteInvoice, None)
         .await
         .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    assert_eq!(row(&db, "document_registry", &external_id).await, None);
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    assert_eq!(row_json(&db, "document_registry", &external_id).await, None);
     // The uploaded files are documents of their own and stay.
     for id in [first, second] {
-        assert!(row(&db, "document_registry", &format!("Document:{id}"))
-            .await
-            .is_some());
+        assert!(
+            row_json(&db, "document_registry", &format!("Document:{id}"))
+                .await
+                .is_some()
+        );
     }
 }
 
@@ -971,7 +932,7 @@ async fn an_advance_registers_each_attachment_until_it_is_deleted() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
     let (rider_position, rider_at) = last_event(&db, advance).await;
     bus.execute::<ProductionAdvance>(
         &org.request(org.production_manager),
@@ -981,12 +942,14 @@ async fn an_advance_registers_each_attachment_until_it_is_deleted() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
     let (spec_position, spec_at) = last_event(&db, advance).await;
 
     let rider_row = format!("ProductionAdvance:{advance}:attachment:{rider}");
     let spec_row = format!("ProductionAdvance:{advance}:attachment:{spec}");
-    let hospitality = row(&db, "document_registry", &rider_row).await.unwrap();
+    let hospitality = row_json(&db, "document_registry", &rider_row)
+        .await
+        .unwrap();
     assert_eq!(hospitality["organization_id"], json!(org.id));
     assert_eq!(hospitality["document_type"], "rider");
     assert_eq!(hospitality["source_type"], "advance_attachment");
@@ -1004,7 +967,7 @@ async fn an_advance_registers_each_attachment_until_it_is_deleted() {
     // Every row of the advance follows its last event.
     assert_eq!(hospitality["last_position"], json!(spec_position));
     assert!(spec_position > rider_position);
-    let plot = row(&db, "document_registry", &spec_row).await.unwrap();
+    let plot = row_json(&db, "document_registry", &spec_row).await.unwrap();
     assert_eq!(plot["document_type"], "spec");
     assert_eq!(plot["title"], "Stage plot");
     assert_eq!(plot["file_type"], "png");
@@ -1019,13 +982,15 @@ async fn an_advance_registers_each_attachment_until_it_is_deleted() {
     )
     .await
     .unwrap();
-    catch_up(&db, &engine, &DocumentRegistry).await;
-    assert_eq!(row(&db, "document_registry", &rider_row).await, None);
-    assert_eq!(row(&db, "document_registry", &spec_row).await, None);
+    catch_up(&db, &engine, &[&DocumentRegistry]).await;
+    assert_eq!(row_json(&db, "document_registry", &rider_row).await, None);
+    assert_eq!(row_json(&db, "document_registry", &spec_row).await, None);
     // The files themselves stay registered as documents.
-    assert!(row(&db, "document_registry", &format!("Document:{rider}"))
-        .await
-        .is_some());
+    assert!(
+        row_json(&db, "document_registry", &format!("Document:{rider}"))
+            .await
+            .is_some()
+    );
 }
 
 /// A day of work on every source of both tables, caught up after each command
@@ -1039,7 +1004,7 @@ async fn a_day_of_work(db: &TestDb, bus: &CommandBus, engine: &Engine, org: &Org
             bus.execute::<$aggregate>($request, $id, $command, None)
                 .await
                 .unwrap();
-            catch_up_both(db, engine).await;
+            catch_up(db, engine, &[&ActivityFeed, &DocumentRegistry]).await;
         };
     }
     run!(Task, &member, task, create_task("Book the hotel"));
@@ -1188,7 +1153,7 @@ async fn a_rebuild_gives_the_same_rows() {
     let bus = db.bus();
     let engine = Engine::new(db.pool.clone());
     let org = Org::create(&bus, "Rebuild").await;
-    catch_up_both(&db, &engine).await;
+    catch_up(&db, &engine, &[&ActivityFeed, &DocumentRegistry]).await;
     a_day_of_work(&db, &bus, &engine, &org).await;
 
     let feed = rows(&db, "activity_feed").await;
@@ -1198,9 +1163,9 @@ async fn a_rebuild_gives_the_same_rows() {
     assert_eq!(documents.len(), 6);
 
     for batch in [3, 1_000] {
-        rebuild(&db, &ActivityFeed, activity_feed::NAME, batch).await;
+        rebuild_from_scratch(&db, &ActivityFeed, batch).await;
         assert_eq!(rows(&db, "activity_feed").await, feed, "batches of {batch}");
-        rebuild(&db, &DocumentRegistry, document_registry::NAME, batch).await;
+        rebuild_from_scratch(&db, &DocumentRegistry, batch).await;
         assert_eq!(
             rows(&db, "document_registry").await,
             documents,

@@ -2,48 +2,25 @@
 //! ones serve, and while commands keep arriving, the read tables come out row
 //! for row as the live projection made them.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use foldline_aggregates::task::{Task, TaskCommand};
 use foldline_aggregates::{CommandBus, RequestContext, Source};
 use foldline_projectors::rebuild::{rebuild_in_place, rebuild_in_shadow, RebuildError};
 use foldline_projectors::Engine;
 use foldline_server::fixture::{self, Fixture};
+use foldline_tests::read_side::{catch_up_all, table_json, WAIT};
 use foldline_tests::TestDb;
 use uuid::Uuid;
-
-const WAIT: Duration = Duration::from_secs(60);
 
 /// Every read table's rows, in a stable order.
 async fn snapshot(db: &TestDb) -> Vec<(String, serde_json::Value)> {
     let mut tables = Vec::new();
     for projection in foldline_projectors::all() {
         for table in projection.tables() {
-            let rows: serde_json::Value = sqlx::query_scalar(&format!(
-                "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)::text), '[]')
-                 FROM {table} t"
-            ))
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-            tables.push((table.to_string(), rows));
+            tables.push((table.to_string(), table_json(db, table).await));
         }
     }
     tables
-}
-
-async fn catch_up_all(db: &TestDb, engine: &Engine) {
-    let last: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    for projection in foldline_projectors::all() {
-        engine
-            .catch_up_to(projection.as_ref(), last, WAIT)
-            .await
-            .unwrap();
-    }
 }
 
 fn assert_same(live: &[(String, serde_json::Value)], rebuilt: &[(String, serde_json::Value)]) {
