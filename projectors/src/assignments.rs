@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::row_id;
+use crate::rows::{remove_rows, row_id};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The assignments projection.
@@ -244,12 +244,7 @@ impl Rows {
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
-        if !self.deleted.is_empty() {
-            sqlx::query("DELETE FROM assignments WHERE external_id = ANY($1)")
-                .bind(&self.deleted)
-                .execute(&mut *tx)
-                .await?;
-        }
+        remove_rows(tx, "assignments", &self.deleted).await?;
         if self.id.is_empty() {
             return Ok(());
         }

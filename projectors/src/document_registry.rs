@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, row_id};
+use crate::rows::{name_of, remove_rows, row_id};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The document registry projection.
@@ -414,12 +414,7 @@ impl Rows {
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
-        if !self.deleted.is_empty() {
-            sqlx::query("DELETE FROM document_registry WHERE external_id = ANY($1)")
-                .bind(&self.deleted)
-                .execute(&mut *tx)
-                .await?;
-        }
+        remove_rows(tx, "document_registry", &self.deleted).await?;
         if self.id.is_empty() {
             return Ok(());
         }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, row_id};
+use crate::rows::{name_of, remove_rows, row_id};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The inventory registry projection.
@@ -118,12 +118,7 @@ impl Rows {
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
-        if !self.deleted.is_empty() {
-            sqlx::query("DELETE FROM inventory_registry WHERE external_id = ANY($1)")
-                .bind(&self.deleted)
-                .execute(&mut *tx)
-                .await?;
-        }
+        remove_rows(tx, "inventory_registry", &self.deleted).await?;
         if self.id.is_empty() {
             return Ok(());
         }

@@ -11,6 +11,22 @@ pub fn row_id(external_id: &str) -> Uuid {
     Uuid::new_v5(&ROWS, external_id.as_bytes())
 }
 
+/// Deletes the rows of `table` with the given external ids: those whose
+/// entity was deleted or no longer has what the row showed.
+pub async fn remove_rows(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    external_ids: &[String],
+) -> Result<(), sqlx::Error> {
+    if !external_ids.is_empty() {
+        sqlx::query(&format!("DELETE FROM {table} WHERE external_id = ANY($1)"))
+            .bind(external_ids)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The name serde gives a unit enum value (`in_progress`), for text columns.
 pub fn name_of(value: impl serde::Serialize) -> Option<String> {
     match serde_json::to_value(value).ok()? {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, row_id};
+use crate::rows::{name_of, remove_rows, row_id};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The status tracker projection.
@@ -205,12 +205,7 @@ impl Rows {
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
-        if !self.deleted.is_empty() {
-            sqlx::query("DELETE FROM status_tracker WHERE external_id = ANY($1)")
-                .bind(&self.deleted)
-                .execute(&mut *tx)
-                .await?;
-        }
+        remove_rows(tx, "status_tracker", &self.deleted).await?;
         if self.id.is_empty() {
             return Ok(());
         }
