@@ -88,6 +88,18 @@ async fn demo_loads_once_and_prints_what_it_appended() {
     assert!(stdout.contains("0 steps applied"), "{stdout}");
     assert!(stdout.contains("nothing new was appended"), "{stdout}");
 
+    let replay = foldline(&url, &["replay", "--all"]);
+    let replayed = String::from_utf8_lossy(&replay.stdout);
+    assert!(replay.status.success(), "{replayed}");
+    assert_eq!(replayed.matches("swapped in").count(), 9, "{replayed}");
+    let unknown = foldline(&url, &["replay", "no_such_projection"]);
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("no projection named `no_such_projection`"),
+        "{stderr}"
+    );
+
     let seed = foldline(&url, &["seed", "demo"]);
     assert!(seed.status.success());
     assert!(String::from_utf8_lossy(&seed.stdout).contains("0 events appended"));
