@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{remove_rows, row_id};
+use crate::rows::{remove_rows, Stamp, Standard};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The assignments projection.
@@ -80,8 +80,7 @@ struct Entry<'a, A> {
 #[derive(Default)]
 struct Rows {
     deleted: Vec<String>,
-    id: Vec<Uuid>,
-    organization_id: Vec<Uuid>,
+    standard: Standard,
     assignment_type: Vec<&'static str>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
@@ -93,12 +92,6 @@ struct Rows {
     ends_at: Vec<Option<DateTime<Utc>>>,
     project: Vec<Option<String>>,
     event_id: Vec<Option<Uuid>>,
-    visibility: Vec<&'static str>,
-    owner_id: Vec<Option<Uuid>>,
-    external_id: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    last_position: Vec<i64>,
 }
 
 impl Rows {
@@ -222,8 +215,6 @@ impl Rows {
         ) else {
             return;
         };
-        self.id.push(row_id(&entry.external_id));
-        self.organization_id.push(organization_id);
         self.assignment_type.push(entry.assignment_type);
         self.entity_type.push(entry.entity_type);
         self.entity_id.push(entity_id);
@@ -235,17 +226,20 @@ impl Rows {
         self.ends_at.push(entry.ends_at);
         self.project.push(entry.project);
         self.event_id.push(entry.event_id);
-        self.visibility.push(entry.visibility);
-        self.owner_id.push(entry.owner_id);
-        self.external_id.push(entry.external_id);
-        self.created_at.push(created_at);
-        self.updated_at.push(updated_at);
-        self.last_position.push(tracked.last_position);
+        self.standard.push(Stamp {
+            external_id: entry.external_id,
+            organization_id,
+            visibility: entry.visibility,
+            owner_id: entry.owner_id,
+            created_at,
+            updated_at,
+            last_position: tracked.last_position,
+        });
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         remove_rows(tx, "assignments", &self.deleted).await?;
-        if self.id.is_empty() {
+        if self.standard.is_empty() {
             return Ok(());
         }
         sqlx::query(
@@ -272,8 +266,8 @@ impl Rows {
                  updated_at = EXCLUDED.updated_at,
                  last_position = EXCLUDED.last_position",
         )
-        .bind(&self.id)
-        .bind(&self.organization_id)
+        .bind(&self.standard.id)
+        .bind(&self.standard.organization_id)
         .bind(&self.assignment_type)
         .bind(&self.entity_type)
         .bind(&self.entity_id)
@@ -285,12 +279,12 @@ impl Rows {
         .bind(&self.ends_at)
         .bind(&self.project)
         .bind(&self.event_id)
-        .bind(&self.visibility)
-        .bind(&self.owner_id)
-        .bind(&self.external_id)
-        .bind(&self.created_at)
-        .bind(&self.updated_at)
-        .bind(&self.last_position)
+        .bind(&self.standard.visibility)
+        .bind(&self.standard.owner_id)
+        .bind(&self.standard.external_id)
+        .bind(&self.standard.created_at)
+        .bind(&self.standard.updated_at)
+        .bind(&self.standard.last_position)
         .execute(&mut *tx)
         .await?;
         Ok(())

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::row_id;
+use crate::rows::{Stamp, Standard};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The calendar projection.
@@ -183,8 +183,7 @@ fn day(date: NaiveDate) -> DateTime<Utc> {
 struct Rows {
     touched_types: Vec<&'static str>,
     touched_ids: Vec<Uuid>,
-    id: Vec<Uuid>,
-    organization_id: Vec<Uuid>,
+    standard: Standard,
     title: Vec<String>,
     starts_at: Vec<DateTime<Utc>>,
     ends_at: Vec<Option<DateTime<Utc>>>,
@@ -192,12 +191,6 @@ struct Rows {
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
     status: Vec<Option<String>>,
-    visibility: Vec<&'static str>,
-    owner_id: Vec<Option<Uuid>>,
-    external_id: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    last_position: Vec<i64>,
 }
 
 impl Rows {
@@ -241,8 +234,6 @@ impl Rows {
             Some(suffix) => format!("{entity_type}:{id}:{suffix}"),
             None => format!("{entity_type}:{id}"),
         };
-        self.id.push(row_id(&external_id));
-        self.organization_id.push(organization_id);
         self.title.push(title);
         self.starts_at.push(starts_at);
         self.ends_at.push(ends_at);
@@ -250,12 +241,15 @@ impl Rows {
         self.entity_type.push(entity_type);
         self.entity_id.push(entity_id);
         self.status.push(entity.status_name());
-        self.visibility.push(entity.visibility().as_str());
-        self.owner_id.push(entity.owner());
-        self.external_id.push(external_id);
-        self.created_at.push(created_at);
-        self.updated_at.push(updated_at);
-        self.last_position.push(tracked.last_position);
+        self.standard.push(Stamp {
+            external_id,
+            organization_id,
+            visibility: entity.visibility().as_str(),
+            owner_id: entity.owner(),
+            created_at,
+            updated_at,
+            last_position: tracked.last_position,
+        });
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
@@ -270,7 +264,7 @@ impl Rows {
             .execute(&mut *tx)
             .await?;
         }
-        if self.id.is_empty() {
+        if self.standard.is_empty() {
             return Ok(());
         }
         sqlx::query(
@@ -283,8 +277,8 @@ impl Rows {
                  $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::uuid[],
                  $12::text[], $13::timestamptz[], $14::timestamptz[], $15::bigint[])",
         )
-        .bind(&self.id)
-        .bind(&self.organization_id)
+        .bind(&self.standard.id)
+        .bind(&self.standard.organization_id)
         .bind(&self.title)
         .bind(&self.starts_at)
         .bind(&self.ends_at)
@@ -292,12 +286,12 @@ impl Rows {
         .bind(&self.entity_type)
         .bind(&self.entity_id)
         .bind(&self.status)
-        .bind(&self.visibility)
-        .bind(&self.owner_id)
-        .bind(&self.external_id)
-        .bind(&self.created_at)
-        .bind(&self.updated_at)
-        .bind(&self.last_position)
+        .bind(&self.standard.visibility)
+        .bind(&self.standard.owner_id)
+        .bind(&self.standard.external_id)
+        .bind(&self.standard.created_at)
+        .bind(&self.standard.updated_at)
+        .bind(&self.standard.last_position)
         .execute(&mut *tx)
         .await?;
         Ok(())

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, row_id};
+use crate::rows::{name_of, remove_rows, Stamp, Standard};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The document registry projection.
@@ -195,8 +195,7 @@ struct Source<'a, A> {
 #[derive(Default)]
 struct Rows {
     deleted: Vec<String>,
-    id: Vec<Uuid>,
-    organization_id: Vec<Uuid>,
+    standard: Standard,
     document_type: Vec<String>,
     source_type: Vec<&'static str>,
     document_id: Vec<Option<Uuid>>,
@@ -208,13 +207,7 @@ struct Rows {
     file_size: Vec<Option<i64>>,
     status: Vec<Option<String>>,
     expires_on: Vec<Option<NaiveDate>>,
-    visibility: Vec<&'static str>,
-    owner_id: Vec<Option<Uuid>>,
     uploaded_by: Vec<Option<Uuid>>,
-    external_id: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    last_position: Vec<i64>,
 }
 
 impl Rows {
@@ -391,8 +384,6 @@ impl Rows {
         ) else {
             return;
         };
-        self.id.push(row_id(&entry.external_id));
-        self.organization_id.push(organization_id);
         self.document_type.push(entry.document_type);
         self.source_type.push(entry.source_type);
         self.document_id.push(entry.document_id);
@@ -404,18 +395,21 @@ impl Rows {
         self.file_size.push(entry.file_size);
         self.status.push(tracked.aggregate.status_name());
         self.expires_on.push(entry.expires_on);
-        self.visibility.push(source.visibility);
-        self.owner_id.push(source.owner_id);
         self.uploaded_by.push(entry.uploaded_by);
-        self.external_id.push(entry.external_id);
-        self.created_at.push(created_at);
-        self.updated_at.push(updated_at);
-        self.last_position.push(tracked.last_position);
+        self.standard.push(Stamp {
+            external_id: entry.external_id,
+            organization_id,
+            visibility: source.visibility,
+            owner_id: source.owner_id,
+            created_at,
+            updated_at,
+            last_position: tracked.last_position,
+        });
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         remove_rows(tx, "document_registry", &self.deleted).await?;
-        if self.id.is_empty() {
+        if self.standard.is_empty() {
             return Ok(());
         }
         // created_at is the row's insertion; a file URL or uploader the batch
@@ -448,8 +442,8 @@ impl Rows {
                  updated_at = EXCLUDED.updated_at,
                  last_position = EXCLUDED.last_position",
         )
-        .bind(&self.id)
-        .bind(&self.organization_id)
+        .bind(&self.standard.id)
+        .bind(&self.standard.organization_id)
         .bind(&self.document_type)
         .bind(&self.source_type)
         .bind(&self.document_id)
@@ -461,13 +455,13 @@ impl Rows {
         .bind(&self.file_size)
         .bind(&self.status)
         .bind(&self.expires_on)
-        .bind(&self.visibility)
-        .bind(&self.owner_id)
+        .bind(&self.standard.visibility)
+        .bind(&self.standard.owner_id)
         .bind(&self.uploaded_by)
-        .bind(&self.external_id)
-        .bind(&self.created_at)
-        .bind(&self.updated_at)
-        .bind(&self.last_position)
+        .bind(&self.standard.external_id)
+        .bind(&self.standard.created_at)
+        .bind(&self.standard.updated_at)
+        .bind(&self.standard.last_position)
         .execute(&mut *tx)
         .await?;
         Ok(())

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, row_id};
+use crate::rows::{name_of, remove_rows, Stamp, Standard};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The financial ledger projection.
@@ -118,8 +118,7 @@ struct Entry<'a, A> {
 #[derive(Default)]
 struct Rows {
     deleted: Vec<String>,
-    id: Vec<Uuid>,
-    organization_id: Vec<Uuid>,
+    standard: Standard,
     transaction_type: Vec<&'static str>,
     direction: Vec<&'static str>,
     entity_type: Vec<&'static str>,
@@ -137,12 +136,6 @@ struct Rows {
     paid_date: Vec<Option<NaiveDate>>,
     description: Vec<String>,
     reference: Vec<Option<String>>,
-    visibility: Vec<&'static str>,
-    owner_id: Vec<Option<Uuid>>,
-    external_id: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    last_position: Vec<i64>,
 }
 
 /// A total that cannot be computed stops the projection at the entity's
@@ -357,8 +350,6 @@ impl Rows {
         ) else {
             return;
         };
-        self.id.push(row_id(&entry.external_id));
-        self.organization_id.push(organization_id);
         self.transaction_type.push(entry.transaction_type);
         self.direction.push(entry.direction);
         self.entity_type.push(entry.entity_type);
@@ -376,17 +367,20 @@ impl Rows {
         self.paid_date.push(entry.paid_date);
         self.description.push(entry.description);
         self.reference.push(entry.reference);
-        self.visibility.push(visibility);
-        self.owner_id.push(owner_id);
-        self.external_id.push(entry.external_id);
-        self.created_at.push(created_at);
-        self.updated_at.push(updated_at);
-        self.last_position.push(tracked.last_position);
+        self.standard.push(Stamp {
+            external_id: entry.external_id,
+            organization_id,
+            visibility,
+            owner_id,
+            created_at,
+            updated_at,
+            last_position: tracked.last_position,
+        });
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         remove_rows(tx, "financial_ledger", &self.deleted).await?;
-        if self.id.is_empty() {
+        if self.standard.is_empty() {
             return Ok(());
         }
         sqlx::query(
@@ -421,8 +415,8 @@ impl Rows {
                  updated_at = EXCLUDED.updated_at,
                  last_position = EXCLUDED.last_position",
         )
-        .bind(&self.id)
-        .bind(&self.organization_id)
+        .bind(&self.standard.id)
+        .bind(&self.standard.organization_id)
         .bind(&self.transaction_type)
         .bind(&self.direction)
         .bind(&self.entity_type)
@@ -440,12 +434,12 @@ impl Rows {
         .bind(&self.paid_date)
         .bind(&self.description)
         .bind(&self.reference)
-        .bind(&self.visibility)
-        .bind(&self.owner_id)
-        .bind(&self.external_id)
-        .bind(&self.created_at)
-        .bind(&self.updated_at)
-        .bind(&self.last_position)
+        .bind(&self.standard.visibility)
+        .bind(&self.standard.owner_id)
+        .bind(&self.standard.external_id)
+        .bind(&self.standard.created_at)
+        .bind(&self.standard.updated_at)
+        .bind(&self.standard.last_position)
         .execute(&mut *tx)
         .await?;
         Ok(())

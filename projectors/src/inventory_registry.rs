@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, row_id};
+use crate::rows::{name_of, remove_rows, Stamp, Standard};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The inventory registry projection.
@@ -53,8 +53,7 @@ impl Projection for InventoryRegistry {
 #[derive(Default)]
 struct Rows {
     deleted: Vec<String>,
-    id: Vec<Uuid>,
-    organization_id: Vec<Uuid>,
+    standard: Standard,
     item_type: Vec<String>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
@@ -69,12 +68,6 @@ struct Rows {
     due_back_at: Vec<Option<DateTime<Utc>>>,
     next_maintenance_at: Vec<Option<DateTime<Utc>>>,
     last_maintained_at: Vec<Option<DateTime<Utc>>>,
-    visibility: Vec<&'static str>,
-    owner_id: Vec<Option<Uuid>>,
-    external_id: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    last_position: Vec<i64>,
 }
 
 impl Rows {
@@ -88,8 +81,6 @@ impl Rows {
         ) else {
             return;
         };
-        self.id.push(row_id(&external_id));
-        self.organization_id.push(organization_id);
         self.item_type.push(name_of(asset.kind).unwrap_or_default());
         self.entity_type.push("Asset");
         self.entity_id.push(id);
@@ -109,17 +100,20 @@ impl Rows {
                 .map(|maintenance| maintenance.scheduled_for),
         );
         self.last_maintained_at.push(asset.last_maintained_at);
-        self.visibility.push(asset.visibility.as_str());
-        self.owner_id.push(asset.owner_id);
-        self.external_id.push(external_id);
-        self.created_at.push(created_at);
-        self.updated_at.push(updated_at);
-        self.last_position.push(tracked.last_position);
+        self.standard.push(Stamp {
+            external_id,
+            organization_id,
+            visibility: asset.visibility.as_str(),
+            owner_id: asset.owner_id,
+            created_at,
+            updated_at,
+            last_position: tracked.last_position,
+        });
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         remove_rows(tx, "inventory_registry", &self.deleted).await?;
-        if self.id.is_empty() {
+        if self.standard.is_empty() {
             return Ok(());
         }
         sqlx::query(
@@ -152,8 +146,8 @@ impl Rows {
                  updated_at = EXCLUDED.updated_at,
                  last_position = EXCLUDED.last_position",
         )
-        .bind(&self.id)
-        .bind(&self.organization_id)
+        .bind(&self.standard.id)
+        .bind(&self.standard.organization_id)
         .bind(&self.item_type)
         .bind(&self.entity_type)
         .bind(&self.entity_id)
@@ -168,12 +162,12 @@ impl Rows {
         .bind(&self.due_back_at)
         .bind(&self.next_maintenance_at)
         .bind(&self.last_maintained_at)
-        .bind(&self.visibility)
-        .bind(&self.owner_id)
-        .bind(&self.external_id)
-        .bind(&self.created_at)
-        .bind(&self.updated_at)
-        .bind(&self.last_position)
+        .bind(&self.standard.visibility)
+        .bind(&self.standard.owner_id)
+        .bind(&self.standard.external_id)
+        .bind(&self.standard.created_at)
+        .bind(&self.standard.updated_at)
+        .bind(&self.standard.last_position)
         .execute(&mut *tx)
         .await?;
         Ok(())

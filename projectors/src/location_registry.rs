@@ -6,7 +6,6 @@
 //! id: its row names the event and points at the venue, and is not joined
 //! with the venue's state, which belongs to another stream.
 
-use chrono::{DateTime, Utc};
 use foldline_aggregates::address::{Address, Coordinates};
 use foldline_aggregates::company::Company;
 use foldline_aggregates::event::Event;
@@ -16,7 +15,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, row_id};
+use crate::rows::{name_of, remove_rows, Stamp, Standard};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The location registry projection.
@@ -84,8 +83,7 @@ struct Entry<'a, A> {
 #[derive(Default)]
 struct Rows {
     deleted: Vec<String>,
-    id: Vec<Uuid>,
-    organization_id: Vec<Uuid>,
+    standard: Standard,
     location_type: Vec<String>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
@@ -103,12 +101,6 @@ struct Rows {
     contact_phone: Vec<Option<String>>,
     contact_email: Vec<Option<String>>,
     venue_id: Vec<Option<Uuid>>,
-    visibility: Vec<&'static str>,
-    owner_id: Vec<Option<Uuid>>,
-    external_id: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    last_position: Vec<i64>,
 }
 
 impl Rows {
@@ -213,8 +205,6 @@ impl Rows {
             return;
         };
         let address = entry.address;
-        self.id.push(row_id(&entry.external_id));
-        self.organization_id.push(organization_id);
         self.location_type.push(entry.location_type);
         self.entity_type.push(entry.entity_type);
         self.entity_id.push(entity_id);
@@ -235,17 +225,20 @@ impl Rows {
         self.contact_phone.push(entry.contact.phone);
         self.contact_email.push(entry.contact.email);
         self.venue_id.push(entry.venue_id);
-        self.visibility.push(entry.visibility);
-        self.owner_id.push(entry.owner_id);
-        self.external_id.push(entry.external_id);
-        self.created_at.push(created_at);
-        self.updated_at.push(updated_at);
-        self.last_position.push(tracked.last_position);
+        self.standard.push(Stamp {
+            external_id: entry.external_id,
+            organization_id,
+            visibility: entry.visibility,
+            owner_id: entry.owner_id,
+            created_at,
+            updated_at,
+            last_position: tracked.last_position,
+        });
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         remove_rows(tx, "location_registry", &self.deleted).await?;
-        if self.id.is_empty() {
+        if self.standard.is_empty() {
             return Ok(());
         }
         sqlx::query(
@@ -282,8 +275,8 @@ impl Rows {
                  updated_at = EXCLUDED.updated_at,
                  last_position = EXCLUDED.last_position",
         )
-        .bind(&self.id)
-        .bind(&self.organization_id)
+        .bind(&self.standard.id)
+        .bind(&self.standard.organization_id)
         .bind(&self.location_type)
         .bind(&self.entity_type)
         .bind(&self.entity_id)
@@ -301,12 +294,12 @@ impl Rows {
         .bind(&self.contact_phone)
         .bind(&self.contact_email)
         .bind(&self.venue_id)
-        .bind(&self.visibility)
-        .bind(&self.owner_id)
-        .bind(&self.external_id)
-        .bind(&self.created_at)
-        .bind(&self.updated_at)
-        .bind(&self.last_position)
+        .bind(&self.standard.visibility)
+        .bind(&self.standard.owner_id)
+        .bind(&self.standard.external_id)
+        .bind(&self.standard.created_at)
+        .bind(&self.standard.updated_at)
+        .bind(&self.standard.last_position)
         .execute(&mut *tx)
         .await?;
         Ok(())

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, row_id};
+use crate::rows::{name_of, remove_rows, Stamp, Standard};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The people directory projection.
@@ -161,8 +161,7 @@ struct Rows {
     companies_touched: Vec<Uuid>,
     /// Contacts the batch wrote: their company names are looked up.
     contacts: Vec<String>,
-    id: Vec<Uuid>,
-    organization_id: Vec<Uuid>,
+    standard: Standard,
     person_type: Vec<String>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
@@ -172,12 +171,6 @@ struct Rows {
     job_title: Vec<Option<String>>,
     role: Vec<Option<&'static str>>,
     company_id: Vec<Option<Uuid>>,
-    visibility: Vec<&'static str>,
-    owner_id: Vec<Option<Uuid>>,
-    external_id: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    last_position: Vec<i64>,
 }
 
 impl Rows {
@@ -282,8 +275,6 @@ impl Rows {
     }
 
     fn push(&mut self, entry: Entry) {
-        self.id.push(row_id(&entry.external_id));
-        self.organization_id.push(entry.organization_id);
         self.person_type.push(entry.person_type);
         self.entity_type.push(entry.entity_type);
         self.entity_id.push(entry.entity_id);
@@ -293,17 +284,20 @@ impl Rows {
         self.job_title.push(entry.job_title);
         self.role.push(entry.role);
         self.company_id.push(entry.company_id);
-        self.visibility.push(entry.visibility);
-        self.owner_id.push(entry.owner_id);
-        self.external_id.push(entry.external_id);
-        self.created_at.push(entry.created_at);
-        self.updated_at.push(entry.updated_at);
-        self.last_position.push(entry.last_position);
+        self.standard.push(Stamp {
+            external_id: entry.external_id,
+            organization_id: entry.organization_id,
+            visibility: entry.visibility,
+            owner_id: entry.owner_id,
+            created_at: entry.created_at,
+            updated_at: entry.updated_at,
+            last_position: entry.last_position,
+        });
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         remove_rows(tx, "people_directory", &self.deleted).await?;
-        if !self.id.is_empty() {
+        if !self.standard.is_empty() {
             // A member's row keeps its creation time and owner when the batch
             // did not add it (LEAST and COALESCE); every other row's are its
             // entity's, which never change.
@@ -331,8 +325,8 @@ impl Rows {
                      updated_at = EXCLUDED.updated_at,
                      last_position = EXCLUDED.last_position",
             )
-            .bind(&self.id)
-            .bind(&self.organization_id)
+            .bind(&self.standard.id)
+            .bind(&self.standard.organization_id)
             .bind(&self.person_type)
             .bind(&self.entity_type)
             .bind(&self.entity_id)
@@ -342,12 +336,12 @@ impl Rows {
             .bind(&self.job_title)
             .bind(&self.role)
             .bind(&self.company_id)
-            .bind(&self.visibility)
-            .bind(&self.owner_id)
-            .bind(&self.external_id)
-            .bind(&self.created_at)
-            .bind(&self.updated_at)
-            .bind(&self.last_position)
+            .bind(&self.standard.visibility)
+            .bind(&self.standard.owner_id)
+            .bind(&self.standard.external_id)
+            .bind(&self.standard.created_at)
+            .bind(&self.standard.updated_at)
+            .bind(&self.standard.last_position)
             .execute(&mut *tx)
             .await?;
         }

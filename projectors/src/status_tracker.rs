@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, row_id};
+use crate::rows::{name_of, remove_rows, Stamp, Standard};
 use crate::state::{fold_batch, Entity, Tracked};
 
 /// The status tracker projection.
@@ -134,8 +134,7 @@ struct Extras {
 #[derive(Default)]
 struct Rows {
     deleted: Vec<String>,
-    id: Vec<Uuid>,
-    organization_id: Vec<Uuid>,
+    standard: Standard,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
     entity_name: Vec<String>,
@@ -147,12 +146,6 @@ struct Rows {
     event_id: Vec<Option<Uuid>>,
     due_date: Vec<Option<NaiveDate>>,
     priority: Vec<Option<String>>,
-    visibility: Vec<&'static str>,
-    owner_id: Vec<Option<Uuid>>,
-    external_id: Vec<String>,
-    created_at: Vec<DateTime<Utc>>,
-    updated_at: Vec<DateTime<Utc>>,
-    last_position: Vec<i64>,
 }
 
 impl Rows {
@@ -181,8 +174,6 @@ impl Rows {
         ) else {
             return;
         };
-        self.id.push(row_id(&external_id));
-        self.organization_id.push(organization_id);
         self.entity_type.push(entity_type);
         self.entity_id.push(entity_id);
         self.entity_name.push(entity.display_name());
@@ -196,17 +187,20 @@ impl Rows {
         self.event_id.push(extras.event_id);
         self.due_date.push(extras.due_date);
         self.priority.push(extras.priority);
-        self.visibility.push(entity.visibility().as_str());
-        self.owner_id.push(entity.owner());
-        self.external_id.push(external_id);
-        self.created_at.push(created_at);
-        self.updated_at.push(updated_at);
-        self.last_position.push(tracked.last_position);
+        self.standard.push(Stamp {
+            external_id,
+            organization_id,
+            visibility: entity.visibility().as_str(),
+            owner_id: entity.owner(),
+            created_at,
+            updated_at,
+            last_position: tracked.last_position,
+        });
     }
 
     async fn write(self, tx: &mut PgConnection) -> Result<(), ProjectionError> {
         remove_rows(tx, "status_tracker", &self.deleted).await?;
-        if self.id.is_empty() {
+        if self.standard.is_empty() {
             return Ok(());
         }
         sqlx::query(
@@ -234,8 +228,8 @@ impl Rows {
                  updated_at = EXCLUDED.updated_at,
                  last_position = EXCLUDED.last_position",
         )
-        .bind(&self.id)
-        .bind(&self.organization_id)
+        .bind(&self.standard.id)
+        .bind(&self.standard.organization_id)
         .bind(&self.entity_type)
         .bind(&self.entity_id)
         .bind(&self.entity_name)
@@ -247,12 +241,12 @@ impl Rows {
         .bind(&self.event_id)
         .bind(&self.due_date)
         .bind(&self.priority)
-        .bind(&self.visibility)
-        .bind(&self.owner_id)
-        .bind(&self.external_id)
-        .bind(&self.created_at)
-        .bind(&self.updated_at)
-        .bind(&self.last_position)
+        .bind(&self.standard.visibility)
+        .bind(&self.standard.owner_id)
+        .bind(&self.standard.external_id)
+        .bind(&self.standard.created_at)
+        .bind(&self.standard.updated_at)
+        .bind(&self.standard.last_position)
         .execute(&mut *tx)
         .await?;
         Ok(())
