@@ -198,12 +198,18 @@ async fn a_worker_killed_before_its_commit_leaves_nothing_and_loses_nothing() {
 
     // The first batch is written inside its transaction; the worker's
     // session is killed before the commit.
+    // Steps until a batch is written: other tests' open transactions on the
+    // server may hold the feed back for a moment, and an empty step writes
+    // nothing.
+    let last = foldline_tests::read_side::last_position(&db).await;
     let step = {
         let engine = engine.clone();
         let held = held.clone();
-        tokio::spawn(async move { engine.step(held.as_ref()).await })
+        tokio::spawn(async move { engine.catch_up_to(held.as_ref(), last, WAIT).await })
     };
-    held.written.notified().await;
+    tokio::time::timeout(WAIT, held.written.notified())
+        .await
+        .expect("a batch is written");
     let pid = held.backend.lock().unwrap().unwrap();
     let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
         .bind(pid)
