@@ -94,7 +94,9 @@ pub struct Asset {
 }
 
 /// Commands on an [`Asset`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AssetCommand {
     /// Registers the asset, `available`.

@@ -51,7 +51,9 @@ pub struct Comment {
 }
 
 /// Commands on a [`Comment`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CommentCommand {
     /// Posts a comment on an entity, optionally as a reply.

@@ -75,7 +75,9 @@ pub struct Company {
 }
 
 /// Commands on a [`Company`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CompanyCommand {
     /// Registers the company.

@@ -54,7 +54,9 @@ pub struct Contact {
 }
 
 /// Commands on a [`Contact`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContactCommand {
     /// Adds the contact.

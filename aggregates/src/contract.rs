@@ -107,7 +107,9 @@ pub struct Contract {
 }
 
 /// Commands on a [`Contract`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContractCommand {
     /// Drafts version 1.

@@ -86,7 +86,9 @@ pub struct Document {
 }
 
 /// Commands on a [`Document`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DocumentCommand {
     /// Uploads version 1, attached to an entity.

@@ -95,7 +95,9 @@ fn restricted() -> Visibility {
 }
 
 /// Commands on an [`Expense`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ExpenseCommand {
     /// Records a draft expense.

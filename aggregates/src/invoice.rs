@@ -112,7 +112,9 @@ fn restricted() -> Visibility {
 }
 
 /// Commands on an [`Invoice`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InvoiceCommand {
     /// Starts a draft.

@@ -38,7 +38,9 @@ pub struct Member {
 }
 
 /// Commands on an [`Organization`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OrganizationCommand {
     /// Creates the organization with its sender as the first owner.

@@ -155,7 +155,9 @@ pub struct ProductionAdvance {
 }
 
 /// Commands on a [`ProductionAdvance`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProductionAdvanceCommand {
     /// Opens an advance for an event.

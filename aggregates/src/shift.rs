@@ -59,7 +59,9 @@ pub struct Shift {
 }
 
 /// Commands on a [`Shift`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ShiftCommand {
     /// Schedules the shift.

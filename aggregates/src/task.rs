@@ -64,7 +64,9 @@ pub struct Task {
 }
 
 /// Commands on a [`Task`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TaskCommand {
     /// Creates the task in `todo`.

@@ -88,7 +88,9 @@ pub struct Venue {
 }
 
 /// Commands on a [`Venue`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum VenueCommand {
     /// Registers the venue.

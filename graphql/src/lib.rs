@@ -1,1 +1,67 @@
-//! placeholder
+//! The GraphQL API of Foldline: the nine read tables as Relay connections
+//! under row-level security, and every command as a mutation.
+//!
+//! Each request is authenticated ([`auth`]) and resolved to a member of one
+//! organization ([`caller`]) before the schema runs; resolvers read through
+//! [`request::Request::read`], a transaction as the non-owner `foldline_api`
+//! role with the caller's settings, so the database enforces tenancy and
+//! visibility even where a resolver forgets a filter.
+
+pub mod activity;
+pub mod auth;
+pub mod calendar;
+pub mod caller;
+pub mod connection;
+pub mod error;
+pub mod mutation;
+pub mod page;
+pub mod request;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+pub use error::ApiError;
+
+/// Every query, one area per module.
+#[derive(MergedObject, Default)]
+pub struct Query(calendar::CalendarQuery, activity::ActivityQuery);
+
+/// The schema.
+pub type FoldlineSchema = Schema<Query, mutation::Mutation, EmptySubscription>;
+
+/// Limits on what a request may ask.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest selection.
+    pub depth: usize,
+    /// Most complex query (fields, times the page sizes they ask for).
+    pub complexity: usize,
+    /// Whether the schema may be introspected.
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            depth: 12,
+            complexity: 5_000,
+            introspection: true,
+        }
+    }
+}
+
+/// Builds the schema with `limits`.
+pub fn schema(limits: Limits) -> FoldlineSchema {
+    let builder = Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity);
+    if limits.introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
+}
+
+/// The schema's SDL, as checked in at `graphql/schema.graphql`.
+pub fn sdl() -> String {
+    schema(Limits::default()).sdl()
+}

@@ -32,7 +32,8 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{name_of, row_id};
-use crate::state::{load_states, save_states, Entity, Tracked};
+use crate::state::{Entity, Tracked};
+use crate::state_store::StateStore;
 
 /// The activity feed projection.
 pub struct ActivityFeed;
@@ -72,16 +73,17 @@ impl Projection for ActivityFeed {
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        let mut states = States::load(tx, events).await?;
+        let mut states = States::load(tx, store, events).await?;
         let mut rows = Rows::default();
         for event in events {
             if let Some(step) = states.fold(event)? {
                 rows.push(&states, event, step)?;
             }
         }
-        states.save(tx).await?;
+        states.save(tx, store).await?;
         rows.write(tx).await
     }
 }
@@ -235,15 +237,20 @@ macro_rules! states {
             async fn load_ids(
                 &mut self,
                 conn: &mut PgConnection,
+                store: &mut StateStore,
                 ids: &HashMap<String, BTreeSet<String>>,
             ) -> Result<(), ProjectionError> {
-                $(load(conn, &mut self.$field, ids.get(<$aggregate>::TYPE)).await?;)*
+                $(load(conn, store, &mut self.$field, ids.get(<$aggregate>::TYPE)).await?;)*
                 Ok(())
             }
 
             /// Saves every state.
-            async fn save(&self, conn: &mut PgConnection) -> Result<(), ProjectionError> {
-                $(save_states(conn, NAME, &self.$field).await?;)*
+            async fn save(
+                self,
+                conn: &mut PgConnection,
+                store: &mut StateStore,
+            ) -> Result<(), ProjectionError> {
+                $(store.put(conn, self.$field).await?;)*
                 Ok(())
             }
         }
@@ -272,6 +279,7 @@ impl States {
     /// their comments are on.
     async fn load(
         conn: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<States, ProjectionError> {
         let mut ids: HashMap<String, BTreeSet<String>> = HashMap::new();
@@ -281,7 +289,7 @@ impl States {
                 .insert(event.aggregate_id.clone());
         }
         let mut states = States::default();
-        load(conn, &mut states.comment, ids.get(Comment::TYPE)).await?;
+        load(conn, store, &mut states.comment, ids.get(Comment::TYPE)).await?;
         for event in events.iter().filter(|e| e.aggregate_type == Comment::TYPE) {
             let on = match states.comment.get(&event.aggregate_id) {
                 Some(tracked) => tracked.aggregate.on.clone(),
@@ -296,7 +304,7 @@ impl States {
                     .insert(on.entity_id.to_string());
             }
         }
-        states.load_ids(conn, &ids).await?;
+        states.load_ids(conn, store, &ids).await?;
         Ok(states)
     }
 }
@@ -315,15 +323,15 @@ where
         })
 }
 
-/// Loads the states of `ids` that `states` does not hold yet, as this
-/// projection saved them.
+/// Takes the states of `ids` that `states` does not hold yet from the store.
 async fn load<A>(
     conn: &mut PgConnection,
+    store: &mut StateStore,
     states: &mut HashMap<String, Tracked<A>>,
     ids: Option<&BTreeSet<String>>,
 ) -> Result<(), ProjectionError>
 where
-    A: Entity,
+    A: Entity + Clone + 'static,
     A::Command: DomainCommand,
 {
     let ids: Vec<String> = ids
@@ -335,7 +343,7 @@ where
     if ids.is_empty() {
         return Ok(());
     }
-    states.extend(load_states::<A>(conn, NAME, &ids).await?);
+    states.extend(store.take::<A>(conn, &ids).await?);
     Ok(())
 }
 

@@ -17,7 +17,8 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{remove_rows, Stamp, Standard};
-use crate::state::{fold_batch, Entity, Tracked};
+use crate::state::{Entity, Tracked};
+use crate::state_store::{fold_batch, StateStore};
 
 /// The assignments projection.
 pub struct Assignments;
@@ -38,19 +39,20 @@ impl Projection for Assignments {
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         let mut rows = Rows::default();
-        for (id, task) in &fold_batch::<Task>(tx, NAME, events).await? {
+        for (id, task) in &fold_batch::<Task>(tx, store, events).await? {
             rows.task(id, task);
         }
-        for (id, shift) in &fold_batch::<Shift>(tx, NAME, events).await? {
+        for (id, shift) in &fold_batch::<Shift>(tx, store, events).await? {
             rows.shift(id, shift);
         }
-        for (id, advance) in &fold_batch::<ProductionAdvance>(tx, NAME, events).await? {
+        for (id, advance) in &fold_batch::<ProductionAdvance>(tx, store, events).await? {
             rows.advance(id, advance);
         }
-        for (id, asset) in &fold_batch::<Asset>(tx, NAME, events).await? {
+        for (id, asset) in &fold_batch::<Asset>(tx, store, events).await? {
             rows.asset_holder(id, asset);
         }
         rows.write(tx).await

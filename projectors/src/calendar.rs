@@ -22,7 +22,8 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{Stamp, Standard};
-use crate::state::{fold_batch, Entity, Tracked};
+use crate::state::{Entity, Tracked};
+use crate::state_store::{fold_batch, StateStore};
 
 /// The calendar projection.
 pub struct Calendar;
@@ -43,10 +44,11 @@ impl Projection for Calendar {
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         let mut rows = Rows::default();
-        for (id, t) in &fold_batch::<Event>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Event>(tx, store, events).await? {
             let event = &t.aggregate;
             if let Some(starts_at) = event.starts_at {
                 rows.add(
@@ -62,7 +64,7 @@ impl Projection for Calendar {
             }
             rows.touch("Event", id);
         }
-        for (id, t) in &fold_batch::<ProductionAdvance>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<ProductionAdvance>(tx, store, events).await? {
             for (item_id, item) in &t.aggregate.items {
                 let schedule = [
                     ("delivery", "Delivery", item.schedule.delivery),
@@ -88,14 +90,14 @@ impl Projection for Calendar {
             }
             rows.touch("ProductionAdvance", id);
         }
-        for (id, t) in &fold_batch::<Task>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Task>(tx, store, events).await? {
             if let Some(due_at) = t.aggregate.due_at {
                 let title = format!("Due: {}", t.aggregate.title);
                 rows.add(t, id, "Task", "task_due", title, due_at, None, Some("due"));
             }
             rows.touch("Task", id);
         }
-        for (id, t) in &fold_batch::<Invoice>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Invoice>(tx, store, events).await? {
             let invoice = &t.aggregate;
             let open = !matches!(invoice.status, InvoiceStatus::Void);
             if let (Some(due_on), true) = (invoice.due_on, open) {
@@ -113,7 +115,7 @@ impl Projection for Calendar {
             }
             rows.touch("Invoice", id);
         }
-        for (id, t) in &fold_batch::<Contract>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Contract>(tx, store, events).await? {
             if let Some(terms) = t.aggregate.current().map(|v| &v.terms) {
                 if let Some(expires_on) = terms.expires_on {
                     let title = format!("Contract expires: {}", terms.title);
@@ -131,7 +133,7 @@ impl Projection for Calendar {
             }
             rows.touch("Contract", id);
         }
-        for (id, t) in &fold_batch::<Asset>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Asset>(tx, store, events).await? {
             if let Some(maintenance) = &t.aggregate.next_maintenance {
                 let title = format!(
                     "Maintenance: {} ({})",
@@ -150,7 +152,7 @@ impl Projection for Calendar {
             }
             rows.touch("Asset", id);
         }
-        for (id, t) in &fold_batch::<Shift>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Shift>(tx, store, events).await? {
             let shift = &t.aggregate;
             if let (Some(starts_at), false) =
                 (shift.starts_at, shift.status == ShiftStatus::Cancelled)

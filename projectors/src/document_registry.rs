@@ -24,7 +24,8 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{name_of, remove_rows, Stamp, Standard};
-use crate::state::{fold_batch, Entity, Tracked};
+use crate::state::{Entity, Tracked};
+use crate::state_store::{fold_batch, StateStore};
 
 /// The document registry projection.
 pub struct DocumentRegistry;
@@ -45,20 +46,21 @@ impl Projection for DocumentRegistry {
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         let uploads = Uploads::read(events)?;
         let mut rows = Rows::default();
-        for (id, document) in &fold_batch::<Document>(tx, NAME, events).await? {
+        for (id, document) in &fold_batch::<Document>(tx, store, events).await? {
             rows.document(id, document);
         }
-        for (id, contract) in &fold_batch::<Contract>(tx, NAME, events).await? {
+        for (id, contract) in &fold_batch::<Contract>(tx, store, events).await? {
             rows.contract(id, contract);
         }
-        for (id, invoice) in &fold_batch::<Invoice>(tx, NAME, events).await? {
+        for (id, invoice) in &fold_batch::<Invoice>(tx, store, events).await? {
             rows.invoice_pdf(id, invoice, uploads.pdfs.get(id));
         }
-        for (id, advance) in &fold_batch::<ProductionAdvance>(tx, NAME, events).await? {
+        for (id, advance) in &fold_batch::<ProductionAdvance>(tx, store, events).await? {
             rows.attachments(id, advance, &uploads);
         }
         rows.write(tx).await

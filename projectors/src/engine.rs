@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::checkpoint;
 use crate::feed::{read_batch, Position};
 use crate::projection::{Projection, ProjectionError};
+use crate::state_store::StateStore;
 
 /// Events read and applied per transaction by default.
 pub const DEFAULT_BATCH_SIZE: i64 = 1_000;
@@ -109,7 +110,8 @@ impl Engine {
             tx.commit().await.map_err(database)?;
             return Ok(0);
         };
-        match projection.apply(&mut tx, &batch).await {
+        let mut store = StateStore::stored(name, checkpoint.position, &batch);
+        match projection.apply(&mut tx, &mut store, &batch).await {
             Ok(()) => {}
             Err(ProjectionError::Poison { position, message }) => {
                 tx.rollback().await.map_err(database)?;

@@ -85,6 +85,11 @@ struct FeedRow {
     organization_id: Uuid,
 }
 
+/// The columns of an event, as [`FeedRow`] reads them.
+const COLUMNS: &str = "transaction_id::text AS transaction_id, global_position, aggregate_type,
+                       aggregate_id, sequence, event_type, event_version, payload, metadata,
+                       recorded_at, organization_id";
+
 /// Reads up to `limit` events after `after`, in feed order, that no open
 /// transaction can still precede.
 pub async fn read_batch(
@@ -92,24 +97,51 @@ pub async fn read_batch(
     after: Position,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let rows: Vec<FeedRow> = sqlx::query_as(
-        "SELECT transaction_id::text AS transaction_id, global_position, aggregate_type,
-                aggregate_id, sequence, event_type, event_version, payload, metadata,
-                recorded_at, organization_id
+    let rows: Vec<FeedRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}
          FROM events
          WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         ORDER BY transaction_id, global_position
-         LIMIT $3",
-    )
+         -- Qualified: a bare `transaction_id` would name the text column of
+         -- the select list, sorting '10' before '9' and defeating the index.
+         ORDER BY events.transaction_id, events.global_position
+         LIMIT $3"
+    ))
     .bind(after.transaction_id.to_string())
     .bind(after.global_position)
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| StoredEvent {
+    Ok(rows.into_iter().map(StoredEvent::from).collect())
+}
+
+/// Reads the streams of the aggregates `ids` of `aggregate_type` up to and
+/// including `upto`, each in sequence order.
+pub async fn read_streams(
+    conn: &mut PgConnection,
+    aggregate_type: &str,
+    ids: &[String],
+    upto: Position,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let rows: Vec<FeedRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}
+         FROM events
+         WHERE aggregate_type = $1 AND aggregate_id = ANY($2)
+           AND (transaction_id, global_position) <= ($3::text::xid8, $4)
+         ORDER BY aggregate_id, sequence"
+    ))
+    .bind(aggregate_type)
+    .bind(ids)
+    .bind(upto.transaction_id.to_string())
+    .bind(upto.global_position)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(StoredEvent::from).collect())
+}
+
+impl From<FeedRow> for StoredEvent {
+    fn from(row: FeedRow) -> Self {
+        StoredEvent {
             position: Position {
                 // xid8 is an unsigned 64-bit number; its text form always parses.
                 transaction_id: row.transaction_id.parse().unwrap_or(u64::MAX),
@@ -124,6 +156,6 @@ pub async fn read_batch(
             metadata: row.metadata,
             recorded_at: row.recorded_at,
             organization_id: row.organization_id,
-        })
-        .collect())
+        }
+    }
 }

@@ -18,7 +18,8 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{name_of, remove_rows, Stamp, Standard};
-use crate::state::{fold_batch, Entity, Tracked};
+use crate::state::{Entity, Tracked};
+use crate::state_store::{fold_batch, StateStore};
 
 /// The financial ledger projection.
 pub struct FinancialLedger;
@@ -39,16 +40,17 @@ impl Projection for FinancialLedger {
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         let mut rows = Rows::default();
-        for (id, invoice) in &fold_batch::<Invoice>(tx, NAME, events).await? {
+        for (id, invoice) in &fold_batch::<Invoice>(tx, store, events).await? {
             rows.invoice(id, invoice)?;
         }
-        for (id, expense) in &fold_batch::<Expense>(tx, NAME, events).await? {
+        for (id, expense) in &fold_batch::<Expense>(tx, store, events).await? {
             rows.expense(id, expense);
         }
-        let advances = fold_batch::<ProductionAdvance>(tx, NAME, events).await?;
+        let advances = fold_batch::<ProductionAdvance>(tx, store, events).await?;
         let approved_at = approvals(tx, &advances).await?;
         for (id, advance) in &advances {
             rows.advance_commitment(id, advance, approved_at.get(id).copied())?;

@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{name_of, remove_rows, Stamp, Standard};
-use crate::state::{fold_batch, Entity, Tracked};
+use crate::state::{Entity, Tracked};
+use crate::state_store::{fold_batch, StateStore};
 
 /// The inventory registry projection.
 pub struct InventoryRegistry;
@@ -33,9 +34,10 @@ impl Projection for InventoryRegistry {
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
-        let assets = fold_batch::<Asset>(tx, NAME, events).await?;
+        let assets = fold_batch::<Asset>(tx, store, events).await?;
         let mut rows = Rows::default();
         for (id, asset) in &assets {
             let external_id = format!("Asset:{id}");

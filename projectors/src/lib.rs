@@ -23,7 +23,9 @@ pub mod projection;
 pub mod rebuild;
 pub mod rows;
 pub mod state;
+pub mod state_store;
 pub mod status_tracker;
+pub mod swap;
 
 pub use engine::{Engine, EngineError};
 pub use feed::{Position, StoredEvent};

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{name_of, remove_rows, Stamp, Standard};
-use crate::state::{fold_batch, Entity, Tracked};
+use crate::state::{Entity, Tracked};
+use crate::state_store::{fold_batch, StateStore};
 
 /// The location registry projection.
 pub struct LocationRegistry;
@@ -37,16 +38,17 @@ impl Projection for LocationRegistry {
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         let mut rows = Rows::default();
-        for (id, venue) in &fold_batch::<Venue>(tx, NAME, events).await? {
+        for (id, venue) in &fold_batch::<Venue>(tx, store, events).await? {
             rows.venue(id, venue);
         }
-        for (id, company) in &fold_batch::<Company>(tx, NAME, events).await? {
+        for (id, company) in &fold_batch::<Company>(tx, store, events).await? {
             rows.company_office(id, company);
         }
-        for (id, event) in &fold_batch::<Event>(tx, NAME, events).await? {
+        for (id, event) in &fold_batch::<Event>(tx, store, events).await? {
             rows.event_location(id, event);
         }
         rows.write(tx).await

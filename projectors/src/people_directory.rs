@@ -21,7 +21,8 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{name_of, remove_rows, Stamp, Standard};
-use crate::state::{fold_batch, Entity, Tracked};
+use crate::state::{Entity, Tracked};
+use crate::state_store::{fold_batch, StateStore};
 
 /// The people directory projection.
 pub struct PeopleDirectory;
@@ -42,11 +43,12 @@ impl Projection for PeopleDirectory {
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         let mut rows = Rows::default();
         let mut tenants = Tenants::default();
-        let organizations = fold_batch::<Organization>(tx, NAME, events).await?;
+        let organizations = fold_batch::<Organization>(tx, store, events).await?;
         for tracked in organizations.values() {
             tenants.organization(tracked);
         }
@@ -69,11 +71,11 @@ impl Projection for PeopleDirectory {
                 tenants.membership(organization_id, user_id, member);
             }
         }
-        let companies = fold_batch::<Company>(tx, NAME, events).await?;
+        let companies = fold_batch::<Company>(tx, store, events).await?;
         for (id, company) in &companies {
             rows.company(id, company);
         }
-        for (id, contact) in &fold_batch::<Contact>(tx, NAME, events).await? {
+        for (id, contact) in &fold_batch::<Contact>(tx, store, events).await? {
             rows.contact(id, contact);
         }
         rows.companies_touched = companies.keys().filter_map(|id| id.parse().ok()).collect();

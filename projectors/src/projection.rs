@@ -3,6 +3,7 @@
 use sqlx::PgConnection;
 
 use crate::feed::StoredEvent;
+use crate::state_store::StateStore;
 
 /// Why a projection could not apply a batch.
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +32,12 @@ pub trait Projection: Send + Sync {
     fn tables(&self) -> &'static [&'static str];
 
     /// Applies a batch of events, in feed order, inside the engine's
-    /// transaction; events of aggregates it does not fold are skipped.
+    /// transaction, keeping the states it folds in `store`; events of
+    /// aggregates it does not fold are skipped.
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError>;
 }

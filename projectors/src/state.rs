@@ -2,8 +2,6 @@
 //! entity as of the last event applied, so an event that changes one field
 //! (a due date) can still produce a row that shows others (the title).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use foldline_aggregates::asset::{Asset, AssetStatus};
 use foldline_aggregates::comment::Comment;
@@ -22,8 +20,6 @@ use foldline_aggregates::venue::Venue;
 use foldline_aggregates::{DomainAggregate, DomainCommand, Visibility};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::feed::StoredEvent;
@@ -231,113 +227,4 @@ where
         self.last_position = event.position.global_position;
         Ok(())
     }
-}
-
-/// Folds a batch's events of aggregate type `A` into the states `projection`
-/// keeps, saves them, and returns the touched states by aggregate id.
-pub async fn fold_batch<A>(
-    conn: &mut PgConnection,
-    projection: &str,
-    events: &[StoredEvent],
-) -> Result<HashMap<String, Tracked<A>>, ProjectionError>
-where
-    A: Entity,
-    A::Command: DomainCommand,
-{
-    let mine: Vec<&StoredEvent> = events
-        .iter()
-        .filter(|event| event.aggregate_type == A::TYPE)
-        .collect();
-    if mine.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut ids: Vec<String> = mine.iter().map(|e| e.aggregate_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    let mut states = load_states::<A>(conn, projection, &ids).await?;
-    for event in mine {
-        states
-            .entry(event.aggregate_id.clone())
-            .or_default()
-            .fold(event)?;
-    }
-    save_states(conn, projection, &states).await?;
-    Ok(states)
-}
-
-/// The states `projection` keeps of the aggregates `ids` of type `A`; those it
-/// has none of are absent.
-pub async fn load_states<A>(
-    conn: &mut PgConnection,
-    projection: &str,
-    ids: &[String],
-) -> Result<HashMap<String, Tracked<A>>, ProjectionError>
-where
-    A: Entity,
-    A::Command: DomainCommand,
-{
-    let stored: Vec<(String, Value)> = sqlx::query_as(
-        "SELECT aggregate_id, state FROM projection_states
-         WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = ANY($3)",
-    )
-    .bind(projection)
-    .bind(A::TYPE)
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut states = HashMap::with_capacity(ids.len());
-    for (id, state) in stored {
-        let state = serde_json::from_value(state).map_err(|error| ProjectionError::Poison {
-            position: 0,
-            message: format!(
-                "the {projection} state of {} {id} no longer reads ({error}); rebuild the projection",
-                A::TYPE
-            ),
-        })?;
-        states.insert(id, state);
-    }
-    Ok(states)
-}
-
-/// Saves `states` for `projection`'s next batches.
-pub async fn save_states<A>(
-    conn: &mut PgConnection,
-    projection: &str,
-    states: &HashMap<String, Tracked<A>>,
-) -> Result<(), ProjectionError>
-where
-    A: Entity,
-    A::Command: DomainCommand,
-{
-    if states.is_empty() {
-        return Ok(());
-    }
-    let mut keys = Vec::with_capacity(states.len());
-    let mut sequences = Vec::with_capacity(states.len());
-    let mut payloads = Vec::with_capacity(states.len());
-    for (id, state) in states {
-        keys.push(id.clone());
-        sequences.push(state.sequence);
-        payloads.push(
-            serde_json::to_value(state).map_err(|error| ProjectionError::Poison {
-                position: state.last_position,
-                message: format!("cannot store the state of {} {id}: {error}", A::TYPE),
-            })?,
-        );
-    }
-    sqlx::query(
-        "INSERT INTO projection_states (projection, aggregate_type, aggregate_id, sequence, state)
-         SELECT $1, $2, s.aggregate_id, s.sequence, s.state
-         FROM UNNEST($3::text[], $4::bigint[], $5::jsonb[]) AS s(aggregate_id, sequence, state)
-         ON CONFLICT (projection, aggregate_type, aggregate_id) DO UPDATE
-             SET sequence = EXCLUDED.sequence, state = EXCLUDED.state",
-    )
-    .bind(projection)
-    .bind(A::TYPE)
-    .bind(&keys)
-    .bind(&sequences)
-    .bind(&payloads)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }

@@ -21,7 +21,8 @@ use uuid::Uuid;
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
 use crate::rows::{name_of, remove_rows, Stamp, Standard};
-use crate::state::{fold_batch, Entity, Tracked};
+use crate::state::{Entity, Tracked};
+use crate::state_store::{fold_batch, StateStore};
 
 /// The status tracker projection.
 pub struct StatusTracker;
@@ -42,10 +43,11 @@ impl Projection for StatusTracker {
     async fn apply(
         &self,
         tx: &mut PgConnection,
+        store: &mut StateStore,
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         let mut rows = Rows::default();
-        for (id, t) in &fold_batch::<Task>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Task>(tx, store, events).await? {
             let task = &t.aggregate;
             let extras = Extras {
                 event_id: task.event_id,
@@ -54,7 +56,7 @@ impl Projection for StatusTracker {
             };
             rows.entity("Task", id, t, extras);
         }
-        for (id, t) in &fold_batch::<Event>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Event>(tx, store, events).await? {
             let extras = Extras {
                 event_id: id.parse().ok(),
                 due_date: t.aggregate.starts_at.map(|at| at.date_naive()),
@@ -62,7 +64,7 @@ impl Projection for StatusTracker {
             };
             rows.entity("Event", id, t, extras);
         }
-        for (id, t) in &fold_batch::<ProductionAdvance>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<ProductionAdvance>(tx, store, events).await? {
             let advance = &t.aggregate;
             let extras = Extras {
                 event_id: advance.event_id,
@@ -71,21 +73,21 @@ impl Projection for StatusTracker {
             };
             rows.entity("ProductionAdvance", id, t, extras);
         }
-        for (id, t) in &fold_batch::<Invoice>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Invoice>(tx, store, events).await? {
             let extras = Extras {
                 due_date: t.aggregate.due_on,
                 ..Extras::default()
             };
             rows.entity("Invoice", id, t, extras);
         }
-        for (id, t) in &fold_batch::<Contract>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Contract>(tx, store, events).await? {
             let extras = Extras {
                 due_date: t.aggregate.current().and_then(|v| v.terms.expires_on),
                 ..Extras::default()
             };
             rows.entity("Contract", id, t, extras);
         }
-        for (id, t) in &fold_batch::<Shift>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Shift>(tx, store, events).await? {
             let extras = Extras {
                 event_id: t.aggregate.event_id,
                 due_date: t.aggregate.starts_at.map(|at| at.date_naive()),
@@ -93,7 +95,7 @@ impl Projection for StatusTracker {
             };
             rows.entity("Shift", id, t, extras);
         }
-        for (id, t) in &fold_batch::<Asset>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Asset>(tx, store, events).await? {
             let asset = &t.aggregate;
             let due = asset
                 .due_back
@@ -104,14 +106,14 @@ impl Projection for StatusTracker {
             };
             rows.entity("Asset", id, t, extras);
         }
-        for (id, t) in &fold_batch::<Expense>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Expense>(tx, store, events).await? {
             let extras = Extras {
                 event_id: t.aggregate.event_id,
                 ..Extras::default()
             };
             rows.entity("Expense", id, t, extras);
         }
-        for (id, t) in &fold_batch::<Document>(tx, NAME, events).await? {
+        for (id, t) in &fold_batch::<Document>(tx, store, events).await? {
             let extras = Extras {
                 due_date: t.aggregate.expires_on,
                 ..Extras::default()

@@ -64,8 +64,34 @@ pub enum Commands {
         #[arg(default_value = "demo")]
         fixture: String,
     },
-    /// Migrate, load the demo fixture and show what the event store holds.
-    Demo,
+    /// Migrate, load the demo fixture, and serve the API with the projections
+    /// running; prints the GraphiQL address and tokens for the demo's members.
+    Demo {
+        /// API settings.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Serve the GraphQL API and run the projections.
+    Serve {
+        /// API settings.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Mint a development token (HS256, with FOLDLINE_JWT_SECRET).
+    Token {
+        /// The user's id.
+        #[arg(long)]
+        user: uuid::Uuid,
+        /// The organization the token names (the `org` claim).
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+        /// How long the token is valid, in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: u64,
+        /// Token settings.
+        #[command(flatten)]
+        jwt: JwtArgs,
+    },
     /// Print the database foldline would use, after finding or starting it.
     Database,
     /// List each projection's checkpoint, lag and state.
@@ -86,4 +112,39 @@ pub enum Commands {
         #[arg(long, default_value_t = 10_000)]
         batch_size: i64,
     },
+}
+
+/// How bearer tokens are checked.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// HS256 secret tokens are signed with.
+    #[arg(long, env = "FOLDLINE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM file of the RSA public key RS256 tokens are checked with; takes
+    /// precedence over the secret.
+    #[arg(long, env = "FOLDLINE_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// The `iss` tokens must carry.
+    #[arg(long, env = "FOLDLINE_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The `aud` tokens must carry.
+    #[arg(long, env = "FOLDLINE_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+/// The API server's settings.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FOLDLINE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Do not serve GraphiQL on `GET /graphql`.
+    #[arg(long, env = "FOLDLINE_NO_GRAPHIQL")]
+    pub no_graphiql: bool,
+    /// Refuse schema introspection.
+    #[arg(long, env = "FOLDLINE_NO_INTROSPECTION")]
+    pub no_introspection: bool,
+    /// Token settings.
+    #[command(flatten)]
+    pub jwt: JwtArgs,
 }

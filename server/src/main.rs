@@ -5,11 +5,13 @@ use clap::Parser;
 use std::time::Duration;
 
 use foldline_aggregates::{CommandBus, EventStore};
+use foldline_graphql::auth::mint;
 use foldline_projectors::{checkpoint, Engine};
-use foldline_server::cli::{Cli, Commands};
+use foldline_server::cli::{ApiArgs, Cli, Commands};
 use foldline_server::database;
 use foldline_server::fixture::{self, Fixture};
-use foldline_server::{replay, telemetry};
+use foldline_server::{replay, serve, telemetry};
+use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -39,7 +41,59 @@ async fn main() -> anyhow::Result<()> {
                 fixture.name, report.applied, report.skipped, report.events
             );
         }
-        Commands::Demo => demo(&cli).await?,
+        Commands::Demo { ref api } => {
+            let mut api = api.clone();
+            if api.jwt.jwt_secret.is_none() && api.jwt.jwt_public_key.is_none() {
+                api.jwt.jwt_secret = Some(DEMO_SECRET.to_owned());
+            }
+            let pool = demo(&cli).await?;
+            let state = serve::state(pool.clone(), &api)?;
+            let listener = TcpListener::bind(api.listen)
+                .await
+                .with_context(|| format!("listening on {}", api.listen))?;
+            let tokens = demo_tokens(&pool, &api).await?;
+            serve::serve(state, listener, |address| {
+                println!("\nGraphiQL: http://{address}/graphql");
+                println!(
+                    "Send `Authorization: Bearer <token>`; each token names its organization.\n"
+                );
+                for (role, user, token) in &tokens {
+                    println!("{role:<8} {user}\n         {token}");
+                }
+                println!("\nCtrl-C stops the service.");
+            })
+            .await?;
+        }
+        Commands::Serve { ref api } => {
+            let pool = database::connect(&cli.database).await?;
+            let state = serve::state(pool, api)?;
+            let listener = TcpListener::bind(api.listen)
+                .await
+                .with_context(|| format!("listening on {}", api.listen))?;
+            serve::serve(state, listener, |address| {
+                tracing::info!(%address, "serving GraphQL on /graphql");
+            })
+            .await?;
+        }
+        Commands::Token {
+            user,
+            org,
+            ttl,
+            ref jwt,
+        } => {
+            let Some(secret) = jwt.jwt_secret.as_deref() else {
+                anyhow::bail!("set FOLDLINE_JWT_SECRET to mint a token");
+            };
+            let token = mint(
+                secret.as_bytes(),
+                user,
+                org,
+                ttl,
+                jwt.jwt_issuer.as_deref(),
+                jwt.jwt_audience.as_deref(),
+            )?;
+            println!("{token}");
+        }
         Commands::Replay {
             ref projections,
             all,
@@ -75,8 +129,53 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Migrates, loads the demo fixture and prints the events it appended.
-async fn demo(cli: &Cli) -> anyhow::Result<()> {
+/// The secret demo tokens are signed with when none is configured: for a
+/// development machine only.
+const DEMO_SECRET: &str = "foldline-demo-secret";
+
+/// A day's token for one member of each role of the demo's first
+/// organization, and one with the `finance` capability.
+async fn demo_tokens(
+    pool: &sqlx::PgPool,
+    api: &ApiArgs,
+) -> anyhow::Result<Vec<(String, uuid::Uuid, String)>> {
+    let Some(secret) = api.jwt.jwt_secret.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let members: Vec<(uuid::Uuid, uuid::Uuid, String, Vec<String>)> = sqlx::query_as(
+        "SELECT organization_id, user_id, role, capabilities FROM memberships
+         WHERE organization_id = (SELECT id FROM organizations ORDER BY created_at, id LIMIT 1)
+         ORDER BY array_position(ARRAY['owner', 'admin', 'member', 'guest'], role), user_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut tokens = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (organization, user, role, capabilities) in members {
+        let label =
+            if capabilities.iter().any(|c| c == "finance") && seen.insert("finance".to_owned()) {
+                "finance".to_owned()
+            } else if seen.insert(role.clone()) {
+                role
+            } else {
+                continue;
+            };
+        let token = mint(
+            secret.as_bytes(),
+            user,
+            Some(organization),
+            86_400,
+            api.jwt.jwt_issuer.as_deref(),
+            api.jwt.jwt_audience.as_deref(),
+        )?;
+        tokens.push((label, user, token));
+    }
+    Ok(tokens)
+}
+
+/// Migrates, loads the demo fixture, prints the events it appended and folds
+/// them into the read tables.
+async fn demo(cli: &Cli) -> anyhow::Result<sqlx::PgPool> {
     let pool = database::connect(&cli.database).await?;
     let before: i64 = sqlx::query_scalar("SELECT coalesce(max(global_position), 0) FROM events")
         .fetch_one(&pool)
@@ -132,5 +231,5 @@ async fn demo(cli: &Cli) -> anyhow::Result<()> {
     .fetch_one(&pool)
     .await?;
     println!("\nthe event store holds {events} events in {streams} streams");
-    Ok(())
+    Ok(pool)
 }

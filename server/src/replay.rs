@@ -5,13 +5,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use foldline_projectors::rebuild::{rebuild_in_place, rebuild_in_shadow};
+use foldline_projectors::rebuild::{rebuild, Target};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::Cli;
 use crate::database;
 
-/// Rebuilds the named projections (or all), one after the other.
+/// Rebuilds the named projections (or all) in one pass over the feed.
 pub async fn run(
     cli: &Cli,
     names: &[String],
@@ -38,29 +38,34 @@ pub async fn run(
         chosen
     };
     let pool = database::connect(&cli.database).await?;
-    for projection in projections {
-        let name = projection.name();
-        let report = Report::new(name);
-        let started = Instant::now();
-        let progress = |applied: u64, total: u64| report.update(applied, total);
-        let applied = if in_place {
-            rebuild_in_place(&pool, projection.as_ref(), batch_size, &progress).await
-        } else {
-            rebuild_in_shadow(&pool, projection.as_ref(), batch_size, &progress).await
-        }
-        .with_context(|| format!("rebuilding {name}"))?;
-        report.finish();
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "{name}: {applied} events in {seconds:.1} s ({:.0} events/s){}",
-            applied as f64 / seconds.max(1e-9),
-            if in_place {
-                ", in place"
-            } else {
-                ", swapped in"
-            }
-        );
+    let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
+    let label = if names.len() == 1 { names[0] } else { "replay" };
+    let report = Report::new(label);
+    let started = Instant::now();
+    let progress = |applied: u64, total: u64| report.update(applied, total);
+    let target = if in_place {
+        Target::InPlace
+    } else {
+        Target::Shadow
+    };
+    let applied = rebuild(&pool, &projections, target, batch_size, &progress)
+        .await
+        .with_context(|| format!("rebuilding {}", names.join(", ")))?;
+    report.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    let how = if in_place {
+        "rebuilt in place"
+    } else {
+        "rebuilt, swapped in"
+    };
+    for name in &names {
+        println!("{name}: {how}");
     }
+    println!(
+        "{} projection(s) over {applied} events in {seconds:.1} s ({:.0} events/s)",
+        names.len(),
+        applied as f64 / seconds.max(1e-9),
+    );
     Ok(())
 }
 

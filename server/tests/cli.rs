@@ -1,6 +1,12 @@
 //! The `foldline` binary as an operator runs it, against a real PostgreSQL.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 use foldline_server::database::{self, quote_identifier};
 use sqlx::{Connection, PgConnection};
@@ -54,20 +60,143 @@ fn foldline(url: &str, args: &[&str]) -> std::process::Output {
         .expect("run foldline")
 }
 
+/// A `foldline demo` serving on a free port.
+struct Demo {
+    child: Child,
+    /// What it printed until it was ready.
+    stdout: String,
+    /// Where it listens.
+    address: String,
+}
+
+impl Demo {
+    /// Starts the demo and waits (two minutes at most) until it serves.
+    fn start(url: &str) -> Demo {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_foldline"))
+            .args(["demo", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run foldline demo");
+        let stdout = child.stdout.take().unwrap();
+        let (lines, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut printed = String::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match ready.recv_timeout(left) {
+                Ok(line) => {
+                    printed.push_str(&line);
+                    printed.push('\n');
+                    if line.starts_with("Ctrl-C") {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("the demo did not start serving:\n{printed}");
+                }
+            }
+        }
+        let address = printed
+            .lines()
+            .find_map(|line| line.strip_prefix("GraphiQL: http://"))
+            .and_then(|rest| rest.strip_suffix("/graphql"))
+            .unwrap_or_else(|| panic!("no GraphiQL address in:\n{printed}"))
+            .to_owned();
+        Demo {
+            child,
+            stdout: printed,
+            address,
+        }
+    }
+
+    /// The token printed for `role`.
+    fn token(&self, role: &str) -> String {
+        let mut lines = self.stdout.lines();
+        while let Some(line) = lines.next() {
+            if line.split_whitespace().next() == Some(role) {
+                return lines.next().unwrap().trim().to_owned();
+            }
+        }
+        panic!("no {role} token in:\n{}", self.stdout)
+    }
+
+    /// Sends one HTTP/1.1 request; returns the status code and the body.
+    fn http(&self, request: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Stops it as an operator would (SIGTERM); it must exit cleanly.
+    fn stop(mut self) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "the demo exited with {status}");
+    }
+}
+
 #[tokio::test]
-async fn demo_loads_once_and_prints_what_it_appended() {
+async fn demo_loads_once_serves_the_api_and_stops_cleanly() {
     let (url, name) = fresh_database().await;
-    let first = foldline(&url, &["demo"]);
-    let stdout = String::from_utf8_lossy(&first.stdout);
-    assert!(
-        first.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    let first = Demo::start(&url);
+    let stdout = first.stdout.clone();
     assert!(stdout.contains("0 already present"), "{stdout}");
     assert!(stdout.contains("ProductionAdvance"), "{stdout}");
     assert!(stdout.contains("ApprovalGranted"), "{stdout}");
     assert!(stdout.contains("projection status_tracker"), "{stdout}");
+
+    let (status, body) =
+        first.http("GET /healthz HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n");
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    let (status, body) =
+        first.http("GET /readyz HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 200, "{body}");
+    for role in ["owner", "admin", "member", "guest"] {
+        let query = r#"{"query":"{ calendarEvents(first: 5) { edges { node { title } } } }"}"#;
+        let (status, body) = first.http(&format!(
+            "POST /graphql HTTP/1.1\r\nHost: demo\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{query}",
+            first.token(role),
+            query.len()
+        ));
+        assert_eq!(status, 200, "{role}: {body}");
+        assert!(body.contains("\"calendarEvents\""), "{role}: {body}");
+        assert!(!body.contains("\"errors\""), "{role}: {body}");
+    }
+    let (status, body) =
+        first.http("GET /metrics HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 200);
+    assert!(body.contains("foldline_graphql_requests_total 4"), "{body}");
+    assert!(
+        body.contains("foldline_projection_lag_events{projection=\"activity_feed\"}"),
+        "{body}"
+    );
+    first.stop();
 
     let projections = foldline(&url, &["projections"]);
     let listing = String::from_utf8_lossy(&projections.stdout);
@@ -82,11 +211,18 @@ async fn demo_loads_once_and_prints_what_it_appended() {
         assert_eq!(line.split_whitespace().nth(3), Some("0"), "{line}");
     }
 
-    let second = foldline(&url, &["demo"]);
-    let stdout = String::from_utf8_lossy(&second.stdout);
-    assert!(second.status.success());
-    assert!(stdout.contains("0 steps applied"), "{stdout}");
-    assert!(stdout.contains("nothing new was appended"), "{stdout}");
+    let second = Demo::start(&url);
+    assert!(
+        second.stdout.contains("0 steps applied"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second.stdout.contains("nothing new was appended"),
+        "{}",
+        second.stdout
+    );
+    second.stop();
 
     let replay = foldline(&url, &["replay", "--all"]);
     let replayed = String::from_utf8_lossy(&replay.stdout);

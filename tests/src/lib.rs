@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod api;
+pub mod bulk;
 pub mod commands;
 pub mod measure;
 pub mod read_side;
@@ -166,14 +168,23 @@ async fn ensure_template(admin: &PgConnectOptions) -> String {
             .expect("connect to the template");
         MIGRATOR.run(&pool).await.expect("migrate the template");
         pool.close().await;
-        sqlx::query(&format!(
+        // A closed connection's backend exits a moment after the client has
+        // let go of it, and the rename refuses (after waiting 5 s itself)
+        // while it is still there.
+        let rename = format!(
             "ALTER DATABASE {} RENAME TO {}",
             quote_identifier(&building),
             quote_identifier(&template)
-        ))
-        .execute(&mut conn)
-        .await
-        .expect("publish the template");
+        );
+        let mut attempts = 0;
+        while let Err(error) = sqlx::query(&rename).execute(&mut conn).await {
+            let busy = error
+                .as_database_error()
+                .is_some_and(|e| e.code().as_deref() == Some("55006"));
+            attempts += 1;
+            assert!(busy && attempts < 6, "publish the template: {error}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
     sqlx::query("SELECT pg_advisory_unlock(727274)")
         .execute(&mut conn)

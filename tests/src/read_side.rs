@@ -73,13 +73,10 @@ pub async fn rebuild_from_scratch(db: &TestDb, projection: &dyn Projection, batc
         .fetch_one(&db.pool)
         .await
         .expect("event count");
+    let name = projection.name();
+    let projection = foldline_projectors::by_name(name).expect("a known projection");
     let applied = rebuild_in_place(&db.pool, projection, batch, &|_, _| {})
         .await
         .expect("rebuild");
-    assert_eq!(
-        applied,
-        events as u64,
-        "{} replayed the whole store",
-        projection.name()
-    );
+    assert_eq!(applied, events as u64, "{name} replayed the whole store");
 }

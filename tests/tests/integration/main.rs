@@ -3,6 +3,7 @@
 // Amounts are written in minor units grouped as major_minor (`1_500_00` is 1,500.00).
 #![allow(clippy::inconsistent_digit_grouping)]
 
+mod api;
 mod command_bus;
 mod discovery;
 mod domain_rules;
@@ -13,3 +14,4 @@ mod read_tables_a;
 mod read_tables_b;
 mod read_tables_c;
 mod rebuild;
+mod row_security;

@@ -395,3 +395,42 @@ async fn wait_for_locks(db: &TestDb, count: i64) {
     }
     panic!("the workers never took their locks");
 }
+
+#[tokio::test]
+async fn the_feed_orders_transaction_ids_as_numbers_and_skips_none() {
+    let db = TestDb::new().await;
+    // Transactions 9, 10 and 11 (as text, "10" < "11" < "9"), appended with
+    // those ids directly so the order is known.
+    for (transaction, aggregate) in [(9, "a"), (10, "b"), (11, "c")] {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                                 payload, metadata, transaction_id)
+             VALUES ('Probe', $1, 1, 'Probed', '1.0', '{}', $2, $3::text::xid8)",
+        )
+        .bind(aggregate)
+        .bind(serde_json::json!({"organization_id": Uuid::new_v4()}))
+        .bind(transaction.to_string())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let mut conn = db.pool.acquire().await.unwrap();
+    let mut after = foldline_projectors::Position::default();
+    let mut seen = Vec::new();
+    loop {
+        let batch = foldline_projectors::feed::read_batch(&mut conn, after, 1)
+            .await
+            .unwrap();
+        let Some(event) = batch.last() else { break };
+        after = event.position;
+        seen.push((event.position.transaction_id, event.aggregate_id.clone()));
+    }
+    assert_eq!(
+        seen,
+        [
+            (9, "a".to_owned()),
+            (10, "b".to_owned()),
+            (11, "c".to_owned())
+        ]
+    );
+}

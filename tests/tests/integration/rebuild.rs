@@ -5,11 +5,15 @@
 use chrono::{DateTime, Utc};
 use foldline_aggregates::task::{Task, TaskCommand};
 use foldline_aggregates::{CommandBus, RequestContext, Source};
-use foldline_projectors::rebuild::{rebuild_in_place, rebuild_in_shadow, RebuildError};
+use foldline_projectors::rebuild::{
+    rebuild, rebuild_in_place, rebuild_in_shadow, RebuildError, Target,
+};
 use foldline_projectors::Engine;
 use foldline_server::fixture::{self, Fixture};
 use foldline_tests::read_side::{catch_up_all, table_json, WAIT};
 use foldline_tests::TestDb;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 /// Every read table's rows, in a stable order.
@@ -26,6 +30,30 @@ async fn snapshot(db: &TestDb) -> Vec<(String, serde_json::Value)> {
 fn assert_same(live: &[(String, serde_json::Value)], rebuilt: &[(String, serde_json::Value)]) {
     for ((table, expected), (_, actual)) in live.iter().zip(rebuilt) {
         assert_eq!(expected, actual, "{table} differs after the rebuild");
+    }
+}
+
+/// The demo's first organization, and a member who may create tasks in it.
+fn demo_member(demo: &Fixture) -> (Uuid, Uuid) {
+    let member = demo
+        .steps
+        .iter()
+        .find(|step| step.command_type == "add_member")
+        .map(|step| step.actor_id)
+        .unwrap();
+    (demo.steps[0].organization_id, member)
+}
+
+fn create_task(title: String, due_at: DateTime<Utc>) -> TaskCommand {
+    TaskCommand::CreateTask {
+        title,
+        description: None,
+        event_id: None,
+        project: None,
+        assignee: None,
+        due_at: Some(due_at),
+        priority: Default::default(),
+        visibility: Default::default(),
     }
 }
 
@@ -48,14 +76,14 @@ async fn rebuilds_give_the_live_tables_row_for_row() {
 
     let quiet = |_: u64, _: u64| {};
     for projection in foldline_projectors::all() {
-        rebuild_in_shadow(&db.pool, projection.as_ref(), 37, &quiet)
+        rebuild_in_shadow(&db.pool, projection.clone(), 37, &quiet)
             .await
             .unwrap();
     }
     assert_same(&live, &snapshot(&db).await);
 
     for projection in foldline_projectors::all() {
-        rebuild_in_place(&db.pool, projection.as_ref(), 1000, &quiet)
+        rebuild_in_place(&db.pool, projection.clone(), 1000, &quiet)
             .await
             .unwrap();
     }
@@ -66,13 +94,7 @@ async fn rebuilds_give_the_live_tables_row_for_row() {
 async fn a_shadow_rebuild_while_commands_arrive_ends_equal_to_live() {
     let db = TestDb::new().await;
     let (bus, demo) = demo(&db).await;
-    let organization = demo.steps[0].organization_id;
-    let member = demo
-        .steps
-        .iter()
-        .find(|step| step.command_type == "add_member")
-        .map(|step| step.actor_id)
-        .unwrap();
+    let (organization, member) = demo_member(&demo);
 
     // The live workers run throughout, woken by the bus.
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -89,16 +111,7 @@ async fn a_shadow_rebuild_while_commands_arrive_ends_equal_to_live() {
                 bus.execute::<Task>(
                     &request,
                     task,
-                    TaskCommand::CreateTask {
-                        title: format!("Task {n}"),
-                        description: None,
-                        event_id: None,
-                        project: None,
-                        assignee: None,
-                        due_at: Some(due + chrono::Duration::hours(n)),
-                        priority: Default::default(),
-                        visibility: Default::default(),
-                    },
+                    create_task(format!("Task {n}"), due + chrono::Duration::hours(n)),
                     None,
                 )
                 .await
@@ -111,7 +124,7 @@ async fn a_shadow_rebuild_while_commands_arrive_ends_equal_to_live() {
     };
     let quiet = |_: u64, _: u64| {};
     for projection in foldline_projectors::all() {
-        rebuild_in_shadow(&db.pool, projection.as_ref(), 25, &quiet)
+        rebuild_in_shadow(&db.pool, projection.clone(), 25, &quiet)
             .await
             .unwrap();
     }
@@ -123,21 +136,16 @@ async fn a_shadow_rebuild_while_commands_arrive_ends_equal_to_live() {
 
     // An in-place rebuild needs the projections to itself: refused while the
     // workers hold them, done once they stop.
-    let busy = rebuild_in_place(
-        &db.pool,
-        foldline_projectors::all()[0].as_ref(),
-        100,
-        &quiet,
-    )
-    .await
-    .unwrap_err();
+    let busy = rebuild_in_place(&db.pool, foldline_projectors::all()[0].clone(), 100, &quiet)
+        .await
+        .unwrap_err();
     assert!(matches!(busy, RebuildError::Busy(_)), "{busy}");
     stop.send(true).unwrap();
     for worker in workers {
         worker.await.unwrap();
     }
     for projection in foldline_projectors::all() {
-        rebuild_in_place(&db.pool, projection.as_ref(), 1000, &quiet)
+        rebuild_in_place(&db.pool, projection.clone(), 1000, &quiet)
             .await
             .unwrap();
     }
@@ -166,9 +174,10 @@ impl foldline_projectors::Projection for HeldBeforeCommit {
     async fn apply(
         &self,
         tx: &mut sqlx::PgConnection,
+        store: &mut foldline_projectors::state_store::StateStore,
         events: &[foldline_projectors::StoredEvent],
     ) -> Result<(), foldline_projectors::ProjectionError> {
-        self.inner.apply(tx, events).await?;
+        self.inner.apply(tx, store, events).await?;
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut *tx)
             .await?;
@@ -253,43 +262,87 @@ async fn a_worker_killed_before_its_commit_leaves_nothing_and_loses_nothing() {
     assert_eq!(missing, 0, "no event lost");
 }
 
-/// A workload of a few thousand commands across every aggregate, projected
-/// live by the workers while it runs, equals a rebuild from scratch.
+/// A random workload of a few thousand commands across every aggregate,
+/// projected live by the workers while it runs (and rebuilt into shadow tables
+/// half-way through, while commands keep arriving), equals a rebuild from
+/// scratch. The seed is printed on failure; `FOLDLINE_SEED` replays one.
 #[tokio::test]
-async fn a_few_thousand_commands_projected_live_equal_a_rebuild() {
+async fn a_random_workload_projected_live_equals_a_rebuild() {
+    let seed: u64 = std::env::var("FOLDLINE_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(rand::random);
+    let mut rng = StdRng::seed_from_u64(seed);
     let db = TestDb::new().await;
     let bus = db.bus();
     let org = foldline_tests::Org::create(&bus, "Determinism").await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let workers = Engine::new(db.pool.clone()).with_batch_size(64).spawn(
-        foldline_projectors::all(),
-        bus.committed(),
-        shutdown,
-    );
+    let workers = Engine::new(db.pool.clone())
+        .with_batch_size(rng.gen_range(1..200))
+        .spawn(foldline_projectors::all(), bus.committed(), shutdown);
     let clients = 4;
-    let iterations = 15;
+    let iterations = 22;
     let mut writers = Vec::new();
     for client in 0..clients {
         let bus = bus.clone();
+        let mut rng = StdRng::seed_from_u64(rng.gen());
         writers.push(tokio::spawn(async move {
+            let (mut accepted, mut refused) = (0, 0);
             for n in 0..iterations {
-                for step in foldline_tests::workload::iteration(&org, 7, client, n) {
-                    bus.dispatch(&org.request(step.actor), step.id, step.command, None)
-                        .await
-                        .unwrap();
+                let mut steps = foldline_tests::workload::iteration(&org, 7, client, n);
+                // Now and then a step is dropped, sent twice, or swapped with
+                // the next: later steps may then be refused, as a user's would.
+                for i in 0..steps.len() {
+                    if i + 1 < steps.len() && rng.gen_ratio(1, 25) {
+                        steps.swap(i, i + 1);
+                    }
+                }
+                for step in steps {
+                    let times = match rng.gen_range(0..40) {
+                        0 => 0,
+                        1 => 2,
+                        _ => 1,
+                    };
+                    for _ in 0..times {
+                        let command = step.command.clone();
+                        match bus
+                            .dispatch(&org.request(step.actor), step.id, command, None)
+                            .await
+                        {
+                            Ok(_) => accepted += 1,
+                            Err(_) => refused += 1,
+                        }
+                    }
                 }
             }
+            (accepted, refused)
         }));
+        if client == clients / 2 {
+            // Give the first writers a head start before the rebuild below.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
+    let quiet = |_: u64, _: u64| {};
+    rebuild(
+        &db.pool,
+        &foldline_projectors::all(),
+        Target::Shadow,
+        rng.gen_range(50..2_000),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let (mut accepted, mut refused) = (0, 0);
     for writer in writers {
-        writer.await.unwrap();
+        let (a, r) = writer.await.unwrap();
+        accepted += a;
+        refused += r;
     }
-    let commands: i64 =
-        sqlx::query_scalar("SELECT count(DISTINCT metadata ->> 'command_id') FROM events")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    assert!(commands > 2_000, "{commands} commands");
+    assert!(
+        accepted > 2_000,
+        "seed {seed}: {accepted} commands accepted"
+    );
+    assert!(refused > 0, "seed {seed}: some commands were refused");
 
     catch_up_all(&db, &Engine::new(db.pool.clone())).await;
     stop.send(true).unwrap();
@@ -297,11 +350,157 @@ async fn a_few_thousand_commands_projected_live_equal_a_rebuild() {
         worker.await.unwrap();
     }
     let live = snapshot(&db).await;
-    let quiet = |_: u64, _: u64| {};
-    for projection in foldline_projectors::all() {
-        rebuild_in_place(&db.pool, projection.as_ref(), 500, &quiet)
-            .await
-            .unwrap();
+    rebuild(
+        &db.pool,
+        &foldline_projectors::all(),
+        Target::InPlace,
+        rng.gen_range(1..1_000),
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let rebuilt = snapshot(&db).await;
+    for ((table, expected), (_, actual)) in live.iter().zip(&rebuilt) {
+        assert_eq!(
+            expected, actual,
+            "seed {seed}: {table} differs after the rebuild"
+        );
     }
+}
+
+#[tokio::test]
+async fn after_a_rebuild_live_projections_fold_what_they_have_no_state_of_from_the_events() {
+    let db = TestDb::new().await;
+    let (bus, demo) = demo(&db).await;
+    let (organization, member) = demo_member(&demo);
+    let request = RequestContext::new(organization, member, Source::Api);
+    let task = Uuid::new_v4();
+    let due: DateTime<Utc> = "2027-03-01T09:00:00Z".parse().unwrap();
+    bus.execute::<Task>(
+        &request,
+        task,
+        create_task("Rig the truss".into(), due),
+        None,
+    )
+    .await
+    .unwrap();
+
+    // A rebuild keeps its states in memory and stores none.
+    let quiet = |_: u64, _: u64| {};
+    rebuild(
+        &db.pool,
+        &foldline_projectors::all(),
+        Target::Shadow,
+        1_000,
+        &quiet,
+    )
+    .await
+    .unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_states")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+
+    // The live projections meet a task they have no state of: they fold it
+    // from its events, so its rows keep what only earlier events said.
+    bus.execute::<Task>(&request, task, TaskCommand::StartTask, None)
+        .await
+        .unwrap();
+    let engine = Engine::new(db.pool.clone());
+    catch_up_all(&db, &engine).await;
+    let status: (String, Option<String>, String) = sqlx::query_as(
+        "SELECT current_status, previous_status, entity_name FROM status_tracker WHERE entity_id = $1",
+    )
+    .bind(task)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        status,
+        (
+            "in_progress".into(),
+            Some("todo".into()),
+            "Rig the truss".into()
+        )
+    );
+    let live = snapshot(&db).await;
+    rebuild(
+        &db.pool,
+        &foldline_projectors::all(),
+        Target::InPlace,
+        1_000,
+        &quiet,
+    )
+    .await
+    .unwrap();
     assert_same(&live, &snapshot(&db).await);
+}
+
+/// What a table is besides its rows: indexes and constraints by name and
+/// definition, row-level security, policies, grants and triggers.
+async fn table_definition(db: &TestDb, table: &str) -> serde_json::Value {
+    sqlx::query_scalar(
+        "SELECT jsonb_build_object(
+             'indexes', (SELECT jsonb_agg(jsonb_build_array(indexname, indexdef) ORDER BY indexname)
+                         FROM pg_indexes WHERE schemaname = 'public' AND tablename = $1),
+             'constraints', (SELECT jsonb_agg(jsonb_build_array(conname, pg_get_constraintdef(oid)) ORDER BY conname)
+                             FROM pg_constraint WHERE conrelid = ('public.' || $1)::regclass),
+             'security', (SELECT jsonb_build_array(relrowsecurity, relforcerowsecurity, relacl::text)
+                          FROM pg_class WHERE oid = ('public.' || $1)::regclass),
+             'policies', (SELECT jsonb_agg(to_jsonb(p) ORDER BY policyname)
+                          FROM pg_policies p WHERE schemaname = 'public' AND tablename = $1),
+             'triggers', (SELECT jsonb_agg(pg_get_triggerdef(oid) ORDER BY tgname)
+                          FROM pg_trigger WHERE tgrelid = ('public.' || $1)::regclass AND NOT tgisinternal))",
+    )
+    .bind(table)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_shadow_rebuild_keeps_what_the_live_table_is_besides_its_rows() {
+    let db = TestDb::new().await;
+    demo(&db).await;
+    for statement in [
+        "ALTER TABLE calendar_events ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY same_organization ON calendar_events FOR SELECT TO PUBLIC
+             USING (organization_id::text = current_setting('app.organization_id', true))",
+        "GRANT SELECT ON calendar_events TO PUBLIC",
+        "CREATE FUNCTION calendar_touched() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RETURN NEW; END $$",
+        "CREATE TRIGGER calendar_touched BEFORE INSERT ON calendar_events
+             FOR EACH ROW EXECUTE FUNCTION calendar_touched()",
+    ] {
+        sqlx::query(statement).execute(&db.pool).await.unwrap();
+    }
+    let engine = Engine::new(db.pool.clone());
+    catch_up_all(&db, &engine).await;
+    let before = table_definition(&db, "calendar_events").await;
+    let policies: Vec<&str> = before["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|policy| policy["policyname"].as_str())
+        .collect();
+    assert_eq!(policies, ["member_visibility", "same_organization"]);
+    assert_eq!(before["triggers"].as_array().map(Vec::len), Some(1));
+    let rows = table_json(&db, "calendar_events").await;
+    assert!(rows.as_array().is_some_and(|rows| !rows.is_empty()));
+
+    let calendar = foldline_projectors::by_name("calendar_events").unwrap();
+    rebuild_in_shadow(&db.pool, calendar, 50, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(table_definition(&db, "calendar_events").await, before);
+    assert_eq!(table_json(&db, "calendar_events").await, rows);
+    let leftovers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'foldline_shadow'
+           AND tablename NOT IN ('projection_states', 'projection_checkpoints')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(leftovers, 0, "no shadow table is left behind");
 }

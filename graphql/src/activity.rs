@@ -1,0 +1,137 @@
+//! `activityFeed`: what happened in an organization, newest first.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::connection::{page_of, PageOf, Paged};
+use crate::error::ApiError;
+use crate::page::{Cursor, Page};
+use crate::request::Request;
+
+/// One thing that happened to an entity.
+#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+#[graphql(complex)]
+pub struct Activity {
+    /// The row's id.
+    pub id: Uuid,
+    /// `created`, `updated`, `status_change`, `approval`, `deleted`, `comment`, `note`.
+    pub activity_type: String,
+    /// The event type behind it.
+    pub event_type: String,
+    /// The entity's type.
+    pub entity_type: String,
+    /// The entity's id.
+    pub entity_id: Uuid,
+    /// The entity's name as of the activity.
+    pub entity_name: Option<String>,
+    /// Who did it.
+    pub actor_id: Option<Uuid>,
+    /// The activity in words.
+    pub title: String,
+    /// A comment's text, a reason, a status change.
+    pub content: Option<String>,
+    /// Correlation, causation, command, source and stream of the event.
+    #[graphql(skip)]
+    pub metadata: serde_json::Value,
+    /// Who may see it.
+    pub visibility: String,
+    /// Who created the entity.
+    pub owner_id: Option<Uuid>,
+    /// When it happened.
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_graphql::ComplexObject]
+impl Activity {
+    /// Correlation, causation, command, source and stream of the event.
+    async fn metadata(&self) -> async_graphql::Json<&serde_json::Value> {
+        async_graphql::Json(&self.metadata)
+    }
+}
+
+impl Paged for Activity {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// Which activities to list.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct ActivityFilter {
+    /// Only the activities of this entity type.
+    pub entity_type: Option<String>,
+    /// Only the activities of this entity.
+    pub entity_id: Option<Uuid>,
+    /// Only what this user did.
+    pub actor_id: Option<Uuid>,
+}
+
+/// Activity queries.
+#[derive(Default)]
+pub struct ActivityQuery;
+
+#[Object]
+impl ActivityQuery {
+    /// The activity feed, newest first.
+    async fn activity_feed(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ActivityFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(
+            desc = "Wait (a few seconds at most) until the table shows the event at this position, a mutation's `position`."
+        )]
+        after_position: Option<i64>,
+    ) -> async_graphql::Result<PageOf<Activity>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        activity_feed(request, filter, first, after, after_position)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
+
+async fn activity_feed(
+    request: &Request,
+    filter: Option<ActivityFilter>,
+    first: Option<i32>,
+    after: Option<String>,
+    after_position: Option<i64>,
+) -> Result<PageOf<Activity>, ApiError> {
+    let page = Page::new(first, after.as_deref())?;
+    request.wait_for("activity_feed", after_position).await?;
+    let filter = filter.unwrap_or_default();
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "SELECT id, activity_type, event_type, entity_type, entity_id, entity_name, actor_id,
+                title, content, metadata, visibility, owner_id, created_at
+         FROM activity_feed WHERE organization_id = ",
+    );
+    sql.push_bind(request.caller.organization_id);
+    if let Some(entity_type) = filter.entity_type {
+        sql.push(" AND entity_type = ").push_bind(entity_type);
+    }
+    if let Some(entity_id) = filter.entity_id {
+        sql.push(" AND entity_id = ").push_bind(entity_id);
+    }
+    if let Some(actor_id) = filter.actor_id {
+        sql.push(" AND actor_id = ").push_bind(actor_id);
+    }
+    if let Some(after) = page.after {
+        sql.push(" AND (created_at, id) < (")
+            .push_bind(after.at)
+            .push(", ")
+            .push_bind(after.id)
+            .push(")");
+    }
+    sql.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(page.limit());
+    let mut tx = request.read().await?;
+    let rows: Vec<Activity> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(page_of(rows, page))
+}

@@ -1,0 +1,131 @@
+//! `calendarEvents`: the calendar of an organization, by time.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use sqlx::{Postgres, QueryBuilder};
+
+use crate::connection::{page_of, PageOf, Paged};
+use crate::error::ApiError;
+use crate::page::{Cursor, Page};
+use crate::request::Request;
+
+/// Something on the calendar: an event, a due date, a shift, an expiry.
+#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+pub struct CalendarEvent {
+    /// The row's id.
+    pub id: Uuid,
+    /// What it is.
+    pub title: String,
+    /// When it starts (or is due).
+    pub starts_at: DateTime<Utc>,
+    /// When it ends, if it lasts.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// What put it there: `event`, `task_due`, `invoice_due`, `shift`…
+    pub source_type: String,
+    /// The entity's type.
+    pub entity_type: String,
+    /// The entity's id.
+    pub entity_id: Uuid,
+    /// The entity's status.
+    pub status: Option<String>,
+    /// Who may see it.
+    pub visibility: String,
+    /// Who created the entity.
+    pub owner_id: Option<Uuid>,
+    /// When the entity began.
+    pub created_at: DateTime<Utc>,
+    /// When the entity last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Paged for CalendarEvent {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.starts_at,
+            id: self.id,
+        }
+    }
+}
+
+/// Which calendar entries to list.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct CalendarFilter {
+    /// Starting at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Starting before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only this source type.
+    pub source_type: Option<String>,
+    /// Only the entries of this entity.
+    pub entity_id: Option<Uuid>,
+}
+
+/// Calendar queries.
+#[derive(Default)]
+pub struct CalendarQuery;
+
+#[Object]
+impl CalendarQuery {
+    /// The calendar, by start time.
+    async fn calendar_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CalendarFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(
+            desc = "Wait (a few seconds at most) until the table shows the event at this position, a mutation's `position`."
+        )]
+        after_position: Option<i64>,
+    ) -> async_graphql::Result<PageOf<CalendarEvent>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        calendar_events(request, filter, first, after, after_position)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
+
+async fn calendar_events(
+    request: &Request,
+    filter: Option<CalendarFilter>,
+    first: Option<i32>,
+    after: Option<String>,
+    after_position: Option<i64>,
+) -> Result<PageOf<CalendarEvent>, ApiError> {
+    let page = Page::new(first, after.as_deref())?;
+    request.wait_for("calendar_events", after_position).await?;
+    let filter = filter.unwrap_or_default();
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "SELECT id, title, starts_at, ends_at, source_type, entity_type, entity_id, status,
+                visibility, owner_id, created_at, updated_at
+         FROM calendar_events WHERE organization_id = ",
+    );
+    sql.push_bind(request.caller.organization_id);
+    if let Some(from) = filter.from {
+        sql.push(" AND starts_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        sql.push(" AND starts_at < ").push_bind(to);
+    }
+    if let Some(source_type) = filter.source_type {
+        sql.push(" AND source_type = ").push_bind(source_type);
+    }
+    if let Some(entity_id) = filter.entity_id {
+        sql.push(" AND entity_id = ").push_bind(entity_id);
+    }
+    if let Some(after) = page.after {
+        sql.push(" AND (starts_at, id) > (")
+            .push_bind(after.at)
+            .push(", ")
+            .push_bind(after.id)
+            .push(")");
+    }
+    sql.push(" ORDER BY starts_at, id LIMIT ")
+        .push_bind(page.limit());
+    let mut tx = request.read().await?;
+    let rows: Vec<CalendarEvent> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(page_of(rows, page))
+}

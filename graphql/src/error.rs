@@ -1,0 +1,80 @@
+//! The API's errors, each mapped once to its GraphQL `extensions.code`.
+
+use foldline_aggregates::{BusError, DomainError};
+
+/// Why a request failed, as the client is told.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Valid credentials that do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing there (or nothing the caller may see).
+    #[error("{0}")]
+    NotFound(String),
+    /// A stale expected version, or a competing write.
+    #[error("{0}")]
+    Conflict(String),
+    /// Input that does not parse, or a command that breaks a rule.
+    #[error("{0}")]
+    BadUserInput(String),
+    /// Anything else; its cause is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The `extensions.code` the client sees.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+// Resolvers return `Result<_, ApiError>` from their inner functions and call
+// `extend()` once: async-graphql's blanket `From<impl Display>` would drop the
+// code.
+impl async_graphql::ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(%cause, "request failed");
+        }
+        let code = self.code();
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", code))
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<BusError> for ApiError {
+    fn from(error: BusError) -> Self {
+        match error {
+            BusError::NotMember { .. } | BusError::Forbidden { .. } => {
+                ApiError::Forbidden(error.to_string())
+            }
+            BusError::NotFound { .. } => ApiError::NotFound(error.to_string()),
+            BusError::Conflict { .. } => ApiError::Conflict(error.to_string()),
+            BusError::Domain(DomainError::MissingCapability(_) | DomainError::Forbidden(_)) => {
+                ApiError::Forbidden(error.to_string())
+            }
+            BusError::Domain(DomainError::NotCreated(_)) => ApiError::NotFound(error.to_string()),
+            BusError::Domain(DomainError::AlreadyExists(_)) => {
+                ApiError::Conflict(error.to_string())
+            }
+            BusError::Domain(_) => ApiError::BadUserInput(error.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

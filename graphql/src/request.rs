@@ -1,0 +1,76 @@
+//! What every resolver of one request shares: the caller, the connections,
+//! and the command bus. Built per request, so nothing cached here can leak
+//! between callers.
+
+use std::time::{Duration, Instant};
+
+use async_graphql::Context;
+use foldline_aggregates::CommandBus;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::caller::Caller;
+use crate::error::ApiError;
+
+/// How long a query waits for the projections to reach `afterPosition`.
+pub const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
+
+/// One API request.
+pub struct Request {
+    /// Who is asking.
+    pub caller: Caller,
+    /// The database.
+    pub pool: PgPool,
+    /// Where mutations go.
+    pub bus: CommandBus,
+    /// The transport's request id, recorded in the events' metadata.
+    pub request_id: String,
+}
+
+impl Request {
+    /// The request a resolver runs for.
+    pub fn of<'a>(ctx: &'a Context<'_>) -> Result<&'a Request, ApiError> {
+        ctx.data::<Request>()
+            .map_err(|_| ApiError::Unauthenticated("no authenticated request".into()))
+    }
+
+    /// A read transaction under row-level security as the caller.
+    pub async fn read(&self) -> Result<Transaction<'static, Postgres>, ApiError> {
+        self.caller.read(&self.pool).await
+    }
+
+    /// Waits, up to [`READ_YOUR_WRITES_WAIT`], until `projection` has applied
+    /// the event at `position` (a mutation's `position`).
+    pub async fn wait_for(&self, projection: &str, position: Option<i64>) -> Result<(), ApiError> {
+        let Some(position) = position else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        loop {
+            let reached: Option<bool> = sqlx::query_scalar(
+                "SELECT coalesce(
+                     (SELECT (c.transaction_id, c.global_position) >= (e.transaction_id, e.global_position)
+                      FROM projection_checkpoints AS c WHERE c.projection = $1),
+                     false)
+                 FROM events AS e WHERE e.global_position = $2",
+            )
+            .bind(projection)
+            .bind(position)
+            .fetch_optional(&self.pool)
+            .await?;
+            match reached {
+                None => {
+                    return Err(ApiError::BadUserInput(format!(
+                        "no event at position {position}"
+                    )))
+                }
+                Some(true) => return Ok(()),
+                Some(false) if started.elapsed() >= READ_YOUR_WRITES_WAIT => {
+                    return Err(ApiError::Internal(format!(
+                        "{projection} did not reach position {position} within {READ_YOUR_WRITES_WAIT:?}"
+                    )))
+                }
+                Some(false) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The HTTP service: GraphQL, GraphiQL, health, readiness and metrics.
+//!
+//! A GraphQL request is authenticated and resolved to a member of one
+//! organization before the schema sees it; failures on the way are answered
+//! in GraphQL's error shape with `extensions.code`, and an HTTP status that
+//! says the same.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::rejection::GraphQLRejection;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use foldline_aggregates::{CommandBus, EventStore};
+use foldline_graphql::auth::Authenticator;
+use foldline_graphql::caller::Caller;
+use foldline_graphql::request::Request;
+use foldline_graphql::{ApiError, FoldlineSchema, Limits};
+use foldline_projectors::checkpoint;
+use serde_json::json;
+use sqlx::PgPool;
+use tower_http::limit::RequestBodyLimitLayer;
+use uuid::Uuid;
+
+use crate::database::MIGRATOR;
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 256 * 1024;
+/// How long one GraphQL request may run.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The lag, in seconds, beyond which the service is not ready.
+pub const READY_LAG_SECONDS: f64 = 30.0;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The GraphQL schema.
+    pub schema: FoldlineSchema,
+    /// The database.
+    pub pool: PgPool,
+    /// The command bus mutations go through.
+    pub bus: CommandBus,
+    /// Checks bearer tokens.
+    pub authenticator: Arc<Authenticator>,
+    /// Whether GraphiQL is served on `GET /graphql`.
+    pub graphiql: bool,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// The state of a service over `pool`.
+    pub fn new(pool: PgPool, authenticator: Authenticator, limits: Limits, graphiql: bool) -> Self {
+        AppState {
+            schema: foldline_graphql::schema(limits),
+            bus: CommandBus::new(EventStore::new(pool.clone())),
+            pool,
+            authenticator: Arc::new(authenticator),
+            graphiql,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+/// Request counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// GraphQL requests answered.
+    pub requests: AtomicU64,
+    /// GraphQL requests refused before execution (authentication, input).
+    pub refused: AtomicU64,
+}
+
+/// The service's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let caller = match authenticate(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(error) => return refuse(&state, error),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return refuse(
+                &state,
+                ApiError::BadUserInput(format!(
+                    "the request is not a GraphQL request: {}",
+                    rejection.0
+                )),
+            )
+        }
+    };
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
+    let request = body.into_inner().data(Request {
+        caller,
+        pool: state.pool.clone(),
+        bus: state.bus.clone(),
+        request_id,
+    });
+    match tokio::time::timeout(REQUEST_TIMEOUT, state.schema.execute(request)).await {
+        Ok(mut response) => {
+            // Resolvers' errors carry their code; the only errors without one
+            // are the query's own: it does not parse, names unknown fields,
+            // passes values of the wrong type, or goes over the limits.
+            for error in &mut response.errors {
+                let extensions = error.extensions.get_or_insert_with(Default::default);
+                if extensions.get("code").is_none() {
+                    extensions.set("code", "BAD_USER_INPUT");
+                }
+            }
+            GraphQLResponse::from(response).into_response()
+        }
+        Err(_) => refuse(
+            &state,
+            ApiError::Internal(format!("the request took longer than {REQUEST_TIMEOUT:?}")),
+        ),
+    }
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|value| value.to_str().unwrap_or("\u{fffd}"))
+    };
+    let verified = state
+        .authenticator
+        .verify(text(header::AUTHORIZATION.as_str()))?;
+    Caller::resolve(&state.pool, verified, text("x-organization-id")).await
+}
+
+/// A request refused before the schema ran, in GraphQL's error shape.
+fn refuse(state: &AppState, error: ApiError) -> Response {
+    state.metrics.refused.fetch_add(1, Ordering::Relaxed);
+    let status = match &error {
+        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::Internal(cause) => {
+            tracing::error!(%cause, "request failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = json!({
+        "data": null,
+        "errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}],
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn graphiql(State(state): State<AppState>) -> Response {
+    if state.graphiql {
+        Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+/// Ready when the database answers, every migration is applied and no
+/// projection lags more than [`READY_LAG_SECONDS`].
+async fn readyz(State(state): State<AppState>) -> Response {
+    match readiness(&state).await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
+    }
+}
+
+async fn readiness(state: &AppState) -> Result<(), String> {
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|error| format!("database: {error}"))?;
+    let known = MIGRATOR.iter().count() as i64;
+    if applied < known {
+        return Err(format!("{applied} of {known} migrations applied"));
+    }
+    let names = projection_names();
+    let lags = checkpoint::lags(&state.pool, &names)
+        .await
+        .map_err(|error| format!("database: {error}"))?;
+    for lag in lags {
+        if lag.seconds_behind > READY_LAG_SECONDS {
+            return Err(format!(
+                "projection {} is {:.0} s behind",
+                lag.projection, lag.seconds_behind
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = String::new();
+    text.push_str("# TYPE foldline_graphql_requests_total counter\n");
+    text.push_str(&format!(
+        "foldline_graphql_requests_total {}\n",
+        state.metrics.requests.load(Ordering::Relaxed)
+    ));
+    text.push_str("# TYPE foldline_graphql_refused_total counter\n");
+    text.push_str(&format!(
+        "foldline_graphql_refused_total {}\n",
+        state.metrics.refused.load(Ordering::Relaxed)
+    ));
+    if let Ok(lags) = checkpoint::lags(&state.pool, &projection_names()).await {
+        text.push_str("# TYPE foldline_projection_lag_events gauge\n");
+        for lag in &lags {
+            text.push_str(&format!(
+                "foldline_projection_lag_events{{projection=\"{}\"}} {}\n",
+                lag.projection, lag.events_behind
+            ));
+        }
+        text.push_str("# TYPE foldline_projection_lag_seconds gauge\n");
+        for lag in &lags {
+            text.push_str(&format!(
+                "foldline_projection_lag_seconds{{projection=\"{}\"}} {:.3}\n",
+                lag.projection, lag.seconds_behind
+            ));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+fn projection_names() -> Vec<&'static str> {
+    foldline_projectors::all()
+        .iter()
+        .map(|p| p.name())
+        .collect()
+}

@@ -1,0 +1,102 @@
+//! Calling the API through its real HTTP router, in process.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use foldline_graphql::auth::{mint, Authenticator, VerifyingKey};
+use foldline_graphql::Limits;
+use foldline_server::http::{router, AppState};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use crate::TestDb;
+
+/// The secret test tokens are signed with.
+pub const SECRET: &[u8] = b"foldline-test-secret";
+
+/// The API over a test database.
+pub struct Api {
+    /// The router requests go through.
+    pub router: Router,
+    /// Its state: the pool, and the bus whose commits wake projection workers.
+    pub state: AppState,
+}
+
+impl Api {
+    /// The API over `db`, checking HS256 tokens signed with [`SECRET`].
+    pub fn new(db: &TestDb) -> Api {
+        let authenticator =
+            Authenticator::new(&VerifyingKey::Secret(SECRET.to_vec()), None, None).unwrap();
+        let state = AppState::new(db.pool.clone(), authenticator, Limits::default(), true);
+        Api {
+            router: router(state.clone()),
+            state,
+        }
+    }
+
+    /// A valid token for `user`.
+    pub fn token(user: Uuid) -> String {
+        mint(SECRET, user, None, 600, None, None).unwrap()
+    }
+
+    /// Sends a raw request: `headers` and `body` as given.
+    pub async fn send(
+        &self,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::post("/graphql").header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(body.into()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    /// Sends `query` with `variables` as `user` acting in `organization`.
+    pub async fn query(
+        &self,
+        user: Uuid,
+        organization: Uuid,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let token = format!("Bearer {}", Api::token(user));
+        let organization = organization.to_string();
+        let body = json!({"query": query, "variables": variables}).to_string();
+        self.send(
+            &[
+                ("authorization", &token),
+                ("x-organization-id", &organization),
+            ],
+            body,
+        )
+        .await
+    }
+}
+
+/// The `extensions.code` of each error in a response.
+pub fn codes(response: &Value) -> Vec<String> {
+    response["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|error| {
+            error["extensions"]["code"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}

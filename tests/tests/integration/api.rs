@@ -1,0 +1,419 @@
+//! The GraphQL API through its HTTP router: authentication, organizations,
+//! bad input, mutations and reading one's own writes.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use foldline_projectors::Engine;
+use foldline_tests::api::{codes, Api, SECRET};
+use foldline_tests::read_side::catch_up_all;
+use foldline_tests::{Org, TestDb};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const CREATE_TASK: &str =
+    "mutation($id: UUID!, $input: JSON) { createTask(id: $id, input: $input) { version position } }";
+
+const CALENDAR: &str = "query($first: Int, $after: String, $position: Int) {
+    calendarEvents(first: $first, after: $after, afterPosition: $position) {
+        edges { cursor node { title sourceType entityId startsAt visibility } }
+        pageInfo { hasNextPage }
+    }
+}";
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+fn hs(algorithm: Algorithm, claims: Value, secret: &[u8]) -> String {
+    encode(
+        &Header::new(algorithm),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+async fn events(db: &TestDb) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_bad_token_is_unauthenticated() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Tokens").await;
+    let api = Api::new(&db);
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let user = org.member.to_string();
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(json!({"sub": user, "exp": now() + 600}).to_string())
+    );
+    let cases = [
+        ("no header", None),
+        (
+            "not bearer",
+            Some(format!("Token {}", Api::token(org.member))),
+        ),
+        ("malformed", Some("Bearer not.a.jwt".to_owned())),
+        (
+            "expired",
+            Some(hs(
+                Algorithm::HS256,
+                json!({"sub": user, "exp": now() - 60}),
+                SECRET,
+            )),
+        ),
+        (
+            "not yet valid",
+            Some(hs(
+                Algorithm::HS256,
+                json!({"sub": user, "exp": now() + 600, "nbf": now() + 300}),
+                SECRET,
+            )),
+        ),
+        (
+            "wrong signature",
+            Some(hs(
+                Algorithm::HS256,
+                json!({"sub": user, "exp": now() + 600}),
+                b"another secret",
+            )),
+        ),
+        (
+            "wrong algorithm",
+            Some(hs(
+                Algorithm::HS512,
+                json!({"sub": user, "exp": now() + 600}),
+                SECRET,
+            )),
+        ),
+        ("alg none", Some(unsigned)),
+        (
+            "no sub",
+            Some(hs(Algorithm::HS256, json!({"exp": now() + 600}), SECRET)),
+        ),
+        (
+            "sub not a user id",
+            Some(hs(
+                Algorithm::HS256,
+                json!({"sub": "alice", "exp": now() + 600}),
+                SECRET,
+            )),
+        ),
+        ("unknown user", Some(Api::token(Uuid::new_v4()))),
+    ];
+    let organization = org.id.to_string();
+    for (case, token) in cases {
+        let bearer = token.map(|t| {
+            if t.starts_with("Token ") || t.starts_with("Bearer ") {
+                t
+            } else {
+                format!("Bearer {t}")
+            }
+        });
+        let mut headers = vec![("x-organization-id", organization.as_str())];
+        if let Some(bearer) = &bearer {
+            headers.push(("authorization", bearer.as_str()));
+        }
+        let body = json!({"query": CALENDAR}).to_string();
+        let (status, response) = api.send(&headers, body).await;
+        assert_eq!(status, 401, "{case}: {response}");
+        assert_eq!(codes(&response), ["UNAUTHENTICATED"], "{case}: {response}");
+        assert!(response["data"].is_null(), "{case}: {response}");
+    }
+    // The same request with a good token goes through.
+    let (status, response) = api.query(org.member, org.id, CALENDAR, json!({})).await;
+    assert_eq!(status, 200, "{response}");
+    assert!(response["errors"].is_null(), "{response}");
+}
+
+#[tokio::test]
+async fn another_organization_is_forbidden_and_its_aggregates_untouched() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let a = Org::create(&bus, "A").await;
+    let b = Org::create(&bus, "B").await;
+    let api = Api::new(&db);
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+
+    // A's owner naming B in the header.
+    let (status, response) = api.query(a.owner, b.id, CALENDAR, json!({})).await;
+    assert_eq!(status, 403, "{response}");
+    assert_eq!(codes(&response), ["FORBIDDEN"]);
+
+    // A's owner sending a command to B's event: refused, nothing appended.
+    let before = events(&db).await;
+    let (_, response) = api
+        .query(
+            a.owner,
+            a.id,
+            "mutation($id: UUID!) { confirmEvent(id: $id) { version } }",
+            json!({"id": b.event}),
+        )
+        .await;
+    assert_eq!(codes(&response), ["NOT_FOUND"], "{response}");
+    assert_eq!(events(&db).await, before);
+
+    // A's calendar filtered by B's entity shows nothing; B's owner sees it.
+    let entity_rows = |user, organization| {
+        let api = &api;
+        async move {
+            let (_, response) = api
+                .query(
+                    user,
+                    organization,
+                    "query($id: UUID) { calendarEvents(filter: {entityId: $id}) { edges { node { id } } } }",
+                    json!({"id": b.event}),
+                )
+                .await;
+            response["data"]["calendarEvents"]["edges"]
+                .as_array()
+                .map(Vec::len)
+        }
+    };
+    assert_eq!(entity_rows(a.owner, a.id).await, Some(0));
+    assert_eq!(entity_rows(b.owner, b.id).await, Some(1));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Input").await;
+    let api = Api::new(&db);
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let token = format!("Bearer {}", Api::token(org.owner));
+    let organization = org.id.to_string();
+    let headers = [
+        ("authorization", token.as_str()),
+        ("x-organization-id", organization.as_str()),
+    ];
+    let before = events(&db).await;
+
+    let (status, response) = api.send(&headers, "{\"query\": ").await;
+    assert_eq!(status, 400, "{response}");
+    assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+
+    for query in [
+        "{ calendarEvents(first: 100000) { edges { cursor } } }",
+        "{ calendarEvents(after: \"garbage\") { edges { cursor } } }",
+        "{ calendarEvents { edges { node { nosuchfield } } } }",
+        "{ calendarEvents(filter: {from: \"yesterday\"}) { edges { cursor } } }",
+        "{ calendarEvents(filter: {entityId: \"not-a-uuid\"}) { edges { cursor } } }",
+    ] {
+        let (status, response) = api
+            .send(&headers, json!({"query": query}).to_string())
+            .await;
+        assert_eq!(status, 200, "{query}");
+        assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{query}: {response}");
+    }
+
+    let (_, response) = api
+        .query(
+            org.owner,
+            org.id,
+            CREATE_TASK,
+            json!({"id": "not-a-uuid", "input": {"title": "x"}}),
+        )
+        .await;
+    assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+
+    let (_, response) = api
+        .query(
+            org.owner,
+            org.id,
+            CREATE_TASK,
+            json!({"id": Uuid::new_v4(), "input": {"title": "Rig", "due_at": "next tuesday"}}),
+        )
+        .await;
+    assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+    assert!(
+        response["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("due_at")
+            || response["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("input"),
+        "{response}"
+    );
+
+    // A command that breaks an invariant: a blank title.
+    let (_, response) = api
+        .query(
+            org.owner,
+            org.id,
+            CREATE_TASK,
+            json!({"id": Uuid::new_v4(), "input": {"title": "  "}}),
+        )
+        .await;
+    assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+
+    let shallow = "{ calendarEvents { edges { node { title } } pageInfo { hasNextPage } } }";
+    let (_, response) = api
+        .send(&headers, json!({"query": shallow}).to_string())
+        .await;
+    assert!(
+        response["errors"].is_null(),
+        "a shallow query passes: {response}"
+    );
+    let nested = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(12),
+        "} ".repeat(12)
+    );
+    let (_, response) = api
+        .send(&headers, json!({"query": nested}).to_string())
+        .await;
+    assert_eq!(
+        codes(&response),
+        ["BAD_USER_INPUT"],
+        "over the depth limit: {response}"
+    );
+
+    assert_eq!(events(&db).await, before, "nothing was appended");
+}
+
+#[tokio::test]
+async fn a_mutation_then_a_query_at_its_position_reads_the_write() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Writes").await;
+    let api = Api::new(&db);
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let workers = Engine::new(db.pool.clone()).spawn(
+        foldline_projectors::all(),
+        api.state.bus.committed(),
+        shutdown,
+    );
+
+    let task = Uuid::new_v4();
+    let (status, response) = api
+        .query(
+            org.member,
+            org.id,
+            "mutation($id: UUID!, $input: JSON) {
+                createTask(id: $id, input: $input) { id version position events }
+            }",
+            json!({"id": task, "input": {"title": "Load the truck", "due_at": "2027-05-01T08:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{response}");
+    let result = &response["data"]["createTask"];
+    assert_eq!(result["id"], json!(task));
+    assert_eq!(result["version"], 1);
+    assert_eq!(result["events"], 1);
+    let position = result["position"].as_i64().unwrap();
+
+    let (_, response) = api
+        .query(org.member, org.id, CALENDAR, json!({"position": position}))
+        .await;
+    let edges = response["data"]["calendarEvents"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let due = edges
+        .iter()
+        .find(|edge| edge["node"]["entityId"] == json!(task))
+        .unwrap_or_else(|| panic!("the task's due date is on the calendar: {response}"));
+    assert_eq!(due["node"]["title"], "Due: Load the truck");
+    assert_eq!(due["node"]["startsAt"], "2027-05-01T08:00:00+00:00");
+
+    // A stale expected version is a conflict, and appends nothing.
+    let before = events(&db).await;
+    let (_, response) = api
+        .query(
+            org.member,
+            org.id,
+            "mutation($id: UUID!) { startTask(id: $id, expectedVersion: 0) { version } }",
+            json!({"id": task}),
+        )
+        .await;
+    assert_eq!(codes(&response), ["CONFLICT"], "{response}");
+    assert_eq!(events(&db).await, before);
+
+    // The activity feed, newest first, shows the creation to its creator.
+    let (_, response) = api
+        .query(
+            org.member,
+            org.id,
+            "query($id: UUID, $position: Int) {
+                activityFeed(filter: {entityId: $id}, afterPosition: $position) {
+                    edges { node { activityType actorId entityName metadata } }
+                }
+            }",
+            json!({"id": task, "position": position}),
+        )
+        .await;
+    let node = &response["data"]["activityFeed"]["edges"][0]["node"];
+    assert_eq!(node["activityType"], "created", "{response}");
+    assert_eq!(node["actorId"], json!(org.member));
+    assert_eq!(node["metadata"]["command"], "CreateTask");
+
+    stop.send(true).unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn pages_follow_their_cursors_to_the_end() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Pages").await;
+    let api = Api::new(&db);
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let mut last = 0;
+    for n in 0..7 {
+        let (_, response) = api
+            .query(
+                org.owner,
+                org.id,
+                CREATE_TASK,
+                json!({"id": Uuid::new_v4(), "input": {"title": format!("Task {n}"), "due_at": format!("2027-06-0{}T09:00:00Z", n + 1)}}),
+            )
+            .await;
+        last = response["data"]["createTask"]["position"].as_i64().unwrap();
+    }
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let mut titles = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let (_, response) = api
+            .query(
+                org.owner,
+                org.id,
+                CALENDAR,
+                json!({"first": 3, "after": after, "position": last}),
+            )
+            .await;
+        let page = &response["data"]["calendarEvents"];
+        let edges = page["edges"].as_array().unwrap();
+        assert!(edges.len() <= 3, "{response}");
+        for edge in edges {
+            if let Some(title) = edge["node"]["title"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("Due: ")
+            {
+                titles.push(title.to_owned());
+            }
+        }
+        if page["pageInfo"]["hasNextPage"] != json!(true) {
+            break;
+        }
+        after = edges
+            .last()
+            .map(|edge| edge["cursor"].as_str().unwrap().to_owned());
+    }
+    let expected: Vec<String> = (0..7).map(|n| format!("Task {n}")).collect();
+    assert_eq!(titles, expected, "every task once, in time order");
+}
