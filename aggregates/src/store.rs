@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use cqrs_es::{Aggregate, DomainEvent};
 use lru::LruCache;
+use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -549,6 +550,38 @@ pub fn decode_event<A: Aggregate>(
             A::TYPE,
             event.event_type,
             event.event_version
+        ),
+        reason: error.to_string(),
+    })
+}
+
+/// [`decode_event`] for a payload held elsewhere: read in place, without a
+/// copy, unless an upcaster must rewrite it first.
+pub fn decode_event_ref<A: Aggregate>(
+    upcasters: &[Box<dyn EventUpcaster>],
+    aggregate_id: &str,
+    sequence: i64,
+    event_type: &str,
+    event_version: &str,
+    payload: &Value,
+) -> Result<A::Event, StoreError> {
+    if upcasters
+        .iter()
+        .any(|upcaster| upcaster.can_upcast(event_type, event_version))
+    {
+        return decode_event::<A>(
+            upcasters,
+            aggregate_id,
+            sequence,
+            event_type.to_owned(),
+            event_version.to_owned(),
+            payload.clone(),
+        );
+    }
+    A::Event::deserialize(payload).map_err(|error| StoreError::Unreadable {
+        event: format!(
+            "{} {aggregate_id} #{sequence} ({event_type} v{event_version})",
+            A::TYPE
         ),
         reason: error.to_string(),
     })

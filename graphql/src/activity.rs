@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{page_of, PageOf, Paged};
+use crate::connection::{fetch, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
-use crate::page::{Cursor, Page};
+use crate::page::Cursor;
 use crate::request::Request;
 
 /// One thing that happened to an entity.
@@ -103,8 +103,6 @@ async fn activity_feed(
     after: Option<String>,
     after_position: Option<i64>,
 ) -> Result<PageOf<Activity>, ApiError> {
-    let page = Page::new(first, after.as_deref())?;
-    request.wait_for("activity_feed", after_position).await?;
     let filter = filter.unwrap_or_default();
     let mut sql = QueryBuilder::<Postgres>::new(
         "SELECT id, activity_type, event_type, entity_type, entity_id, entity_name, actor_id,
@@ -121,17 +119,14 @@ async fn activity_feed(
     if let Some(actor_id) = filter.actor_id {
         sql.push(" AND actor_id = ").push_bind(actor_id);
     }
-    if let Some(after) = page.after {
-        sql.push(" AND (created_at, id) < (")
-            .push_bind(after.at)
-            .push(", ")
-            .push_bind(after.id)
-            .push(")");
-    }
-    sql.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push_bind(page.limit());
-    let mut tx = request.read().await?;
-    let rows: Vec<Activity> = sql.build_query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(page_of(rows, page))
+    let listing = Listing {
+        first,
+        after,
+        after_position,
+    };
+    let order = Order {
+        column: "created_at",
+        descending: true,
+    };
+    fetch(request, "activity_feed", listing, sql, order).await
 }

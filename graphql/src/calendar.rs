@@ -6,9 +6,9 @@ use uuid::Uuid;
 
 use sqlx::{Postgres, QueryBuilder};
 
-use crate::connection::{page_of, PageOf, Paged};
+use crate::connection::{fetch, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
-use crate::page::{Cursor, Page};
+use crate::page::Cursor;
 use crate::request::Request;
 
 /// Something on the calendar: an event, a due date, a shift, an expiry.
@@ -94,8 +94,6 @@ async fn calendar_events(
     after: Option<String>,
     after_position: Option<i64>,
 ) -> Result<PageOf<CalendarEvent>, ApiError> {
-    let page = Page::new(first, after.as_deref())?;
-    request.wait_for("calendar_events", after_position).await?;
     let filter = filter.unwrap_or_default();
     let mut sql = QueryBuilder::<Postgres>::new(
         "SELECT id, title, starts_at, ends_at, source_type, entity_type, entity_id, status,
@@ -115,17 +113,14 @@ async fn calendar_events(
     if let Some(entity_id) = filter.entity_id {
         sql.push(" AND entity_id = ").push_bind(entity_id);
     }
-    if let Some(after) = page.after {
-        sql.push(" AND (starts_at, id) > (")
-            .push_bind(after.at)
-            .push(", ")
-            .push_bind(after.id)
-            .push(")");
-    }
-    sql.push(" ORDER BY starts_at, id LIMIT ")
-        .push_bind(page.limit());
-    let mut tx = request.read().await?;
-    let rows: Vec<CalendarEvent> = sql.build_query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(page_of(rows, page))
+    let listing = Listing {
+        first,
+        after,
+        after_position,
+    };
+    let order = Order {
+        column: "starts_at",
+        descending: false,
+    };
+    fetch(request, "calendar_events", listing, sql, order).await
 }

@@ -69,9 +69,23 @@ impl Caller {
         })
     }
 
-    /// Whether the caller is an owner or admin.
-    pub fn is_admin(&self) -> bool {
-        matches!(self.role.as_str(), "owner" | "admin")
+    /// Whether the caller may see a row or entity with `visibility`, created
+    /// by `owner`; `financial` rows are also shown restricted to holders of
+    /// `finance`. The same rule as the row-level security policies
+    /// (`migrations/0007_api_row_security.sql`), for entities read from
+    /// their streams.
+    pub fn may_see(&self, visibility: &str, owner: Option<Uuid>, financial: bool) -> bool {
+        let role = self.role.as_str();
+        match visibility {
+            "public" => true,
+            "organization" => matches!(role, "owner" | "admin" | "member"),
+            "restricted" => {
+                matches!(role, "owner" | "admin")
+                    || (financial && self.capabilities.iter().any(|c| c == "finance"))
+            }
+            "private" => owner == Some(self.user_id) || role == "owner",
+            _ => false,
+        }
     }
 
     /// Begins a read-only transaction as `foldline_api` with the caller's

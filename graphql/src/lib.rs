@@ -8,14 +8,22 @@
 //! visibility even where a resolver forgets a filter.
 
 pub mod activity;
+pub mod assignments;
 pub mod auth;
 pub mod calendar;
 pub mod caller;
 pub mod connection;
+pub mod detail;
+pub mod documents;
 pub mod error;
+pub mod inventory;
+pub mod ledger;
+pub mod locations;
 pub mod mutation;
 pub mod page;
+pub mod people;
 pub mod request;
+pub mod status;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
@@ -23,7 +31,18 @@ pub use error::ApiError;
 
 /// Every query, one area per module.
 #[derive(MergedObject, Default)]
-pub struct Query(calendar::CalendarQuery, activity::ActivityQuery);
+pub struct Query(
+    calendar::CalendarQuery,
+    activity::ActivityQuery,
+    documents::DocumentQuery,
+    ledger::LedgerQuery,
+    people::PeopleQuery,
+    assignments::AssignmentQuery,
+    locations::LocationQuery,
+    status::StatusQuery,
+    inventory::InventoryQuery,
+    detail::DetailQuery,
+);
 
 /// The schema.
 pub type FoldlineSchema = Schema<Query, mutation::Mutation, EmptySubscription>;

@@ -7,7 +7,7 @@
 //! still open: once the feed has passed a point, nothing can appear before it.
 
 use chrono::{DateTime, Utc};
-use foldline_aggregates::store::{decode_event, StoreError};
+use foldline_aggregates::store::{decode_event_ref, StoreError};
 use foldline_aggregates::{DomainAggregate, DomainCommand};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -59,13 +59,13 @@ impl StoredEvent {
         A: DomainAggregate,
         A::Command: DomainCommand,
     {
-        decode_event::<A>(
+        decode_event_ref::<A>(
             &A::upcasters(),
             &self.aggregate_id,
             self.sequence,
-            self.event_type.clone(),
-            self.event_version.clone(),
-            self.payload.clone(),
+            &self.event_type,
+            &self.event_version,
+            &self.payload,
         )
     }
 }

@@ -7,6 +7,7 @@
 //! are minor units of the row's currency.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use foldline_aggregates::expense::{Expense, ExpenseKind};
@@ -64,7 +65,7 @@ impl Projection for FinancialLedger {
 /// on when the advance completes or is cancelled.
 async fn approvals(
     tx: &mut PgConnection,
-    advances: &HashMap<String, Tracked<ProductionAdvance>>,
+    advances: &HashMap<String, Arc<Tracked<ProductionAdvance>>>,
 ) -> Result<HashMap<String, DateTime<Utc>>, ProjectionError> {
     let candidates: Vec<String> = advances
         .iter()

@@ -9,6 +9,7 @@
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use foldline_aggregates::DomainCommand;
 use serde_json::Value;
@@ -31,7 +32,8 @@ enum Place {
         /// Streams the batch begins, which have no earlier state to load.
         started: HashSet<(String, String)>,
     },
-    /// In memory, one `HashMap<String, Tracked<A>>` per aggregate type.
+    /// In memory, one `HashMap<String, Arc<Tracked<A>>>` per aggregate type:
+    /// shared with the batch that folded them, never copied.
     Memory(HashMap<&'static str, Box<dyn Any + Send + Sync>>),
 }
 
@@ -72,13 +74,13 @@ impl StateStore {
     {
         match &mut self.place {
             Place::Memory(types) => {
-                let Some(kept) = types
-                    .get_mut(A::TYPE)
-                    .and_then(|kept| kept.downcast_mut::<HashMap<String, Tracked<A>>>())
-                else {
-                    return Ok(HashMap::new());
-                };
-                Ok(ids.iter().filter_map(|id| kept.remove_entry(id)).collect())
+                // The batch that shared a state has ended: it is ours alone.
+                let kept = kept::<A>(types);
+                Ok(ids
+                    .iter()
+                    .filter_map(|id| kept.remove_entry(id))
+                    .map(|(id, state)| (id, Arc::unwrap_or_clone(state)))
+                    .collect())
             }
             Place::Table { after, started } => {
                 let mut states = load_states::<A>(conn, self.projection, ids).await?;
@@ -111,20 +113,52 @@ impl StateStore {
         A: Entity + Clone + 'static,
         A::Command: DomainCommand,
     {
+        let shared = states
+            .into_iter()
+            .map(|(id, state)| (id, Arc::new(state)))
+            .collect();
+        self.share(conn, &shared).await
+    }
+
+    /// Keeps `states`, which the caller goes on reading, for the next batches.
+    async fn share<A>(
+        &mut self,
+        conn: &mut PgConnection,
+        states: &HashMap<String, Arc<Tracked<A>>>,
+    ) -> Result<(), ProjectionError>
+    where
+        A: Entity + Clone + 'static,
+        A::Command: DomainCommand,
+    {
         match &mut self.place {
             Place::Memory(types) => {
-                let kept = types
-                    .entry(A::TYPE)
-                    .or_insert_with(|| Box::new(HashMap::<String, Tracked<A>>::new()));
-                if let Some(kept) = kept.downcast_mut::<HashMap<String, Tracked<A>>>() {
-                    kept.extend(states);
-                }
+                kept::<A>(types)
+                    .extend(states.iter().map(|(id, state)| (id.clone(), state.clone())));
                 Ok(())
             }
-            Place::Table { .. } => save_states(conn, self.projection, &states).await,
+            Place::Table { .. } => save_states(conn, self.projection, states).await,
         }
     }
 }
+
+/// The states of type `A` kept in memory.
+fn kept<'a, A>(
+    types: &'a mut HashMap<&'static str, Box<dyn Any + Send + Sync>>,
+) -> &'a mut KeptStates<A>
+where
+    A: Entity + Clone + 'static,
+    A::Command: DomainCommand,
+{
+    types
+        .entry(A::TYPE)
+        .or_insert_with(|| Box::new(KeptStates::<A>::new()))
+        .downcast_mut::<KeptStates<A>>()
+        // Only this function puts maps in, each under its own type's name.
+        .expect("the states of one aggregate type are kept in one map type")
+}
+
+/// The states of one aggregate type kept in memory, by aggregate id.
+type KeptStates<A> = HashMap<String, Arc<Tracked<A>>>;
 
 /// Folds a batch's events of aggregate type `A` into the states the
 /// projection keeps, and returns the touched states by aggregate id.
@@ -132,7 +166,7 @@ pub async fn fold_batch<A>(
     conn: &mut PgConnection,
     store: &mut StateStore,
     events: &[StoredEvent],
-) -> Result<HashMap<String, Tracked<A>>, ProjectionError>
+) -> Result<HashMap<String, Arc<Tracked<A>>>, ProjectionError>
 where
     A: Entity + Clone + 'static,
     A::Command: DomainCommand,
@@ -154,7 +188,11 @@ where
             .or_default()
             .fold(event)?;
     }
-    store.put(conn, states.clone()).await?;
+    let states = states
+        .into_iter()
+        .map(|(id, state)| (id, Arc::new(state)))
+        .collect();
+    store.share(conn, &states).await?;
     Ok(states)
 }
 
@@ -196,7 +234,7 @@ where
 async fn save_states<A>(
     conn: &mut PgConnection,
     projection: &str,
-    states: &HashMap<String, Tracked<A>>,
+    states: &HashMap<String, Arc<Tracked<A>>>,
 ) -> Result<(), ProjectionError>
 where
     A: Entity,

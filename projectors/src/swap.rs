@@ -1,10 +1,12 @@
 //! Copies of read tables that a rebuild fills, and putting a copy in place of
 //! the live table.
 //!
-//! A copy starts with the live table's columns, checks and the unique indexes
-//! upserts need, under the live names (it lives in a schema of its own); its
-//! other indexes are built in one go once it is full ([`index_copy`]), which is
-//! much cheaper than keeping them up to date row by row. Copying a million rows
+//! A copy starts with the live table's columns, checks and the unique
+//! indexes upserts need, under the live names (it lives in a schema of its
+//! own); once it is full its other indexes are built in one go
+//! ([`index_copy`]), much cheaper than keeping them up to date row by row.
+//! (Unlogged copies were measured too: logging them afterwards rewrites the
+//! whole table and made a rebuild slower.) Copying a million rows
 //! back into the live table would cost as much as writing them in the first
 //! place, so the copy is renamed into place instead ([`replace_table`]), inside
 //! the caller's transaction: readers see the old table until it commits and

@@ -417,3 +417,124 @@ async fn pages_follow_their_cursors_to_the_end() {
     let expected: Vec<String> = (0..7).map(|n| format!("Task {n}")).collect();
     assert_eq!(titles, expected, "every task once, in time order");
 }
+
+#[tokio::test]
+async fn detail_queries_fold_the_stream_and_hide_what_the_caller_may_not_see() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Details").await;
+    let other = Org::create(&bus, "Other").await;
+    let api = Api::new(&db);
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+
+    let invoice = Uuid::new_v4();
+    let owner = org.request(org.owner);
+    bus.execute::<foldline_aggregates::invoice::Invoice>(
+        &owner,
+        invoice,
+        foldline_tests::commands::draft_invoice("INV-7", org.client),
+        None,
+    )
+    .await
+    .unwrap();
+    bus.execute::<foldline_aggregates::invoice::Invoice>(
+        &owner,
+        invoice,
+        foldline_tests::commands::invoice_line(3),
+        None,
+    )
+    .await
+    .unwrap();
+    const INVOICE: &str = "query($id: UUID!) { invoice(id: $id) { version aggregateType state } }";
+    let (_, response) = api
+        .query(org.owner, org.id, INVOICE, json!({"id": invoice}))
+        .await;
+    let detail = &response["data"]["invoice"];
+    assert_eq!(detail["version"], 2, "{response}");
+    assert_eq!(detail["aggregateType"], "Invoice");
+    assert_eq!(detail["state"]["number"], "INV-7");
+    assert_eq!(
+        detail["state"]["lines"].as_array().map(Vec::len),
+        Some(1),
+        "{response}"
+    );
+
+    // Another organization's owner asking in their own organization: not found.
+    let (_, response) = api
+        .query(other.owner, other.id, INVOICE, json!({"id": invoice}))
+        .await;
+    assert_eq!(codes(&response), ["NOT_FOUND"], "{response}");
+
+    // A private task: its creator and the owner see it, an admin does not.
+    let task = Uuid::new_v4();
+    let (_, response) = api
+        .query(
+            org.member,
+            org.id,
+            CREATE_TASK,
+            json!({"id": task, "input": {"title": "Private errand", "visibility": "private"}}),
+        )
+        .await;
+    assert!(response["errors"].is_null(), "{response}");
+    const TASK: &str = "query($id: UUID!) { task(id: $id) { version state } }";
+    for (user, visible) in [(org.member, true), (org.owner, true), (org.admin, false)] {
+        let (_, response) = api.query(user, org.id, TASK, json!({"id": task})).await;
+        if visible {
+            assert_eq!(response["data"]["task"]["state"]["title"], "Private errand");
+        } else {
+            assert_eq!(codes(&response), ["NOT_FOUND"], "{response}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_table_has_its_connection_with_its_filters() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    foldline_server::fixture::seed(
+        &bus,
+        &foldline_server::fixture::Fixture::load("demo").unwrap(),
+    )
+    .await
+    .unwrap();
+    let org = Org::create(&bus, "Filters").await;
+    let api = Api::new(&db);
+    // The demo's first organization and its owner.
+    let (organization, owner): (Uuid, Uuid) = {
+        catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+        sqlx::query_as(
+            "SELECT organization_id, user_id FROM memberships
+             WHERE role = 'owner' AND organization_id <> $1 ORDER BY organization_id LIMIT 1",
+        )
+        .bind(org.id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let queries = [
+        ("calendarEvents", "{ calendarEvents(filter: {from: \"2020-01-01T00:00:00Z\", sourceType: \"event\"}) { edges { node { sourceType } } } }", "sourceType", "event"),
+        ("activityFeed", "{ activityFeed(filter: {entityType: \"Invoice\"}) { edges { node { entityType } } } }", "entityType", "Invoice"),
+        ("documents", "{ documents(filter: {expiringBefore: \"2100-01-01\"}) { edges { node { expiresOn } } } }", "", ""),
+        ("ledger", "{ ledger(filter: {direction: \"receivable\"}) { edges { node { direction } } } }", "direction", "receivable"),
+        ("people", "{ people(filter: {personType: \"internal\"}) { edges { node { personType } } } }", "personType", "internal"),
+        ("assignments", "{ assignments(filter: {status: \"confirmed\"}) { edges { node { status } } } }", "status", "confirmed"),
+        ("locations", "{ locations(filter: {locationType: \"venue\"}) { edges { node { locationType } } } }", "locationType", "venue"),
+        ("statuses", "{ statuses(filter: {category: \"completed\"}) { edges { node { statusCategory } } } }", "statusCategory", "completed"),
+        ("inventory", "{ inventory(filter: {itemType: \"equipment\"}) { edges { node { itemType } } } }", "itemType", "equipment"),
+    ];
+    for (field, query, column, value) in queries {
+        let (status, response) = api.query(owner, organization, query, json!({})).await;
+        assert_eq!(status, 200, "{field}: {response}");
+        assert!(response["errors"].is_null(), "{field}: {response}");
+        let edges = response["data"][field]["edges"].as_array().unwrap();
+        assert!(
+            !edges.is_empty(),
+            "{field}: the demo has such rows: {response}"
+        );
+        if !column.is_empty() {
+            for edge in edges {
+                assert_eq!(edge["node"][column], value, "{field}: {response}");
+            }
+        }
+    }
+}

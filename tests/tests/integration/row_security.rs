@@ -176,3 +176,104 @@ async fn without_settings_the_api_role_sees_nothing_and_writes_nothing() {
     );
     tx.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn through_graphql_each_role_sees_exactly_what_its_visibility_allows() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    fixture::seed(&bus, &Fixture::load("demo").unwrap())
+        .await
+        .unwrap();
+    let mine = foldline_tests::Org::create(&bus, "Mine").await;
+    let theirs = foldline_tests::Org::create(&bus, "Theirs").await;
+    let engine = foldline_projectors::Engine::new(db.pool.clone());
+    catch_up_all(&db, &engine).await;
+    let api = foldline_tests::api::Api::new(&db);
+
+    // (table, GraphQL field)
+    let tables = [
+        ("calendar_events", "calendarEvents"),
+        ("activity_feed", "activityFeed"),
+        ("document_registry", "documents"),
+        ("financial_ledger", "ledger"),
+        ("people_directory", "people"),
+        ("assignments", "assignments"),
+        ("location_registry", "locations"),
+        ("status_tracker", "statuses"),
+        ("inventory_registry", "inventory"),
+    ];
+    let callers = [
+        ("owner", mine.owner, "owner", ""),
+        ("admin", mine.admin, "admin", ""),
+        ("member", mine.member, "member", ""),
+        ("guest", mine.guest, "guest", ""),
+        ("member with finance", mine.finance, "member", "finance"),
+    ];
+    for (table, field) in tables {
+        let mut ids = Vec::new();
+        for organization in [mine.id, theirs.id] {
+            for visibility in VISIBILITIES {
+                let id = Uuid::new_v4();
+                let owner = if visibility == "private" {
+                    mine.member
+                } else {
+                    mine.admin
+                };
+                let patch = serde_json::json!({
+                    "id": id,
+                    "external_id": format!("rls:{organization}:{visibility}"),
+                    "organization_id": organization,
+                    "visibility": visibility,
+                    "owner_id": owner,
+                    "updated_at": "2030-01-01T00:00:00Z",
+                    "created_at": "2030-01-01T00:00:00Z",
+                    "starts_at": "2030-01-01T00:00:00Z",
+                });
+                sqlx::query(&format!(
+                    "INSERT INTO {table}
+                     SELECT * FROM jsonb_populate_record(NULL::{table},
+                         (SELECT to_jsonb(t) FROM {table} t LIMIT 1) || $1)"
+                ))
+                .bind(&patch)
+                .execute(&db.pool)
+                .await
+                .unwrap_or_else(|e| panic!("{table}: {e}"));
+                ids.push((organization, visibility, id));
+            }
+        }
+        for (name, user, role, capabilities) in callers {
+            let caller = Caller {
+                name,
+                user,
+                role,
+                capabilities,
+            };
+            let query = format!("{{ {field}(first: 100) {{ edges {{ node {{ id }} }} }} }}");
+            let (status, response) = api
+                .query(user, mine.id, &query, serde_json::json!({}))
+                .await;
+            assert_eq!(status, 200, "{field} as {name}: {response}");
+            let seen: BTreeSet<Uuid> = response["data"][field]["edges"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{field} as {name}: {response}"))
+                .iter()
+                .filter_map(|edge| edge["node"]["id"].as_str()?.parse().ok())
+                .filter(|id| ids.iter().any(|(_, _, mine)| mine == id))
+                .collect();
+            let expected: BTreeSet<Uuid> = ids
+                .iter()
+                .filter(|(organization, visibility, _)| {
+                    *organization == mine.id
+                        && sees(
+                            &caller,
+                            visibility,
+                            mine.member,
+                            table == "financial_ledger",
+                        )
+                })
+                .map(|(_, _, id)| *id)
+                .collect();
+            assert_eq!(seen, expected, "{field} as {name}");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! `assignments`: who is responsible for what, and when.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::error::ApiError;
+use crate::page::Cursor;
+use crate::request::Request;
+
+/// A task's or advance's assignee, a shift's crew member, an asset's holder.
+#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+pub struct Assignment {
+    /// The row's id.
+    pub id: Uuid,
+    /// `task`, `shift`, `production_advance` or `asset`.
+    pub assignment_type: String,
+    /// The entity's type.
+    pub entity_type: String,
+    /// The entity.
+    pub entity_id: Uuid,
+    /// The entity's name.
+    pub entity_name: String,
+    /// The member responsible.
+    pub user_id: Uuid,
+    /// `assignee`, `holder`, or the shift's role.
+    pub role: String,
+    /// The entity's status.
+    pub status: Option<String>,
+    /// Due date, shift start, check-out time.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Shift end, due-back time.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The task's project.
+    pub project: Option<String>,
+    /// The event it is for.
+    pub event_id: Option<Uuid>,
+    /// Who may see it.
+    pub visibility: String,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Paged for Assignment {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.updated_at,
+            id: self.id,
+        }
+    }
+}
+
+/// Which assignments to list.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct AssignmentFilter {
+    /// Only this member's.
+    pub user_id: Option<Uuid>,
+    /// Starting on or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Starting before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only this status.
+    pub status: Option<String>,
+}
+
+/// Assignment queries.
+#[derive(Default)]
+pub struct AssignmentQuery;
+
+#[Object]
+impl AssignmentQuery {
+    /// Assignments, most recently changed first.
+    async fn assignments(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AssignmentFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        after_position: Option<i64>,
+    ) -> async_graphql::Result<PageOf<Assignment>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        let listing = Listing {
+            first,
+            after,
+            after_position,
+        };
+        assignments(request, filter.unwrap_or_default(), listing)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
+
+async fn assignments(
+    request: &Request,
+    filter: AssignmentFilter,
+    listing: Listing,
+) -> Result<PageOf<Assignment>, ApiError> {
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "SELECT id, assignment_type, entity_type, entity_id, entity_name, user_id, role, status,
+                starts_at, ends_at, project, event_id, visibility, updated_at
+         FROM assignments WHERE organization_id = ",
+    );
+    sql.push_bind(request.caller.organization_id);
+    if let Some(user_id) = filter.user_id {
+        sql.push(" AND user_id = ").push_bind(user_id);
+    }
+    if let Some(from) = filter.from {
+        sql.push(" AND starts_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        sql.push(" AND starts_at < ").push_bind(to);
+    }
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ").push_bind(status);
+    }
+    let order = Order {
+        column: "updated_at",
+        descending: true,
+    };
+    fetch(request, "assignments", listing, sql, order).await
+}

@@ -1,0 +1,128 @@
+//! `documents`: every document, wherever it is attached.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::error::ApiError;
+use crate::page::Cursor;
+use crate::request::Request;
+
+/// A document: an upload, a contract's file, an invoice PDF, an advance's rider.
+#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+pub struct DocumentRow {
+    /// The row's id.
+    pub id: Uuid,
+    /// `contract`, `invoice`, `rider`, `spec`, `permit`, `insurance`, `other`.
+    pub document_type: String,
+    /// Where it comes from: `document`, `contract_document`, `invoice_pdf`, `advance_attachment`.
+    pub source_type: String,
+    /// The Document aggregate, when the file is one.
+    pub document_id: Option<Uuid>,
+    /// The type of the entity it is attached to.
+    pub entity_type: String,
+    /// The entity it is attached to.
+    pub entity_id: Uuid,
+    /// Its title.
+    pub title: String,
+    /// Where the file is.
+    pub file_url: Option<String>,
+    /// The file's type.
+    pub file_type: Option<String>,
+    /// The file's size in bytes.
+    pub file_size: Option<i64>,
+    /// Its status.
+    pub status: Option<String>,
+    /// When it expires.
+    pub expires_on: Option<NaiveDate>,
+    /// Who may see it.
+    pub visibility: String,
+    /// Who created it.
+    pub owner_id: Option<Uuid>,
+    /// Who uploaded the file.
+    pub uploaded_by: Option<Uuid>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Paged for DocumentRow {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.updated_at,
+            id: self.id,
+        }
+    }
+}
+
+/// Which documents to list.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct DocumentFilter {
+    /// Only this document type.
+    pub document_type: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only those expiring before this day.
+    pub expiring_before: Option<NaiveDate>,
+    /// Only those attached to this entity.
+    pub entity_id: Option<Uuid>,
+}
+
+/// Document queries.
+#[derive(Default)]
+pub struct DocumentQuery;
+
+#[Object]
+impl DocumentQuery {
+    /// Documents, most recently changed first.
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DocumentFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        after_position: Option<i64>,
+    ) -> async_graphql::Result<PageOf<DocumentRow>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        let listing = Listing {
+            first,
+            after,
+            after_position,
+        };
+        documents(request, filter.unwrap_or_default(), listing)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
+
+async fn documents(
+    request: &Request,
+    filter: DocumentFilter,
+    listing: Listing,
+) -> Result<PageOf<DocumentRow>, ApiError> {
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "SELECT id, document_type, source_type, document_id, entity_type, entity_id, title,
+                file_url, file_type, file_size, status, expires_on, visibility, owner_id,
+                uploaded_by, updated_at
+         FROM document_registry WHERE organization_id = ",
+    );
+    sql.push_bind(request.caller.organization_id);
+    if let Some(document_type) = filter.document_type {
+        sql.push(" AND document_type = ").push_bind(document_type);
+    }
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ").push_bind(status);
+    }
+    if let Some(before) = filter.expiring_before {
+        sql.push(" AND expires_on < ").push_bind(before);
+    }
+    if let Some(entity_id) = filter.entity_id {
+        sql.push(" AND entity_id = ").push_bind(entity_id);
+    }
+    let order = Order {
+        column: "updated_at",
+        descending: true,
+    };
+    fetch(request, "document_registry", listing, sql, order).await
+}

@@ -1,0 +1,125 @@
+//! `inventory`: assets, consumables, equipment and vehicles.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::error::ApiError;
+use crate::page::Cursor;
+use crate::request::Request;
+
+/// An item of inventory.
+#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+pub struct InventoryItem {
+    /// The row's id.
+    pub id: Uuid,
+    /// `asset`, `consumable`, `equipment` or `vehicle`.
+    pub item_type: String,
+    /// The asset.
+    pub entity_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Serial number or asset tag.
+    pub tag: Option<String>,
+    /// How many.
+    pub quantity: i64,
+    /// Value in minor units of `currency`.
+    pub value: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The venue where it is kept.
+    pub location_id: Option<Uuid>,
+    /// Who has it now.
+    pub current_holder_id: Option<Uuid>,
+    /// Its status.
+    pub status: String,
+    /// When it is due back.
+    pub due_back_at: Option<DateTime<Utc>>,
+    /// When it is next maintained.
+    pub next_maintenance_at: Option<DateTime<Utc>>,
+    /// Who may see it.
+    pub visibility: String,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Paged for InventoryItem {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.updated_at,
+            id: self.id,
+        }
+    }
+}
+
+/// Which items to list.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct InventoryFilter {
+    /// Only this item type.
+    pub item_type: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only those kept at this venue.
+    pub location_id: Option<Uuid>,
+    /// Only those due for maintenance before this time.
+    pub maintenance_due_before: Option<DateTime<Utc>>,
+}
+
+/// Inventory queries.
+#[derive(Default)]
+pub struct InventoryQuery;
+
+#[Object]
+impl InventoryQuery {
+    /// The inventory, most recently changed first.
+    async fn inventory(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<InventoryFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        after_position: Option<i64>,
+    ) -> async_graphql::Result<PageOf<InventoryItem>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        let listing = Listing {
+            first,
+            after,
+            after_position,
+        };
+        inventory(request, filter.unwrap_or_default(), listing)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
+
+async fn inventory(
+    request: &Request,
+    filter: InventoryFilter,
+    listing: Listing,
+) -> Result<PageOf<InventoryItem>, ApiError> {
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "SELECT id, item_type, entity_id, name, tag, quantity, value, currency, location_id,
+                current_holder_id, status, due_back_at, next_maintenance_at, visibility, updated_at
+         FROM inventory_registry WHERE organization_id = ",
+    );
+    sql.push_bind(request.caller.organization_id);
+    if let Some(item_type) = filter.item_type {
+        sql.push(" AND item_type = ").push_bind(item_type);
+    }
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ").push_bind(status);
+    }
+    if let Some(location_id) = filter.location_id {
+        sql.push(" AND location_id = ").push_bind(location_id);
+    }
+    if let Some(before) = filter.maintenance_due_before {
+        sql.push(" AND next_maintenance_at < ").push_bind(before);
+    }
+    let order = Order {
+        column: "updated_at",
+        descending: true,
+    };
+    fetch(request, "inventory_registry", listing, sql, order).await
+}

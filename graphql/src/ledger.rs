@@ -1,0 +1,150 @@
+//! `ledger`: money owed, paid and committed.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::error::ApiError;
+use crate::page::Cursor;
+use crate::request::Request;
+
+/// One money movement or commitment.
+#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+pub struct LedgerEntry {
+    /// The row's id.
+    pub id: Uuid,
+    /// `invoice`, `payment`, `expense`, `purchase_order`, `payroll`, `talent_payment`, `commitment`.
+    pub transaction_type: String,
+    /// `receivable` or `payable`.
+    pub direction: String,
+    /// The source entity's type.
+    pub entity_type: String,
+    /// The source entity.
+    pub entity_id: Uuid,
+    /// In minor units of `currency`.
+    pub amount: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The source's status.
+    pub status: String,
+    /// `client`, `vendor`, `employee` or `talent`.
+    pub counterparty_type: String,
+    /// The counterparty.
+    pub counterparty_id: Option<Uuid>,
+    /// The counterparty's name.
+    pub counterparty_name: Option<String>,
+    /// The event it is for.
+    pub event_id: Option<Uuid>,
+    /// When it happened.
+    pub transaction_date: NaiveDate,
+    /// When the invoice was issued.
+    pub issued_date: Option<NaiveDate>,
+    /// When it is due.
+    pub due_date: Option<NaiveDate>,
+    /// When it was paid.
+    pub paid_date: Option<NaiveDate>,
+    /// What it is.
+    pub description: String,
+    /// Invoice number, bank reference, advance code.
+    pub reference: Option<String>,
+    /// Who may see it.
+    pub visibility: String,
+    /// Who created the source.
+    pub owner_id: Option<Uuid>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Paged for LedgerEntry {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.updated_at,
+            id: self.id,
+        }
+    }
+}
+
+/// Which entries to list.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct LedgerFilter {
+    /// `receivable` or `payable`.
+    pub direction: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this counterparty.
+    pub counterparty_id: Option<Uuid>,
+    /// Only this event's.
+    pub event_id: Option<Uuid>,
+    /// Dated on or after.
+    pub from: Option<NaiveDate>,
+    /// Dated before.
+    pub to: Option<NaiveDate>,
+}
+
+/// Ledger queries.
+#[derive(Default)]
+pub struct LedgerQuery;
+
+#[Object]
+impl LedgerQuery {
+    /// The financial ledger, most recently changed first.
+    async fn ledger(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LedgerFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        after_position: Option<i64>,
+    ) -> async_graphql::Result<PageOf<LedgerEntry>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        let listing = Listing {
+            first,
+            after,
+            after_position,
+        };
+        ledger(request, filter.unwrap_or_default(), listing)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
+
+async fn ledger(
+    request: &Request,
+    filter: LedgerFilter,
+    listing: Listing,
+) -> Result<PageOf<LedgerEntry>, ApiError> {
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "SELECT id, transaction_type, direction, entity_type, entity_id, amount, currency, status,
+                counterparty_type, counterparty_id, counterparty_name, event_id, transaction_date,
+                issued_date, due_date, paid_date, description, reference, visibility, owner_id,
+                updated_at
+         FROM financial_ledger WHERE organization_id = ",
+    );
+    sql.push_bind(request.caller.organization_id);
+    if let Some(direction) = filter.direction {
+        sql.push(" AND direction = ").push_bind(direction);
+    }
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ").push_bind(status);
+    }
+    if let Some(counterparty_id) = filter.counterparty_id {
+        sql.push(" AND counterparty_id = ")
+            .push_bind(counterparty_id);
+    }
+    if let Some(event_id) = filter.event_id {
+        sql.push(" AND event_id = ").push_bind(event_id);
+    }
+    if let Some(from) = filter.from {
+        sql.push(" AND transaction_date >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        sql.push(" AND transaction_date < ").push_bind(to);
+    }
+    let order = Order {
+        column: "updated_at",
+        descending: true,
+    };
+    fetch(request, "financial_ledger", listing, sql, order).await
+}

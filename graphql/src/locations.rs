@@ -1,0 +1,150 @@
+//! `locations`: venues, warehouses, offices and events' places.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::error::ApiError;
+use crate::page::Cursor;
+use crate::request::Request;
+
+/// A place.
+#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+pub struct Location {
+    /// The row's id.
+    pub id: Uuid,
+    /// `venue`, `warehouse`, `office` or `event`.
+    pub location_type: String,
+    /// The entity's type.
+    pub entity_type: String,
+    /// The entity.
+    pub entity_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Street address.
+    pub address_line_1: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// Latitude in degrees.
+    pub latitude: Option<f64>,
+    /// Longitude in degrees.
+    pub longitude: Option<f64>,
+    /// How many people it holds.
+    pub capacity: Option<i64>,
+    /// An event's venue.
+    pub venue_id: Option<Uuid>,
+    /// Who may see it.
+    pub visibility: String,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Paged for Location {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.updated_at,
+            id: self.id,
+        }
+    }
+}
+
+/// A circle on the map.
+#[derive(Debug, Clone, InputObject)]
+pub struct Radius {
+    /// Centre latitude in degrees.
+    pub latitude: f64,
+    /// Centre longitude in degrees.
+    pub longitude: f64,
+    /// Radius in kilometres.
+    pub kilometres: f64,
+}
+
+/// Which locations to list.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct LocationFilter {
+    /// Only this location type.
+    pub location_type: Option<String>,
+    /// Words in the name.
+    pub search: Option<String>,
+    /// Only those within this circle.
+    pub within: Option<Radius>,
+}
+
+/// Location queries.
+#[derive(Default)]
+pub struct LocationQuery;
+
+#[Object]
+impl LocationQuery {
+    /// The location registry, most recently changed first.
+    async fn locations(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LocationFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        after_position: Option<i64>,
+    ) -> async_graphql::Result<PageOf<Location>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        let listing = Listing {
+            first,
+            after,
+            after_position,
+        };
+        locations(request, filter.unwrap_or_default(), listing)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
+
+async fn locations(
+    request: &Request,
+    filter: LocationFilter,
+    listing: Listing,
+) -> Result<PageOf<Location>, ApiError> {
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "SELECT id, location_type, entity_type, entity_id, name, address_line_1, city, country,
+                latitude, longitude, capacity, venue_id, visibility, updated_at
+         FROM location_registry WHERE organization_id = ",
+    );
+    sql.push_bind(request.caller.organization_id);
+    if let Some(location_type) = filter.location_type {
+        sql.push(" AND location_type = ").push_bind(location_type);
+    }
+    if let Some(search) = filter.search.filter(|s| !s.trim().is_empty()) {
+        sql.push(" AND name ILIKE '%' || ")
+            .push_bind(search)
+            .push(" || '%'");
+    }
+    if let Some(within) = filter.within {
+        if !(0.0..=20_000.0).contains(&within.kilometres) {
+            return Err(ApiError::BadUserInput(
+                "`kilometres` must be between 0 and 20000".into(),
+            ));
+        }
+        // Great-circle distance (haversine), Earth radius 6371 km; the box
+        // first lets the coordinates' index narrow the rows.
+        let degrees = within.kilometres / 111.0;
+        sql.push(" AND latitude BETWEEN ")
+            .push_bind(within.latitude - degrees)
+            .push(" AND ")
+            .push_bind(within.latitude + degrees)
+            .push(" AND 2 * 6371 * asin(sqrt(power(sin(radians(latitude - ")
+            .push_bind(within.latitude)
+            .push(") / 2), 2) + cos(radians(")
+            .push_bind(within.latitude)
+            .push(")) * cos(radians(latitude)) * power(sin(radians(longitude - ")
+            .push_bind(within.longitude)
+            .push(") / 2), 2))) <= ")
+            .push_bind(within.kilometres);
+    }
+    let order = Order {
+        column: "updated_at",
+        descending: true,
+    };
+    fetch(request, "location_registry", listing, sql, order).await
+}

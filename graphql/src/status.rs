@@ -1,0 +1,119 @@
+//! `statuses`: where every entity stands.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::error::ApiError;
+use crate::page::Cursor;
+use crate::request::Request;
+
+/// An entity's current and previous status.
+#[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
+pub struct EntityStatus {
+    /// The row's id.
+    pub id: Uuid,
+    /// The entity's type.
+    pub entity_type: String,
+    /// The entity.
+    pub entity_id: Uuid,
+    /// Its name.
+    pub entity_name: String,
+    /// Its status now.
+    pub current_status: String,
+    /// Its status before.
+    pub previous_status: Option<String>,
+    /// `active`, `pending`, `blocked` or `completed`.
+    pub status_category: String,
+    /// Who changed it last.
+    pub changed_by: Option<Uuid>,
+    /// When it changed last.
+    pub changed_at: DateTime<Utc>,
+    /// Its event.
+    pub event_id: Option<Uuid>,
+    /// When it is due.
+    pub due_date: Option<NaiveDate>,
+    /// Its priority.
+    pub priority: Option<String>,
+    /// Who may see it.
+    pub visibility: String,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Paged for EntityStatus {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.updated_at,
+            id: self.id,
+        }
+    }
+}
+
+/// Which statuses to list.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct StatusFilter {
+    /// `active`, `pending`, `blocked` or `completed`.
+    pub category: Option<String>,
+    /// Only this entity type.
+    pub entity_type: Option<String>,
+    /// Only those due before today and not completed.
+    pub overdue: Option<bool>,
+}
+
+/// Status queries.
+#[derive(Default)]
+pub struct StatusQuery;
+
+#[Object]
+impl StatusQuery {
+    /// The status tracker, most recently changed first.
+    async fn statuses(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<StatusFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        after_position: Option<i64>,
+    ) -> async_graphql::Result<PageOf<EntityStatus>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        let listing = Listing {
+            first,
+            after,
+            after_position,
+        };
+        statuses(request, filter.unwrap_or_default(), listing)
+            .await
+            .map_err(|e| e.extend())
+    }
+}
+
+async fn statuses(
+    request: &Request,
+    filter: StatusFilter,
+    listing: Listing,
+) -> Result<PageOf<EntityStatus>, ApiError> {
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "SELECT id, entity_type, entity_id, entity_name, current_status, previous_status,
+                status_category, changed_by, changed_at, event_id, due_date, priority,
+                visibility, updated_at
+         FROM status_tracker WHERE organization_id = ",
+    );
+    sql.push_bind(request.caller.organization_id);
+    if let Some(category) = filter.category {
+        sql.push(" AND status_category = ").push_bind(category);
+    }
+    if let Some(entity_type) = filter.entity_type {
+        sql.push(" AND entity_type = ").push_bind(entity_type);
+    }
+    if filter.overdue == Some(true) {
+        sql.push(" AND due_date < current_date AND status_category <> 'completed'");
+    }
+    let order = Order {
+        column: "updated_at",
+        descending: true,
+    };
+    fetch(request, "status_tracker", listing, sql, order).await
+}
