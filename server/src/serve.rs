@@ -57,9 +57,10 @@ pub async fn serve(
         state.bus.committed(),
         shutdown,
     );
+    let stop_signal = shutdown_signal().context("installing the signal handlers")?;
     ready(listener.local_addr()?);
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(signal())
+        .with_graceful_shutdown(stop_signal)
         .await
         .context("serving HTTP")?;
     // In-flight requests have finished; the workers finish or roll back their
@@ -72,20 +73,17 @@ pub async fn serve(
     Ok(())
 }
 
-async fn signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is
+/// called, not when first polled: a signal sent as soon as the service says
+/// it is ready must already stop it gracefully.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
+    })
 }
