@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_graphql::Context;
 use foldline_aggregates::CommandBus;
+use foldline_projectors::checkpoint;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::caller::Caller;
@@ -46,17 +47,7 @@ impl Request {
         };
         let started = Instant::now();
         loop {
-            let reached: Option<bool> = sqlx::query_scalar(
-                "SELECT coalesce(
-                     (SELECT (c.transaction_id, c.global_position) >= (e.transaction_id, e.global_position)
-                      FROM projection_checkpoints AS c WHERE c.projection = $1),
-                     false)
-                 FROM events AS e WHERE e.global_position = $2",
-            )
-            .bind(projection)
-            .bind(position)
-            .fetch_optional(&self.pool)
-            .await?;
+            let reached = checkpoint::reached(&self.pool, projection, position).await?;
             match reached {
                 None => {
                     return Err(ApiError::BadUserInput(format!(

@@ -111,6 +111,26 @@ pub async fn stop(
     Ok(())
 }
 
+/// Whether `projection` has applied the event at `global_position`: `None`
+/// when there is no such event.
+pub async fn reached(
+    pool: &PgPool,
+    projection: &str,
+    global_position: i64,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(
+             (SELECT (c.transaction_id, c.global_position) >= (e.transaction_id, e.global_position)
+              FROM projection_checkpoints AS c WHERE c.projection = $1),
+             false)
+         FROM events AS e WHERE e.global_position = $2",
+    )
+    .bind(projection)
+    .bind(global_position)
+    .fetch_optional(pool)
+    .await
+}
+
 /// One projection's checkpoint, if it has started.
 pub async fn get(pool: &PgPool, projection: &str) -> Result<Option<Checkpoint>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(&format!(

@@ -538,3 +538,39 @@ async fn every_table_has_its_connection_with_its_filters() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_missing_or_malformed_organization_or_position_is_bad_input() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Headers").await;
+    let api = Api::new(&db);
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let token = format!("Bearer {}", Api::token(org.owner));
+    let body = json!({"query": CALENDAR}).to_string();
+
+    // No organization in the header, and none in the token.
+    let (status, response) = api
+        .send(&[("authorization", token.as_str())], body.clone())
+        .await;
+    assert_eq!(status, 400, "{response}");
+    assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+
+    let (status, response) = api
+        .send(
+            &[
+                ("authorization", token.as_str()),
+                ("x-organization-id", "acme"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(status, 400, "{response}");
+    assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+
+    // A position no event has.
+    let (_, response) = api
+        .query(org.owner, org.id, CALENDAR, json!({"position": 1_000_000}))
+        .await;
+    assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+}

@@ -33,6 +33,52 @@ fn sees(caller: &Caller, visibility: &str, private_owner: Uuid, financial: bool)
     }
 }
 
+/// Inserts into `table` a row per organization and visibility, made from a
+/// row the demo projected so every column has a realistic value, dated 2030
+/// so it leads the newest-first lists: private rows belong to
+/// `private_owner`, the others to `owner`. Returns (organization,
+/// visibility, row id) of each.
+async fn insert_visibility_rows(
+    db: &TestDb,
+    table: &str,
+    organizations: [Uuid; 2],
+    private_owner: Uuid,
+    owner: Uuid,
+) -> Vec<(Uuid, &'static str, Uuid)> {
+    let mut rows = Vec::new();
+    for organization in organizations {
+        for visibility in VISIBILITIES {
+            let id = Uuid::new_v4();
+            let owner = if visibility == "private" {
+                private_owner
+            } else {
+                owner
+            };
+            let patch = serde_json::json!({
+                "id": id,
+                "external_id": format!("rls:{organization}:{visibility}"),
+                "organization_id": organization,
+                "visibility": visibility,
+                "owner_id": owner,
+                "updated_at": "2030-01-01T00:00:00Z",
+                "created_at": "2030-01-01T00:00:00Z",
+                "starts_at": "2030-01-01T00:00:00Z",
+            });
+            sqlx::query(&format!(
+                "INSERT INTO {table}
+                 SELECT * FROM jsonb_populate_record(NULL::{table},
+                     (SELECT to_jsonb(t) FROM {table} t LIMIT 1) || $1)"
+            ))
+            .bind(&patch)
+            .execute(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+            rows.push((organization, visibility, id));
+        }
+    }
+    rows
+}
+
 /// A database holding the demo, folded into the read tables.
 async fn demo() -> TestDb {
     let db = TestDb::new().await;
@@ -91,33 +137,7 @@ async fn each_role_sees_exactly_what_its_visibility_allows_in_every_table() {
         .collect();
     assert_eq!(tables.len(), 9);
     for table in tables {
-        // Rows in both organizations at each visibility, made from a row the
-        // demo projected so every column has a realistic value.
-        for organization in [mine, theirs] {
-            for visibility in VISIBILITIES {
-                let owner = if visibility == "private" {
-                    member
-                } else {
-                    Uuid::new_v4()
-                };
-                let patch = serde_json::json!({
-                    "id": Uuid::new_v4(),
-                    "external_id": format!("rls:{organization}:{visibility}"),
-                    "organization_id": organization,
-                    "visibility": visibility,
-                    "owner_id": owner,
-                });
-                sqlx::query(&format!(
-                    "INSERT INTO {table}
-                     SELECT * FROM jsonb_populate_record(NULL::{table},
-                         (SELECT to_jsonb(t) FROM {table} t LIMIT 1) || $1)"
-                ))
-                .bind(&patch)
-                .execute(&db.pool)
-                .await
-                .unwrap_or_else(|e| panic!("{table}: {e}"));
-            }
-        }
+        insert_visibility_rows(&db, table, [mine, theirs], member, Uuid::new_v4()).await;
         for caller in &callers {
             let mut tx = db.pool.begin().await.unwrap();
             sqlx::query(
@@ -210,37 +230,8 @@ async fn through_graphql_each_role_sees_exactly_what_its_visibility_allows() {
         ("member with finance", mine.finance, "member", "finance"),
     ];
     for (table, field) in tables {
-        let mut ids = Vec::new();
-        for organization in [mine.id, theirs.id] {
-            for visibility in VISIBILITIES {
-                let id = Uuid::new_v4();
-                let owner = if visibility == "private" {
-                    mine.member
-                } else {
-                    mine.admin
-                };
-                let patch = serde_json::json!({
-                    "id": id,
-                    "external_id": format!("rls:{organization}:{visibility}"),
-                    "organization_id": organization,
-                    "visibility": visibility,
-                    "owner_id": owner,
-                    "updated_at": "2030-01-01T00:00:00Z",
-                    "created_at": "2030-01-01T00:00:00Z",
-                    "starts_at": "2030-01-01T00:00:00Z",
-                });
-                sqlx::query(&format!(
-                    "INSERT INTO {table}
-                     SELECT * FROM jsonb_populate_record(NULL::{table},
-                         (SELECT to_jsonb(t) FROM {table} t LIMIT 1) || $1)"
-                ))
-                .bind(&patch)
-                .execute(&db.pool)
-                .await
-                .unwrap_or_else(|e| panic!("{table}: {e}"));
-                ids.push((organization, visibility, id));
-            }
-        }
+        let ids =
+            insert_visibility_rows(&db, table, [mine.id, theirs.id], mine.member, mine.admin).await;
         for (name, user, role, capabilities) in callers {
             let caller = Caller {
                 name,
