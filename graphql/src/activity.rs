@@ -41,6 +41,10 @@ pub struct Activity {
     pub owner_id: Option<Uuid>,
     /// When it happened.
     pub created_at: DateTime<Utc>,
+    /// The global position of the last event that wrote this row; a
+    /// subscriber that reconnects passes the last one it saw.
+    #[graphql(name = "position")]
+    pub last_position: i64,
 }
 
 #[async_graphql::ComplexObject]
@@ -70,6 +74,26 @@ pub struct ActivityFilter {
     /// Only what this user did.
     pub actor_id: Option<Uuid>,
 }
+
+impl ActivityFilter {
+    /// Adds the filter's conditions to `sql`, a query of `activity_feed`.
+    pub(crate) fn push(self, sql: &mut QueryBuilder<'_, Postgres>) {
+        if let Some(entity_type) = self.entity_type {
+            sql.push(" AND entity_type = ").push_bind(entity_type);
+        }
+        if let Some(entity_id) = self.entity_id {
+            sql.push(" AND entity_id = ").push_bind(entity_id);
+        }
+        if let Some(actor_id) = self.actor_id {
+            sql.push(" AND actor_id = ").push_bind(actor_id);
+        }
+    }
+}
+
+/// The columns of an [`Activity`].
+pub(crate) const COLUMNS: &str = "id, activity_type, event_type, entity_type, entity_id, \
+    entity_name, actor_id, title, content, metadata, visibility, owner_id, created_at, \
+    last_position";
 
 /// Activity queries.
 #[derive(Default)]
@@ -104,21 +128,11 @@ async fn activity_feed(
     after_position: Option<i64>,
 ) -> Result<PageOf<Activity>, ApiError> {
     let filter = filter.unwrap_or_default();
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT id, activity_type, event_type, entity_type, entity_id, entity_name, actor_id,
-                title, content, metadata, visibility, owner_id, created_at
-         FROM activity_feed WHERE organization_id = ",
-    );
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS} FROM activity_feed WHERE organization_id = "
+    ));
     sql.push_bind(request.caller.organization_id);
-    if let Some(entity_type) = filter.entity_type {
-        sql.push(" AND entity_type = ").push_bind(entity_type);
-    }
-    if let Some(entity_id) = filter.entity_id {
-        sql.push(" AND entity_id = ").push_bind(entity_id);
-    }
-    if let Some(actor_id) = filter.actor_id {
-        sql.push(" AND actor_id = ").push_bind(actor_id);
-    }
+    filter.push(&mut sql);
     let listing = Listing {
         first,
         after,

@@ -69,6 +69,30 @@ impl Caller {
         })
     }
 
+    /// The caller as the membership table has them now: a long-lived
+    /// subscription calls this so that a member removed from the
+    /// organization, or given another role, is treated as such.
+    pub async fn refresh(&self, pool: &PgPool) -> Result<Caller, ApiError> {
+        let row: Option<(String, Vec<String>)> = sqlx::query_as(
+            "SELECT role, capabilities FROM memberships WHERE user_id = $1 AND organization_id = $2",
+        )
+        .bind(self.user_id)
+        .bind(self.organization_id)
+        .fetch_optional(pool)
+        .await?;
+        let (role, capabilities) = row.ok_or_else(|| {
+            ApiError::Forbidden(format!(
+                "you are no longer a member of organization {}",
+                self.organization_id
+            ))
+        })?;
+        Ok(Caller {
+            role,
+            capabilities,
+            ..self.clone()
+        })
+    }
+
     /// Whether the caller may see a row or entity with `visibility`, created
     /// by `owner`; `financial` rows are also shown restricted to holders of
     /// `finance`. The same rule as the row-level security policies

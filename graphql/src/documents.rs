@@ -10,6 +10,11 @@ use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
 
+/// The columns of a [`DocumentRow`].
+pub(crate) const COLUMNS: &str = "id, document_type, source_type, document_id, entity_type, \
+    entity_id, title, file_url, file_type, file_size, status, expires_on, visibility, owner_id, \
+    uploaded_by, updated_at";
+
 /// A document: an upload, a contract's file, an invoice PDF, an advance's rider.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
 pub struct DocumentRow {
@@ -101,12 +106,9 @@ async fn documents(
     filter: DocumentFilter,
     listing: Listing,
 ) -> Result<PageOf<DocumentRow>, ApiError> {
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT id, document_type, source_type, document_id, entity_type, entity_id, title,
-                file_url, file_type, file_size, status, expires_on, visibility, owner_id,
-                uploaded_by, updated_at
-         FROM document_registry WHERE organization_id = ",
-    );
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS} FROM document_registry WHERE organization_id = "
+    ));
     sql.push_bind(request.caller.organization_id);
     if let Some(document_type) = filter.document_type {
         sql.push(" AND document_type = ").push_bind(document_type);

@@ -22,10 +22,13 @@ pub mod locations;
 pub mod mutation;
 pub mod page;
 pub mod people;
+pub mod reports;
 pub mod request;
+pub mod search;
 pub mod status;
+pub mod subscription;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 pub use error::ApiError;
 
@@ -42,10 +45,12 @@ pub struct Query(
     status::StatusQuery,
     inventory::InventoryQuery,
     detail::DetailQuery,
+    reports::ReportQuery,
+    search::SearchQuery,
 );
 
 /// The schema.
-pub type FoldlineSchema = Schema<Query, mutation::Mutation, EmptySubscription>;
+pub type FoldlineSchema = Schema<Query, mutation::Mutation, subscription::SubscriptionRoot>;
 
 /// Limits on what a request may ask.
 #[derive(Debug, Clone, Copy)]
@@ -70,9 +75,13 @@ impl Default for Limits {
 
 /// Builds the schema with `limits`.
 pub fn schema(limits: Limits) -> FoldlineSchema {
-    let builder = Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity);
+    let builder = Schema::build(
+        Query::default(),
+        mutation::Mutation,
+        subscription::SubscriptionRoot,
+    )
+    .limit_depth(limits.depth)
+    .limit_complexity(limits.complexity);
     if limits.introspection {
         builder.finish()
     } else {

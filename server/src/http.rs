@@ -5,14 +5,15 @@
 //! in GraphQL's error shape with `extensions.code`, and an HTTP status that
 //! says the same.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
+use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::{Data, ErrorExtensions};
 use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::State;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -21,6 +22,7 @@ use foldline_aggregates::{CommandBus, EventStore};
 use foldline_graphql::auth::Authenticator;
 use foldline_graphql::caller::Caller;
 use foldline_graphql::request::Request;
+use foldline_graphql::subscription::ActivityWatch;
 use foldline_graphql::{ApiError, FoldlineSchema, Limits};
 use foldline_projectors::checkpoint;
 use serde_json::json;
@@ -52,6 +54,8 @@ pub struct AppState {
     pub graphiql: bool,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// What subscriptions wait on.
+    pub activity: ActivityWatch,
 }
 
 impl AppState {
@@ -60,6 +64,7 @@ impl AppState {
         AppState {
             schema: foldline_graphql::schema(limits),
             bus: CommandBus::new(EventStore::new(pool.clone())),
+            activity: ActivityWatch::new(pool.clone()),
             pool,
             authenticator: Arc::new(authenticator),
             graphiql,
@@ -75,12 +80,15 @@ pub struct Metrics {
     pub requests: AtomicU64,
     /// GraphQL requests refused before execution (authentication, input).
     pub refused: AtomicU64,
+    /// WebSocket connections for subscriptions, open now.
+    pub websockets: AtomicI64,
 }
 
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route(SUBSCRIPTIONS_PATH, get(subscriptions))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -94,7 +102,13 @@ async fn graphql(
     body: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
-    let caller = match authenticate(&state, &headers).await {
+    let caller = match authenticate(
+        &state,
+        header_text(&headers, AUTHORIZATION),
+        header_text(&headers, ORGANIZATION),
+    )
+    .await
+    {
         Ok(caller) => caller,
         Err(error) => return refuse(&state, error),
     };
@@ -110,11 +124,7 @@ async fn graphql(
             )
         }
     };
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| Uuid::new_v4().to_string());
+    let request_id = request_id(&headers);
     let request = body.into_inner().data(Request {
         caller,
         pool: state.pool.clone(),
@@ -141,16 +151,93 @@ async fn graphql(
     }
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let text = |name| {
-        headers
-            .get(name)
-            .map(|value| value.to_str().unwrap_or("\u{fffd}"))
+/// The header naming the organization a request acts in.
+const ORGANIZATION: &str = "x-organization-id";
+const AUTHORIZATION: &str = "authorization";
+
+/// A header's text; one that is not text stays present, so that it is
+/// refused rather than taken as missing.
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .map(|value| value.to_str().unwrap_or("\u{fffd}"))
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::new_v4().to_string())
+}
+
+async fn authenticate(
+    state: &AppState,
+    authorization: Option<&str>,
+    organization: Option<&str>,
+) -> Result<Caller, ApiError> {
+    let verified = state.authenticator.verify(authorization)?;
+    Caller::resolve(&state.pool, verified, organization).await
+}
+
+/// Where subscriptions are served, over WebSocket (graphql-ws, or the older
+/// subscriptions-transport-ws).
+pub const SUBSCRIPTIONS_PATH: &str = "/graphql/ws";
+
+/// Subscriptions. Browsers cannot set headers on a WebSocket, so the
+/// credentials come in the `connection_init` payload (`Authorization`,
+/// `X-Organization-Id`), else from the upgrade request's headers; a
+/// connection that fails them is closed before any operation runs.
+async fn subscriptions(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let metrics = state.metrics.clone();
+            metrics.websockets.fetch_add(1, Ordering::Relaxed);
+            let schema = state.schema.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| connection_init(state, headers, payload))
+                .serve()
+                .await;
+            metrics.websockets.fetch_sub(1, Ordering::Relaxed);
+        })
+}
+
+async fn connection_init(
+    state: AppState,
+    headers: HeaderMap,
+    payload: serde_json::Value,
+) -> async_graphql::Result<Data> {
+    let from_payload = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|name| payload.get(*name).and_then(|value| value.as_str()))
     };
-    let verified = state
-        .authenticator
-        .verify(text(header::AUTHORIZATION.as_str()))?;
-    Caller::resolve(&state.pool, verified, text("x-organization-id")).await
+    let authorization = from_payload(&["Authorization", "authorization"])
+        .or_else(|| header_text(&headers, AUTHORIZATION));
+    let organization = from_payload(&["X-Organization-Id", "x-organization-id", "organizationId"])
+        .or_else(|| header_text(&headers, ORGANIZATION));
+    let caller = match authenticate(&state, authorization, organization).await {
+        Ok(caller) => caller,
+        Err(error) => {
+            state.metrics.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(error.extend());
+        }
+    };
+    let mut data = Data::default();
+    data.insert(Request {
+        caller,
+        pool: state.pool.clone(),
+        bus: state.bus.clone(),
+        request_id: request_id(&headers),
+    });
+    data.insert(state.activity.clone());
+    Ok(data)
 }
 
 /// A request refused before the schema ran, in GraphQL's error shape.
@@ -174,7 +261,13 @@ fn refuse(state: &AppState, error: ApiError) -> Response {
 
 async fn graphiql(State(state): State<AppState>) -> Response {
     if state.graphiql {
-        Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+        Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint(SUBSCRIPTIONS_PATH)
+                .finish(),
+        )
+        .into_response()
     } else {
         StatusCode::NOT_FOUND.into_response()
     }
@@ -219,6 +312,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
     text.push_str(&format!(
         "foldline_graphql_requests_total {}\n",
         state.metrics.requests.load(Ordering::Relaxed)
+    ));
+    text.push_str("# TYPE foldline_graphql_websockets gauge\n");
+    text.push_str(&format!(
+        "foldline_graphql_websockets {}\n",
+        state.metrics.websockets.load(Ordering::Relaxed)
     ));
     text.push_str("# TYPE foldline_graphql_refused_total counter\n");
     text.push_str(&format!(

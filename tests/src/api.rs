@@ -86,6 +86,36 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Sends the mutation `name` (`createTask`…) on `id` with `input` as
+    /// `user` in `organization`, and returns its `position`; panics, with
+    /// the response, unless it succeeded.
+    pub async fn mutate(
+        &self,
+        user: Uuid,
+        organization: Uuid,
+        name: &str,
+        id: Uuid,
+        input: Value,
+    ) -> i64 {
+        let query = format!(
+            "mutation($id: UUID!, $input: JSON) {{ {name}(id: $id, input: $input) {{ position }} }}"
+        );
+        let (status, response) = self
+            .query(
+                user,
+                organization,
+                &query,
+                json!({"id": id, "input": input}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {response}");
+        response["data"][name]["position"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{name} failed: {response}"))
+    }
+}
+
 /// The `extensions.code` of each error in a response.
 pub fn codes(response: &Value) -> Vec<String> {
     response["errors"]

@@ -14,4 +14,5 @@ mod read_tables_a;
 mod read_tables_b;
 mod read_tables_c;
 mod rebuild;
+mod reports;
 mod row_security;

@@ -1,0 +1,264 @@
+//! `activityAdded`: an organization's activity as it is projected, over
+//! graphql-ws.
+//!
+//! Projection workers announce every batch they commit on the
+//! `projection_checkpoints` channel (`migrations/0008`). One listener per
+//! process turns those announcements into a [`watch`] of the activity feed's
+//! position; each subscription then reads what is new *as its own caller*,
+//! under row-level security, so no subscriber can be sent a row it could not
+//! have queried.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_graphql::{Context, ErrorExtensions, Subscription};
+use futures::stream::{self, Stream};
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use tokio::sync::{watch, OnceCell};
+use uuid::Uuid;
+
+use crate::activity::{Activity, ActivityFilter, COLUMNS};
+use crate::caller::Caller;
+use crate::error::ApiError;
+use crate::request::Request;
+
+/// The channel projection workers announce their commits on.
+pub const CHANNEL: &str = "projection_checkpoints";
+/// The projection subscriptions follow.
+const PROJECTION: &str = "activity_feed";
+/// How often a subscription looks for new rows when no announcement comes:
+/// announcements are lost while the listener reconnects.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a subscription checks that its caller is still a member.
+pub const MEMBERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+/// Rows read per query.
+const BATCH: i64 = 100;
+
+/// The activity feed's committed position, as announced; the listener
+/// starts with the first subscription and stops once the watch and every
+/// subscription are gone.
+#[derive(Clone)]
+pub struct ActivityWatch {
+    pool: PgPool,
+    position: Arc<OnceCell<watch::Receiver<i64>>>,
+}
+
+impl ActivityWatch {
+    /// A watch over `pool`'s announcements; nothing listens until a
+    /// subscription starts.
+    pub fn new(pool: PgPool) -> Self {
+        ActivityWatch {
+            pool,
+            position: Arc::new(OnceCell::new()),
+        }
+    }
+
+    async fn subscribe(&self) -> watch::Receiver<i64> {
+        self.position
+            .get_or_init(|| async {
+                let (sender, receiver) = watch::channel(0);
+                tokio::spawn(listen(self.pool.clone(), sender));
+                receiver
+            })
+            .await
+            .clone()
+    }
+}
+
+/// Forwards the activity feed's announcements to `sender`, reconnecting
+/// after failures, until no one is watching.
+async fn listen(pool: PgPool, sender: watch::Sender<i64>) {
+    loop {
+        let connected = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = tokio::select! {
+            connected = connected => connected,
+            () = sender.closed() => return,
+        };
+        match &mut listener {
+            Ok(listener) => loop {
+                let notification = tokio::select! {
+                    notification = listener.recv() => notification,
+                    () = sender.closed() => return,
+                };
+                match notification {
+                    Ok(notification) => {
+                        if let Some(position) = announced(notification.payload()) {
+                            sender.send_if_modified(|seen| {
+                                let newer = position > *seen;
+                                *seen = (*seen).max(position);
+                                newer
+                            });
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "lost the projection announcements; reconnecting");
+                        break;
+                    }
+                }
+            },
+            Err(error) => tracing::warn!(%error, "cannot listen for projection announcements"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+            () = sender.closed() => return,
+        }
+    }
+}
+
+/// The position in an announcement of the activity feed's checkpoint.
+fn announced(payload: &str) -> Option<i64> {
+    let (projection, position) = payload.rsplit_once(':')?;
+    (projection == PROJECTION).then(|| position.parse().ok())?
+}
+
+/// Every subscription.
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// Activity of the caller's organization, new or changed, as the
+    /// projection commits it, in position order. Without `afterPosition`
+    /// it starts with what is committed next; with it, it first replays
+    /// what came after that position (a reconnecting client passes the
+    /// last `position` it saw).
+    async fn activity_added(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ActivityFilter>,
+        after_position: Option<i64>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Activity>>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        let watch = ctx
+            .data::<ActivityWatch>()
+            .map_err(|_| ApiError::Internal("no activity watch".into()).extend())?;
+        let follower = Follower::start(request, watch, filter.unwrap_or_default(), after_position)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(follower.into_stream())
+    }
+}
+
+/// One subscription's place in the feed.
+struct Follower {
+    caller: Caller,
+    pool: PgPool,
+    filter: ActivityFilter,
+    announced: watch::Receiver<i64>,
+    /// The last row sent, as `(last_position, id)`.
+    seen: (i64, Uuid),
+    pending: VecDeque<Activity>,
+    checked_at: Instant,
+    ended: bool,
+}
+
+impl Follower {
+    async fn start(
+        request: &Request,
+        watch: &ActivityWatch,
+        filter: ActivityFilter,
+        after_position: Option<i64>,
+    ) -> Result<Follower, ApiError> {
+        // Subscribe before reading the checkpoint, so that no commit falls
+        // between the two unannounced.
+        let announced = watch.subscribe().await;
+        let position = match after_position {
+            Some(position) => position,
+            None => {
+                let committed: Option<i64> = sqlx::query_scalar(
+                    "SELECT global_position FROM projection_checkpoints WHERE projection = $1",
+                )
+                .bind(PROJECTION)
+                .fetch_optional(&request.pool)
+                .await?;
+                committed.unwrap_or(0)
+            }
+        };
+        Ok(Follower {
+            caller: request.caller.clone(),
+            pool: request.pool.clone(),
+            filter,
+            announced,
+            seen: (position, Uuid::max()),
+            pending: VecDeque::new(),
+            checked_at: Instant::now(),
+            ended: false,
+        })
+    }
+
+    fn into_stream(self) -> impl Stream<Item = async_graphql::Result<Activity>> {
+        stream::unfold(self, |mut follower| async move {
+            let next = follower.next().await?;
+            Some((next.map_err(|e| e.extend()), follower))
+        })
+    }
+
+    /// The next row, waiting as long as it takes; `None` once an error has
+    /// been sent.
+    async fn next(&mut self) -> Option<Result<Activity, ApiError>> {
+        loop {
+            if let Some(row) = self.pending.pop_front() {
+                return Some(Ok(row));
+            }
+            if self.ended {
+                return None;
+            }
+            if let Err(error) = self.fill().await {
+                self.ended = true;
+                return Some(Err(error));
+            }
+            if self.pending.is_empty() {
+                // A closed watch means the service is shutting down: the
+                // poll carries on until the connection closes.
+                let _ = tokio::time::timeout(POLL_INTERVAL, self.announced.changed()).await;
+            }
+        }
+    }
+
+    /// Reads what came after the last row sent, as the caller.
+    async fn fill(&mut self) -> Result<(), ApiError> {
+        if self.checked_at.elapsed() >= MEMBERSHIP_CHECK_INTERVAL {
+            self.caller = self.caller.refresh(&self.pool).await?;
+            self.checked_at = Instant::now();
+        }
+        let mut sql = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {COLUMNS} FROM activity_feed WHERE organization_id = "
+        ));
+        sql.push_bind(self.caller.organization_id)
+            .push(" AND (last_position, id) > (")
+            .push_bind(self.seen.0)
+            .push(", ")
+            .push_bind(self.seen.1)
+            .push(")");
+        self.filter.clone().push(&mut sql);
+        sql.push(" ORDER BY last_position, id LIMIT ")
+            .push_bind(BATCH);
+        let mut tx = self.caller.read(&self.pool).await?;
+        let rows: Vec<Activity> = sql.build_query_as().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        if let Some(last) = rows.last() {
+            self.seen = (last.last_position, last.id);
+        }
+        self.pending.extend(rows);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::announced;
+
+    #[test]
+    fn only_the_activity_feeds_announcements_count() {
+        assert_eq!(announced("activity_feed:42"), Some(42));
+        assert_eq!(announced("calendar_events:42"), None);
+        assert_eq!(announced("activity_feed:x"), None);
+        assert_eq!(announced("activity_feed"), None);
+    }
+}
