@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
-use async_graphql::{Data, ErrorExtensions};
+use async_graphql::Data;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::{State, WebSocketUpgrade};
@@ -208,6 +208,22 @@ async fn subscriptions(
         })
 }
 
+/// The reason a refused connection is closed with: graphql-ws closes it
+/// with only a reason, so the reason starts with the error's code, and is
+/// cut to the 123 bytes a close frame can carry.
+fn close_reason(error: &ApiError) -> String {
+    let mut reason = format!("{}: {error}", error.code());
+    if reason.len() > 123 {
+        let mut end = 120;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
+    reason
+}
+
 async fn connection_init(
     state: AppState,
     headers: HeaderMap,
@@ -226,7 +242,10 @@ async fn connection_init(
         Ok(caller) => caller,
         Err(error) => {
             state.metrics.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(error.extend());
+            if let ApiError::Internal(cause) = &error {
+                tracing::error!(%cause, "subscription refused");
+            }
+            return Err(async_graphql::Error::new(close_reason(&error)));
         }
     };
     let mut data = Data::default();

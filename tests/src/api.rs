@@ -29,6 +29,11 @@ impl Api {
     pub fn new(db: &TestDb) -> Api {
         let authenticator =
             Authenticator::new(&VerifyingKey::Secret(SECRET.to_vec()), None, None).unwrap();
+        Api::with_authenticator(db, authenticator)
+    }
+
+    /// The API over `db`, checking tokens with `authenticator`.
+    pub fn with_authenticator(db: &TestDb, authenticator: Authenticator) -> Api {
         let state = AppState::new(db.pool.clone(), authenticator, Limits::default(), true);
         Api {
             router: router(state.clone()),

@@ -3,6 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use foldline_graphql::auth::{Authenticator, VerifyingKey};
 use foldline_projectors::Engine;
 use foldline_tests::api::{codes, Api, SECRET};
 use foldline_tests::read_side::catch_up_all;
@@ -573,4 +574,85 @@ async fn a_missing_or_malformed_organization_or_position_is_bad_input() {
         .query(org.owner, org.id, CALENDAR, json!({"position": 1_000_000}))
         .await;
     assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+}
+
+/// A test RSA key pair, from `fixtures/jwt`.
+fn fixture_key(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/jwt")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test]
+async fn rs256_tokens_are_checked_against_the_public_key_issuer_and_audience() {
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "RS256").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let public = fixture_key("test-rs256.pub");
+    let issuer = "https://auth.foldline.test";
+    let audience = "foldline-api";
+    let authenticator = Authenticator::new(
+        &VerifyingKey::RsaPublicPem(public.clone()),
+        Some(issuer),
+        Some(audience),
+    )
+    .unwrap();
+    let api = Api::with_authenticator(&db, authenticator);
+    let signing = EncodingKey::from_rsa_pem(&fixture_key("test-rs256.key")).unwrap();
+    let stranger = EncodingKey::from_rsa_pem(&fixture_key("other-rs256.key")).unwrap();
+    let user = org.member.to_string();
+    let claims =
+        |iss: &str, aud: &str, exp: u64| json!({"sub": user, "iss": iss, "aud": aud, "exp": exp});
+    let rs256 = |key: &EncodingKey, claims: Value| {
+        encode(&Header::new(Algorithm::RS256), &claims, key).unwrap()
+    };
+    let good = claims(issuer, audience, now() + 600);
+    let cases = [
+        ("valid", rs256(&signing, good.clone()), 200),
+        ("another key", rs256(&stranger, good.clone()), 401),
+        (
+            "wrong issuer",
+            rs256(&signing, claims("https://evil.test", audience, now() + 600)),
+            401,
+        ),
+        (
+            "wrong audience",
+            rs256(&signing, claims(issuer, "someone-else", now() + 600)),
+            401,
+        ),
+        (
+            "expired",
+            rs256(&signing, claims(issuer, audience, now() - 60)),
+            401,
+        ),
+        // The classic confusion: HS256 "signed" with the public key's bytes.
+        (
+            "HS256 with the public key",
+            hs(Algorithm::HS256, good.clone(), &public),
+            401,
+        ),
+        (
+            "HS256 with a secret",
+            hs(Algorithm::HS256, good, SECRET),
+            401,
+        ),
+    ];
+    let organization = org.id.to_string();
+    for (case, token, status) in cases {
+        let bearer = format!("Bearer {token}");
+        let headers = [
+            ("authorization", bearer.as_str()),
+            ("x-organization-id", organization.as_str()),
+        ];
+        let (got, response) = api
+            .send(&headers, json!({"query": CALENDAR}).to_string())
+            .await;
+        assert_eq!(got, status, "{case}: {response}");
+        if status == 401 {
+            assert_eq!(codes(&response), ["UNAUTHENTICATED"], "{case}: {response}");
+        } else {
+            assert!(response["errors"].is_null(), "{case}: {response}");
+        }
+    }
 }

@@ -16,3 +16,4 @@ mod read_tables_c;
 mod rebuild;
 mod reports;
 mod row_security;
+mod subscriptions;

@@ -1,0 +1,300 @@
+//! `activityAdded` over graphql-ws, against the router served on a real
+//! socket with the projection workers running.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use foldline_projectors::Engine;
+use foldline_server::http::SUBSCRIPTIONS_PATH;
+use foldline_tests::api::Api;
+use foldline_tests::read_side::{catch_up_all, last_position};
+use foldline_tests::{Org, TestDb};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use uuid::Uuid;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for a message it expects.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+const ACTIVITY: &str =
+    "subscription($after: Int) { activityAdded(afterPosition: $after) { entityId title visibility position } }";
+
+/// The API on a loopback port, with projection workers woken by its bus.
+struct Served {
+    api: Api,
+    address: SocketAddr,
+    _stop: watch::Sender<bool>,
+}
+
+async fn serve(db: &TestDb) -> Served {
+    let api = Api::new(db);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = api.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (stop, shutdown) = watch::channel(false);
+    Engine::new(db.pool.clone()).spawn(
+        foldline_projectors::all(),
+        api.state.bus.committed(),
+        shutdown,
+    );
+    Served {
+        api,
+        address,
+        _stop: stop,
+    }
+}
+
+/// Opens a graphql-ws connection and sends `connection_init` with `payload`.
+async fn open(address: SocketAddr, payload: Value) -> Socket {
+    let mut request = format!("ws://{address}{SUBSCRIPTIONS_PATH}")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": payload}),
+    )
+    .await;
+    socket
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next message, as JSON; a close frame is `{"close": code, "reason": …}`.
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .expect("no message in time")
+            .expect("the connection ended")
+            .unwrap();
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Close(frame) => {
+                let (code, reason) = frame
+                    .map(|f| (u16::from(f.code), f.reason.to_string()))
+                    .unwrap_or_default();
+                return json!({"close": code, "reason": reason});
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// A member's subscription to their organization's activity.
+async fn subscribe(served: &Served, user: Uuid, org: Uuid, after: Option<i64>) -> Socket {
+    let token = format!("Bearer {}", Api::token(user));
+    let mut socket = open(
+        served.address,
+        json!({"Authorization": token, "X-Organization-Id": org}),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({"id": "1", "type": "subscribe",
+               "payload": {"query": ACTIVITY, "variables": {"after": after}}}),
+    )
+    .await;
+    socket
+}
+
+/// The activity delivered until one about `last` arrives.
+async fn until(socket: &mut Socket, last: Uuid) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let message = next(socket).await;
+        assert_eq!(message["type"], "next", "{message}");
+        let activity = message["payload"]["data"]["activityAdded"].clone();
+        let done = activity["entityId"] == last.to_string();
+        seen.push(activity);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn entities(activity: &[Value]) -> Vec<String> {
+    activity
+        .iter()
+        .map(|a| a["entityId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn task(served: &Served, user: Uuid, org: Uuid, title: &str, visibility: &str) -> Uuid {
+    let id = Uuid::new_v4();
+    served
+        .api
+        .mutate(
+            user,
+            org,
+            "createTask",
+            id,
+            json!({"title": title, "visibility": visibility}),
+        )
+        .await;
+    id
+}
+
+#[tokio::test]
+async fn subscribers_get_their_own_organizations_new_activity_and_nothing_else() {
+    let db = TestDb::new().await;
+    let a = Org::create(&db.bus(), "Subscribed A").await;
+    let b = Org::create(&db.bus(), "Subscribed B").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let served = serve(&db).await;
+    // From the current position, so that nothing depends on how soon the
+    // subscriptions start.
+    let start = Some(last_position(&db).await);
+    let mut a_member = subscribe(&served, a.member, a.id, start).await;
+    let mut b_owner = subscribe(&served, b.owner, b.id, start).await;
+
+    let first = task(&served, a.owner, a.id, "Rig the lights", "organization").await;
+    let private = task(&served, a.owner, a.id, "Owner's errand", "private").await;
+    let theirs = task(&served, b.owner, b.id, "B's own task", "organization").await;
+    let second = task(&served, a.owner, a.id, "Strike the set", "organization").await;
+
+    let delivered = until(&mut a_member, second).await;
+    let ids = entities(&delivered);
+    assert!(ids.contains(&first.to_string()), "{delivered:?}");
+    assert!(
+        !ids.contains(&private.to_string()),
+        "private: {delivered:?}"
+    );
+    assert!(!ids.contains(&theirs.to_string()), "B's: {delivered:?}");
+    let positions: Vec<i64> = delivered
+        .iter()
+        .map(|a| a["position"].as_i64().unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{positions:?}");
+    assert!(delivered.iter().all(|a| a["visibility"] != "private"));
+
+    let delivered = until(&mut b_owner, theirs).await;
+    for a_task in [first, private, second] {
+        assert!(!entities(&delivered).contains(&a_task.to_string()));
+    }
+    // Nothing more is pending for B: A's second task came after B's.
+    let quiet = tokio::time::timeout(Duration::from_millis(1_500), b_owner.next()).await;
+    assert!(quiet.is_err(), "B was sent more: {quiet:?}");
+}
+
+#[tokio::test]
+async fn a_subscriber_resuming_after_a_position_gets_what_came_after_it() {
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Resumed").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let served = serve(&db).await;
+    let before = task(&served, org.owner, org.id, "Before", "organization").await;
+    let mark = last_position(&db).await;
+    let missed = task(&served, org.owner, org.id, "Missed", "organization").await;
+    // The workers have applied it before anyone subscribes.
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let mut socket = subscribe(&served, org.member, org.id, Some(mark)).await;
+    let delivered = until(&mut socket, missed).await;
+    assert!(!entities(&delivered).contains(&before.to_string()));
+    assert!(delivered
+        .iter()
+        .all(|a| a["position"].as_i64().unwrap() > mark));
+}
+
+#[tokio::test]
+async fn connections_failing_authentication_or_membership_are_closed_with_the_code() {
+    let db = TestDb::new().await;
+    let a = Org::create(&db.bus(), "Closed A").await;
+    let b = Org::create(&db.bus(), "Closed B").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let served = serve(&db).await;
+    let bearer = |user| format!("Bearer {}", Api::token(user));
+    let cases = [
+        (
+            "no token",
+            json!({"X-Organization-Id": a.id}),
+            "UNAUTHENTICATED",
+        ),
+        (
+            "bad token",
+            json!({"Authorization": "Bearer not.a.jwt", "X-Organization-Id": a.id}),
+            "UNAUTHENTICATED",
+        ),
+        (
+            "unknown user",
+            json!({"Authorization": bearer(Uuid::new_v4()), "X-Organization-Id": a.id}),
+            "UNAUTHENTICATED",
+        ),
+        (
+            "another organization",
+            json!({"Authorization": bearer(b.owner), "X-Organization-Id": a.id}),
+            "FORBIDDEN",
+        ),
+        (
+            "no organization",
+            json!({"Authorization": bearer(a.owner)}),
+            "BAD_USER_INPUT",
+        ),
+    ];
+    for (case, payload, code) in cases {
+        let mut socket = open(served.address, payload).await;
+        let message = next(&mut socket).await;
+        assert!(message["close"].is_u64(), "{case}: {message}");
+        let reason = message["reason"].as_str().unwrap();
+        assert!(reason.starts_with(&format!("{code}: ")), "{case}: {reason}");
+    }
+    // A subscription sent without a connection_init is not served either.
+    let mut request = format!("ws://{}{SUBSCRIPTIONS_PATH}", served.address)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    send(
+        &mut socket,
+        json!({"id": "1", "type": "subscribe", "payload": {"query": ACTIVITY}}),
+    )
+    .await;
+    let message = next(&mut socket).await;
+    assert!(message["close"].is_u64(), "{message}");
+}
+
+#[tokio::test]
+async fn projection_workers_announce_each_commit_on_the_channel() {
+    let db = TestDb::new().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&db.pool)
+        .await
+        .unwrap();
+    listener
+        .listen(foldline_graphql::subscription::CHANNEL)
+        .await
+        .unwrap();
+    Org::create(&db.bus(), "Announced").await;
+    let last = last_position(&db).await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let wanted = format!("activity_feed:{last}");
+    loop {
+        let notification = tokio::time::timeout(PATIENCE, listener.recv())
+            .await
+            .expect("no announcement of the activity feed's last batch")
+            .unwrap();
+        if notification.payload() == wanted {
+            break;
+        }
+    }
+}
