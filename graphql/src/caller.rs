@@ -2,11 +2,13 @@
 //! membership allows, read from the projected `memberships` table and never
 //! from the client.
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::auth::Verified;
 use crate::error::ApiError;
+use crate::reads::Reads;
 
 /// An authenticated member of the organization a request acts in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +25,15 @@ pub struct Caller {
 
 impl Caller {
     /// The member `verified` is in the organization named by the
-    /// `X-Organization-Id` header, else by the token. A user with no
-    /// membership anywhere is unknown: UNAUTHENTICATED; one who is not a
-    /// member of that organization: FORBIDDEN.
+    /// `X-Organization-Id` header, else by the token, with a read
+    /// connection already set up as them. A user with no membership
+    /// anywhere is unknown: UNAUTHENTICATED; one who is not a member of that
+    /// organization: FORBIDDEN.
     pub async fn resolve(
-        pool: &PgPool,
+        reads: &Reads,
         verified: Verified,
         header: Option<&str>,
-    ) -> Result<Caller, ApiError> {
+    ) -> Result<(Caller, PoolConnection<Postgres>), ApiError> {
         let organization_id = match header {
             Some(header) => header.trim().parse().map_err(|_| {
                 ApiError::BadUserInput(format!("X-Organization-Id `{header}` is not a UUID"))
@@ -42,31 +45,24 @@ impl Caller {
                 )
             })?,
         };
-        let rows: Vec<(Uuid, String, Vec<String>)> = sqlx::query_as(
-            "SELECT organization_id, role, capabilities FROM memberships WHERE user_id = $1",
-        )
-        .bind(verified.user_id)
-        .fetch_all(pool)
-        .await?;
-        if rows.is_empty() {
+        let admission = reads.admit(verified.user_id, organization_id).await?;
+        if admission.memberships_anywhere == 0 {
             return Err(ApiError::Unauthenticated(
                 "the token's user is not known here".into(),
             ));
         }
-        let (_, role, capabilities) = rows
-            .into_iter()
-            .find(|(organization, ..)| *organization == organization_id)
-            .ok_or_else(|| {
-                ApiError::Forbidden(format!(
-                    "you are not a member of organization {organization_id}"
-                ))
-            })?;
-        Ok(Caller {
+        let (role, capabilities) = admission.membership.ok_or_else(|| {
+            ApiError::Forbidden(format!(
+                "you are not a member of organization {organization_id}"
+            ))
+        })?;
+        let caller = Caller {
             user_id: verified.user_id,
             organization_id,
             role,
             capabilities,
-        })
+        };
+        Ok((caller, admission.connection))
     }
 
     /// The caller as the membership table has them now: a long-lived
@@ -110,26 +106,5 @@ impl Caller {
             "private" => owner == Some(self.user_id) || role == "owner",
             _ => false,
         }
-    }
-
-    /// Begins a read-only transaction as `foldline_api` with the caller's
-    /// settings, so row-level security shows only what the caller may see.
-    pub async fn read(&self, pool: &PgPool) -> Result<Transaction<'static, Postgres>, ApiError> {
-        let mut tx = pool.begin().await?;
-        sqlx::query("SET TRANSACTION READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "SELECT set_config('app.organization_id', $1, true), set_config('app.user_id', $2, true),
-                    set_config('app.role', $3, true), set_config('app.capabilities', $4, true),
-                    set_config('role', 'foldline_api', true)",
-        )
-        .bind(self.organization_id.to_string())
-        .bind(self.user_id.to_string())
-        .bind(&self.role)
-        .bind(self.capabilities.join(","))
-        .execute(&mut *tx)
-        .await?;
-        Ok(tx)
     }
 }

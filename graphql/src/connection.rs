@@ -70,9 +70,8 @@ where
         order.column
     ))
     .push_bind(page.limit());
-    let mut tx = request.read().await?;
-    let rows: Vec<T> = sql.build_query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
+    let mut conn = request.read().await?;
+    let rows: Vec<T> = sql.build_query_as().fetch_all(&mut *conn).await?;
     Ok(page_of(rows, page))
 }
 

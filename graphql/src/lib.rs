@@ -3,8 +3,8 @@
 //!
 //! Each request is authenticated ([`auth`]) and resolved to a member of one
 //! organization ([`caller`]) before the schema runs; resolvers read through
-//! [`request::Request::read`], a transaction as the non-owner `foldline_api`
-//! role with the caller's settings, so the database enforces tenancy and
+//! [`request::Request::read`], a connection of the non-owner `foldline_api`
+//! role with the caller's settings ([`reads`]), so the database enforces tenancy and
 //! visibility even where a resolver forgets a filter.
 
 pub mod activity;
@@ -22,6 +22,7 @@ pub mod locations;
 pub mod mutation;
 pub mod page;
 pub mod people;
+pub mod reads;
 pub mod reports;
 pub mod request;
 pub mod search;

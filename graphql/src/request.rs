@@ -2,15 +2,18 @@
 //! and the command bus. Built per request, so nothing cached here can leak
 //! between callers.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_graphql::Context;
 use foldline_aggregates::CommandBus;
 use foldline_projectors::checkpoint;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
 
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::reads::Reads;
 
 /// How long a query waits for the projections to reach `afterPosition`.
 pub const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
@@ -21,10 +24,15 @@ pub struct Request {
     pub caller: Caller,
     /// The database.
     pub pool: PgPool,
+    /// Where reads of the read tables go.
+    pub reads: Reads,
     /// Where mutations go.
     pub bus: CommandBus,
     /// The transport's request id, recorded in the events' metadata.
     pub request_id: String,
+    /// The read connection admission set up as the caller, for the first
+    /// read to take.
+    pub admitted: Mutex<Option<PoolConnection<Postgres>>>,
 }
 
 impl Request {
@@ -34,9 +42,16 @@ impl Request {
             .map_err(|_| ApiError::Unauthenticated("no authenticated request".into()))
     }
 
-    /// A read transaction under row-level security as the caller.
-    pub async fn read(&self) -> Result<Transaction<'static, Postgres>, ApiError> {
-        self.caller.read(&self.pool).await
+    /// A read connection under row-level security as the caller.
+    pub async fn read(&self) -> Result<PoolConnection<Postgres>, ApiError> {
+        let admitted = self
+            .admitted
+            .lock()
+            .map_or(None, |mut admitted| admitted.take());
+        match admitted {
+            Some(connection) => Ok(connection),
+            None => self.reads.as_caller(&self.caller).await,
+        }
     }
 
     /// Waits, up to [`READ_YOUR_WRITES_WAIT`], until `projection` has applied

@@ -65,7 +65,7 @@ async fn search(
         ));
     }
     let first = i64::from(Page::new(first, None)?.first);
-    let mut tx = request.read().await?;
+    let mut conn = request.read().await?;
     // The text is split into words by the same parser as the rows, each
     // word a prefix (`rpt-4` is `rpt` and `-4`), and quoted, so that no
     // input is tsquery syntax. Each table matches on the expression its GIN
@@ -142,8 +142,7 @@ async fn search(
     .bind(request.caller.organization_id)
     .bind(text)
     .bind(first)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(hits)
 }

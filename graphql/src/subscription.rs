@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::activity::{Activity, ActivityFilter, COLUMNS};
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::reads::Reads;
 use crate::request::Request;
 
 /// The channel projection workers announce their commits on.
@@ -149,6 +150,7 @@ impl SubscriptionRoot {
 struct Follower {
     caller: Caller,
     pool: PgPool,
+    reads: Reads,
     filter: ActivityFilter,
     announced: watch::Receiver<i64>,
     /// The last row sent, as `(last_position, id)`.
@@ -183,6 +185,7 @@ impl Follower {
         Ok(Follower {
             caller: request.caller.clone(),
             pool: request.pool.clone(),
+            reads: request.reads.clone(),
             filter,
             announced,
             seen: (position, Uuid::max()),
@@ -239,9 +242,8 @@ impl Follower {
         self.filter.clone().push(&mut sql);
         sql.push(" ORDER BY last_position, id LIMIT ")
             .push_bind(BATCH);
-        let mut tx = self.caller.read(&self.pool).await?;
-        let rows: Vec<Activity> = sql.build_query_as().fetch_all(&mut *tx).await?;
-        tx.commit().await?;
+        let mut conn = self.reads.as_caller(&self.caller).await?;
+        let rows: Vec<Activity> = sql.build_query_as().fetch_all(&mut *conn).await?;
         if let Some(last) = rows.last() {
             self.seen = (last.last_position, last.id);
         }

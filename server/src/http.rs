@@ -6,7 +6,7 @@
 //! says the same.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
@@ -21,12 +21,14 @@ use axum::{Json, Router};
 use foldline_aggregates::{CommandBus, EventStore};
 use foldline_graphql::auth::Authenticator;
 use foldline_graphql::caller::Caller;
+use foldline_graphql::reads::Reads;
 use foldline_graphql::request::Request;
 use foldline_graphql::subscription::ActivityWatch;
 use foldline_graphql::{ApiError, FoldlineSchema, Limits};
 use foldline_projectors::checkpoint;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
 use tower_http::limit::RequestBodyLimitLayer;
 use uuid::Uuid;
 
@@ -46,6 +48,8 @@ pub struct AppState {
     pub schema: FoldlineSchema,
     /// The database.
     pub pool: PgPool,
+    /// The read connections, under row-level security.
+    pub reads: Reads,
     /// The command bus mutations go through.
     pub bus: CommandBus,
     /// Checks bearer tokens.
@@ -65,6 +69,7 @@ impl AppState {
             schema: foldline_graphql::schema(limits),
             bus: CommandBus::new(EventStore::new(pool.clone())),
             activity: ActivityWatch::new(pool.clone()),
+            reads: Reads::beside(&pool),
             pool,
             authenticator: Arc::new(authenticator),
             graphiql,
@@ -102,14 +107,14 @@ async fn graphql(
     body: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
-    let caller = match authenticate(
+    let (caller, admitted) = match authenticate(
         &state,
         header_text(&headers, AUTHORIZATION),
         header_text(&headers, ORGANIZATION),
     )
     .await
     {
-        Ok(caller) => caller,
+        Ok(admitted) => admitted,
         Err(error) => return refuse(&state, error),
     };
     let body = match body {
@@ -128,8 +133,10 @@ async fn graphql(
     let request = body.into_inner().data(Request {
         caller,
         pool: state.pool.clone(),
+        reads: state.reads.clone(),
         bus: state.bus.clone(),
         request_id,
+        admitted: Mutex::new(Some(admitted)),
     });
     match tokio::time::timeout(REQUEST_TIMEOUT, state.schema.execute(request)).await {
         Ok(mut response) => {
@@ -175,9 +182,9 @@ async fn authenticate(
     state: &AppState,
     authorization: Option<&str>,
     organization: Option<&str>,
-) -> Result<Caller, ApiError> {
+) -> Result<(Caller, PoolConnection<Postgres>), ApiError> {
     let verified = state.authenticator.verify(authorization)?;
-    Caller::resolve(&state.pool, verified, organization).await
+    Caller::resolve(&state.reads, verified, organization).await
 }
 
 /// Where subscriptions are served, over WebSocket (graphql-ws, or the older
@@ -238,8 +245,10 @@ async fn connection_init(
         .or_else(|| header_text(&headers, AUTHORIZATION));
     let organization = from_payload(&["X-Organization-Id", "x-organization-id", "organizationId"])
         .or_else(|| header_text(&headers, ORGANIZATION));
+    // The admitted connection goes back to the pool: a subscription holds
+    // none between its reads.
     let caller = match authenticate(&state, authorization, organization).await {
-        Ok(caller) => caller,
+        Ok((caller, _)) => caller,
         Err(error) => {
             state.metrics.refused.fetch_add(1, Ordering::Relaxed);
             if let ApiError::Internal(cause) = &error {
@@ -252,8 +261,10 @@ async fn connection_init(
     data.insert(Request {
         caller,
         pool: state.pool.clone(),
+        reads: state.reads.clone(),
         bus: state.bus.clone(),
         request_id: request_id(&headers),
+        admitted: Mutex::new(None),
     });
     data.insert(state.activity.clone());
     Ok(data)

@@ -4,9 +4,63 @@
 //! a new one of its own, so a copy is another set of organizations with the
 //! same realistic history.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::workload::iteration;
+use crate::{Org, TestDb};
+
+/// Fills `db` with about `wanted` events: at most `base` written by eight
+/// clients running the workload in `org` through the command bus, the rest
+/// bulk copies of those, each copy another organization. Returns the
+/// number of events in the store; says what it did on stdout.
+pub async fn fill(db: &TestDb, org: &Org, wanted: i64, base: i64) -> i64 {
+    let started = Instant::now();
+    let clients = 8;
+    let per_iteration = 39;
+    let iterations = (wanted.min(base) as usize).div_ceil(per_iteration * clients);
+    let bus = Arc::new(db.bus());
+    let org = *org;
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let bus = bus.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..iterations {
+                for step in iteration(&org, 0, client, n) {
+                    bus.dispatch(&org.request(step.actor), step.id, step.command, None)
+                        .await
+                        .expect("workload command");
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("client");
+    }
+    let generated = db.event_count().await;
+    println!(
+        "generated {generated} events through the command bus in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let copies = (wanted as usize).div_ceil(generated as usize) - 1;
+    if copies > 0 {
+        let started = Instant::now();
+        let appended = replicate(&db.pool, copies).await.expect("bulk copies");
+        println!(
+            "appended {appended} more events as {copies} copies in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    sqlx::query("VACUUM ANALYZE events")
+        .execute(&db.pool)
+        .await
+        .expect("vacuum");
+    db.event_count().await
+}
 
 /// Events read and appended per statement.
 const CHUNK: i64 = 5_000;

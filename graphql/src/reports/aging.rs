@@ -104,7 +104,7 @@ async fn invoice_aging(
             "direction `{direction}` is neither `receivable` nor `payable`"
         )));
     }
-    let mut tx = request.read().await?;
+    let mut conn = request.read().await?;
     let invoices: Vec<(String, i32, i64)> = sqlx::query_as(
         "SELECT invoice.currency,
                 $2::date - coalesce(invoice.due_date, invoice.issued_date, invoice.transaction_date),
@@ -122,9 +122,8 @@ async fn invoice_aging(
     .bind(request.caller.organization_id)
     .bind(as_of)
     .bind(&direction)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(InvoiceAging {
         as_of,
         direction,

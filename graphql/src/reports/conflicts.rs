@@ -137,7 +137,7 @@ async fn calendar_conflicts(
             "a conflicts window may span {WIDEST_WINDOW_DAYS} days at most"
         )));
     }
-    let mut tx = request.read().await?;
+    let mut conn = request.read().await?;
     // A booking is a range closed at its end only when it has no length, so
     // that a moment still collides with what spans it.
     let rows: Vec<Row> = sqlx::query_as(
@@ -193,8 +193,7 @@ async fn calendar_conflicts(
     .bind(to)
     .bind(subject_id)
     .bind(MOST_CONFLICTS)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(rows.into_iter().map(Conflict::from).collect())
 }

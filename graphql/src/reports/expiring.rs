@@ -58,7 +58,7 @@ async fn expiring_documents(
             ApiError::BadUserInput(format!("`withinDays` must be 0 or more, not {within}"))
         })?;
     let first = Page::new(Some(first.unwrap_or(MAX_PAGE)), None)?.first;
-    let mut tx = request.read().await?;
+    let mut conn = request.read().await?;
     let documents: Vec<DocumentRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM document_registry
          WHERE organization_id = $1 AND expires_on <= $2
@@ -68,9 +68,8 @@ async fn expiring_documents(
     .bind(request.caller.organization_id)
     .bind(horizon)
     .bind(i64::from(first))
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(documents
         .into_iter()
         .map(|document| ExpiringDocument {

@@ -69,7 +69,7 @@ async fn user_workload(
             "`to` ({to}) must be after `from` ({from})"
         )));
     }
-    let mut tx = request.read().await?;
+    let mut conn = request.read().await?;
     // Whether an assignment is still open is its entity's status category;
     // an entity whose status the caller may not see counts as open.
     let rows = sqlx::query_as(
@@ -112,8 +112,7 @@ async fn user_workload(
     .bind(to)
     .bind(user_id)
     .bind(now)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(rows)
 }

@@ -268,3 +268,74 @@ async fn through_graphql_each_role_sees_exactly_what_its_visibility_allows() {
         }
     }
 }
+
+#[tokio::test]
+async fn read_connections_are_the_api_role_read_only_and_forget_a_refused_caller() {
+    use foldline_graphql::caller::Caller;
+    use foldline_graphql::reads::Reads;
+    use foldline_tests::Org;
+
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Reads").await;
+    catch_up_all(&db, &foldline_projectors::Engine::new(db.pool.clone())).await;
+    let reads = Reads::beside(&db.pool);
+
+    let admission = reads.admit(org.member, org.id).await.unwrap();
+    assert_eq!(admission.memberships_anywhere, 1);
+    assert_eq!(admission.membership.as_ref().unwrap().0, "member");
+    let mut conn = admission.connection;
+    let (user, read_only, organization, role): (String, String, String, String) = sqlx::query_as(
+        "SELECT current_user::text, current_setting('transaction_read_only'),
+                current_setting('app.organization_id'), current_setting('app.role')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        (user.as_str(), read_only.as_str(), role.as_str()),
+        ("foldline_api", "on", "member")
+    );
+    assert_eq!(organization, org.id.to_string());
+    let write = sqlx::query("DELETE FROM calendar_events")
+        .execute(&mut *conn)
+        .await
+        .unwrap_err();
+    assert!(write.to_string().contains("read-only"), "{write}");
+    drop(conn);
+
+    // Refused: not a member here. The connection keeps nothing of anyone.
+    let stranger = Org::create(&db.bus(), "Elsewhere").await;
+    catch_up_all(&db, &foldline_projectors::Engine::new(db.pool.clone())).await;
+    let admission = reads.admit(stranger.owner, org.id).await.unwrap();
+    assert_eq!(admission.memberships_anywhere, 1);
+    assert!(admission.membership.is_none());
+    let mut conn = admission.connection;
+    let settings: (String, String) = sqlx::query_as(
+        "SELECT current_setting('app.organization_id'), current_setting('app.user_id')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(settings, (String::new(), String::new()));
+    let unknown = reads.admit(Uuid::new_v4(), org.id).await.unwrap();
+    assert_eq!(unknown.memberships_anywhere, 0);
+
+    // A connection set up for one caller, then for another, reads as the
+    // second.
+    let caller = |user, role: &str| Caller {
+        user_id: user,
+        organization_id: org.id,
+        role: role.to_owned(),
+        capabilities: Vec::new(),
+    };
+    drop(conn);
+    for (user, role) in [(org.guest, "guest"), (org.admin, "admin")] {
+        let mut conn = reads.as_caller(&caller(user, role)).await.unwrap();
+        let now: (String, String) =
+            sqlx::query_as("SELECT current_setting('app.user_id'), current_setting('app.role')")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(now, (user.to_string(), role.to_owned()));
+    }
+}
