@@ -19,6 +19,7 @@ bench:
     cargo bench -p foldline-tests --bench command_mix
     cargo bench -p foldline-tests --bench replay
     cargo bench -p foldline-tests --bench lag
+    cargo bench -p foldline-tests --bench api_load
 
 # The whole CI script.
 ci:

@@ -97,7 +97,7 @@ pub struct Asset {
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AssetCommand {
     /// Registers the asset, `available`.
     RegisterAsset {

@@ -54,7 +54,7 @@ pub struct Comment {
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CommentCommand {
     /// Posts a comment on an entity, optionally as a reply.
     PostComment {

@@ -89,7 +89,7 @@ pub struct Document {
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DocumentCommand {
     /// Uploads version 1, attached to an entity.
     UploadDocument {

@@ -98,7 +98,7 @@ fn restricted() -> Visibility {
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ExpenseCommand {
     /// Records a draft expense.
     RecordExpense {

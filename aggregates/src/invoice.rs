@@ -115,7 +115,7 @@ fn restricted() -> Visibility {
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum InvoiceCommand {
     /// Starts a draft.
     DraftInvoice {

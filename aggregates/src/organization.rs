@@ -41,7 +41,7 @@ pub struct Member {
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OrganizationCommand {
     /// Creates the organization with its sender as the first owner.
     CreateOrganization {

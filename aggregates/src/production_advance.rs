@@ -158,7 +158,7 @@ pub struct ProductionAdvance {
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ProductionAdvanceCommand {
     /// Opens an advance for an event.
     CreateAdvance {

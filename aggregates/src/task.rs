@@ -67,7 +67,7 @@ pub struct Task {
 #[derive(
     Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
 )]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TaskCommand {
     /// Creates the task in `todo`.
     CreateTask {

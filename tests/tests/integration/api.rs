@@ -257,6 +257,19 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         .await;
     assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
 
+    // A field the command does not have is refused, not ignored.
+    let (_, response) = api
+        .query(
+            org.owner,
+            org.id,
+            CREATE_TASK,
+            json!({"id": Uuid::new_v4(), "input": {"title": "Rig", "colour": "red"}}),
+        )
+        .await;
+    assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
+    let message = response["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("colour"), "{message}");
+
     let shallow = "{ calendarEvents { edges { node { title } } pageInfo { hasNextPage } } }";
     let (_, response) = api
         .send(&headers, json!({"query": shallow}).to_string())
