@@ -3,6 +3,12 @@
 //! read-only, with a statement timeout. Row-level security applies to every
 //! statement on them; a caller's settings are set before each read.
 //!
+//! Sorts are off on these connections. Row-level security's predicates make
+//! the planner expect a few rows where hundreds match, so it would fetch
+//! every match and sort them rather than read a page in index order and
+//! stop (0.6 ms against 0.1 ms for a calendar month); a query with no
+//! ordered index to use still sorts.
+//!
 //! Switching role and settings inside a transaction per read cost three
 //! round trips more than the read itself (begin, settings, commit); on a
 //! connection that never leaves the role, the settings are one prepared
@@ -43,7 +49,8 @@ impl Reads {
                         format!(
                             "SET ROLE {ROLE};
                              SET default_transaction_read_only = on;
-                             SET statement_timeout = {}",
+                             SET statement_timeout = {};
+                             SET enable_sort = off",
                             STATEMENT_TIMEOUT.as_millis()
                         )
                         .as_str(),
