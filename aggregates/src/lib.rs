@@ -15,6 +15,7 @@ pub mod access;
 pub mod address;
 pub mod asset;
 pub mod bus;
+pub mod chain;
 pub mod command;
 pub mod comment;
 pub mod company;

@@ -96,6 +96,12 @@ pub enum Commands {
     Database,
     /// List each projection's checkpoint, lag and state.
     Projections,
+    /// Review the event store: verify its hash chains, take checkpoints.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Rebuild projections from the event store: into shadow tables swapped in
     /// when caught up (queries keep being served), or in place.
     Replay {
@@ -111,6 +117,29 @@ pub enum Commands {
         /// Events per transaction; large batches amortise each statement.
         #[arg(long, default_value_t = 10_000)]
         batch_size: i64,
+    },
+}
+
+/// What an auditor can ask of the event store.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every stream's hash chain and report each broken link with
+    /// its position; exits with status 1 if any.
+    Verify {
+        /// Only this organization's streams.
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+        /// Also check against a checkpoint taken earlier: finds the last
+        /// events of a stream removed, and streams rewritten whole, since.
+        #[arg(long)]
+        against: Option<PathBuf>,
+    },
+    /// Print a checkpoint of every stream's head (JSON), for the auditor to
+    /// keep and verify against later.
+    Checkpoint {
+        /// Only this organization's streams.
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
     },
 }
 

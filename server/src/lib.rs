@@ -1,6 +1,7 @@
 //! The `foldline` binary's library: configuration, Postgres discovery,
 //! migrations, fixtures, the HTTP service and telemetry. The integration tests use the same code.
 
+pub mod audit;
 pub mod cli;
 pub mod database;
 pub mod fixture;

@@ -7,10 +7,10 @@ use std::time::Duration;
 use foldline_aggregates::{CommandBus, EventStore};
 use foldline_graphql::auth::mint;
 use foldline_projectors::{checkpoint, Engine};
-use foldline_server::cli::{ApiArgs, Cli, Commands};
+use foldline_server::cli::{ApiArgs, AuditCommand, Cli, Commands};
 use foldline_server::database;
 use foldline_server::fixture::{self, Fixture};
-use foldline_server::{replay, serve, telemetry};
+use foldline_server::{audit, replay, serve, telemetry};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -100,6 +100,20 @@ async fn main() -> anyhow::Result<()> {
             in_place,
             batch_size,
         } => replay::run(&cli, projections, all, in_place, batch_size).await?,
+        Commands::Audit { ref command } => {
+            let pool = database::connect(&cli.database).await?;
+            let mut out = std::io::stdout().lock();
+            match command {
+                AuditCommand::Verify { org, against } => {
+                    if !audit::verify(&pool, *org, against.as_deref(), &mut out).await? {
+                        std::process::exit(1);
+                    }
+                }
+                AuditCommand::Checkpoint { org } => {
+                    audit::checkpoint(&pool, *org, &mut out).await?;
+                }
+            }
+        }
         Commands::Projections => {
             let pool = database::connect(&cli.database).await?;
             let names: Vec<&str> = foldline_projectors::all()

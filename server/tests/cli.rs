@@ -264,3 +264,62 @@ fn an_unknown_fixture_is_refused() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn audit_verify_passes_an_intact_store_and_fails_a_tampered_one_with_the_position() {
+    let (url, name) = fresh_database().await;
+    let seeded = foldline(&url, &["seed", "demo"]);
+    assert!(seeded.status.success(), "{seeded:?}");
+
+    let intact = foldline(&url, &["audit", "verify"]);
+    let stdout = String::from_utf8_lossy(&intact.stdout);
+    assert!(intact.status.success(), "{stdout}");
+    assert!(stdout.contains("intact"), "{stdout}");
+
+    let checkpoint = foldline(&url, &["audit", "checkpoint"]);
+    assert!(checkpoint.status.success(), "{checkpoint:?}");
+    let file = std::env::temp_dir().join(format!("{name}.checkpoint.json"));
+    std::fs::write(&file, &checkpoint.stdout).unwrap();
+    let parsed: serde_json::Value = serde_json::from_slice(&checkpoint.stdout).unwrap();
+    assert!(
+        parsed["streams"].as_object().unwrap().len() > 10,
+        "{parsed}"
+    );
+
+    // A superuser rewrites one event and deletes the last of another stream.
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    let (altered, removed): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT min(global_position) FROM events WHERE sequence = 2),
+                (SELECT max(global_position) FROM events)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    for statement in [
+        "ALTER TABLE events DISABLE TRIGGER events_append_only".to_owned(),
+        format!(
+            "UPDATE events SET payload = payload || '{{\"forged\": 1}}' WHERE global_position = {altered}"
+        ),
+        format!("DELETE FROM events WHERE global_position = {removed}"),
+        "ALTER TABLE events ENABLE TRIGGER events_append_only".to_owned(),
+    ] {
+        sqlx::query(&statement).execute(&mut conn).await.unwrap();
+    }
+
+    let broken = foldline(&url, &["audit", "verify"]);
+    let stdout = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("position {altered}:")), "{stdout}");
+    assert!(stdout.contains("1 break"), "{stdout}");
+    let against = foldline(
+        &url,
+        &["audit", "verify", "--against", file.to_str().unwrap()],
+    );
+    let stdout = String::from_utf8_lossy(&against.stdout);
+    assert_eq!(against.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(&format!("position {removed}:")), "{stdout}");
+    assert!(stdout.contains("2 breaks"), "{stdout}");
+    std::fs::remove_file(&file).ok();
+    drop(conn);
+    drop_database(&name).await;
+}

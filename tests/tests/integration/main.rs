@@ -4,6 +4,7 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 mod api;
+mod audit;
 mod command_bus;
 mod discovery;
 mod domain_rules;
