@@ -14,6 +14,7 @@ pub mod domain;
 pub mod access;
 pub mod address;
 pub mod asset;
+pub mod audit;
 pub mod bus;
 pub mod chain;
 pub mod command;

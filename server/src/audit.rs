@@ -5,6 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
+use foldline_aggregates::audit::{self, At, AuditedEvent};
 use foldline_aggregates::chain::{self, Break, Checkpoint};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -94,4 +96,184 @@ pub async fn checkpoint(
     serde_json::to_writer_pretty(&mut *out, &checkpoint)?;
     writeln!(out)?;
     Ok(checkpoint)
+}
+
+/// Events read per query when printing a stream, a request or an export.
+const PAGE: i64 = 1_000;
+
+/// `audit stream`: every event of one stream, as a table or JSON Lines.
+pub async fn stream(
+    pool: &PgPool,
+    aggregate_type: &str,
+    id: &str,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<u64> {
+    let mut printed = 0;
+    let mut after = 0;
+    if !json {
+        writeln!(out, "{}", EVENT_HEADER)?;
+    }
+    loop {
+        let events = audit::stream(pool, aggregate_type, id, None, after, PAGE).await?;
+        let Some(last) = events.last() else { break };
+        after = last.sequence;
+        for event in &events {
+            print_event(event, json, false, out)?;
+            printed += 1;
+        }
+    }
+    if printed == 0 {
+        anyhow::bail!("no events for {aggregate_type} {id}");
+    }
+    Ok(printed)
+}
+
+/// `audit request`: every event one request caused, across aggregates.
+pub async fn request(
+    pool: &PgPool,
+    correlation_id: Uuid,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<u64> {
+    let mut printed = 0;
+    let mut after = 0;
+    if !json {
+        writeln!(out, "stream  {}", EVENT_HEADER)?;
+    }
+    loop {
+        let events = audit::request(pool, correlation_id, None, after, PAGE).await?;
+        let Some(last) = events.last() else { break };
+        after = last.global_position;
+        for event in &events {
+            print_event(event, json, true, out)?;
+            printed += 1;
+        }
+    }
+    if printed == 0 {
+        anyhow::bail!("no events with correlation id {correlation_id}");
+    }
+    Ok(printed)
+}
+
+/// `audit export`: an organization's events as JSON Lines, chain hashes
+/// included.
+pub async fn export(
+    pool: &PgPool,
+    organization: Uuid,
+    since: Option<DateTime<Utc>>,
+    out: &mut impl Write,
+) -> anyhow::Result<u64> {
+    let mut written = 0;
+    let mut after = 0;
+    loop {
+        let events = audit::export(pool, organization, since, after, PAGE).await?;
+        let Some(last) = events.last() else { break };
+        after = last.event.global_position;
+        for event in &events {
+            serde_json::to_writer(&mut *out, event)?;
+            writeln!(out)?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+/// `audit state`: the aggregate's state at a moment, as JSON.
+pub async fn state(
+    pool: &PgPool,
+    aggregate_type: &str,
+    id: &str,
+    at: At,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let states = audit::states(pool, aggregate_type, id, at, false).await?;
+    let Some(state) = states.last() else {
+        anyhow::bail!("{aggregate_type} {id} has no event at {at:?}");
+    };
+    serde_json::to_writer_pretty(&mut *out, state)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `audit history`: each field's successive values.
+pub async fn history(
+    pool: &PgPool,
+    aggregate_type: &str,
+    id: &str,
+    field: Option<&str>,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let states = audit::states(pool, aggregate_type, id, At::Latest, true).await?;
+    if states.is_empty() {
+        anyhow::bail!("no events for {aggregate_type} {id}");
+    }
+    let changes = audit::lineage(&states, field);
+    if !json {
+        writeln!(
+            out,
+            "{:<7} {:<20} {:<36} {:<8} {:<28} {:<32} value",
+            "version", "recorded", "actor", "source", "event", "field"
+        )?;
+    }
+    for change in &changes {
+        if json {
+            serde_json::to_writer(&mut *out, change)?;
+            writeln!(out)?;
+        } else {
+            writeln!(
+                out,
+                "{:<7} {:<20} {:<36} {:<8} {:<28} {:<32} {}",
+                change.version,
+                change.recorded_at.format("%Y-%m-%d %H:%M:%S"),
+                change.actor_id.map(|a| a.to_string()).unwrap_or_default(),
+                change.source.as_deref().unwrap_or(""),
+                change.event_type,
+                change.field,
+                change.value
+            )?;
+        }
+    }
+    Ok(())
+}
+
+const EVENT_HEADER: &str = "position   seq  event                        version  recorded             actor                                source    correlation                          causation                            payload";
+
+/// One event as a table row (`with_stream`: led by its `Type/id`, when the
+/// events are of several streams) or as a JSON line.
+fn print_event(
+    event: &AuditedEvent,
+    json: bool,
+    with_stream: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, event)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let version = match &event.upcasted {
+        Some(upcasted) => format!("{}→{}", event.event_version, upcasted.event_version),
+        None => event.event_version.clone(),
+    };
+    let id = |id: Option<Uuid>| id.map(|id| id.to_string()).unwrap_or_default();
+    if with_stream {
+        write!(out, "{}/{}  ", event.aggregate_type, event.aggregate_id)?;
+    }
+    writeln!(
+        out,
+        "{:<10} {:>4}  {:<28} {:<8} {:<20} {:<36} {:<9} {:<36} {:<36} {}",
+        event.global_position,
+        event.sequence,
+        event.event_type,
+        version,
+        event.recorded_at.format("%Y-%m-%d %H:%M:%S"),
+        id(event.actor_id),
+        event.source.as_deref().unwrap_or(""),
+        id(event.correlation_id),
+        id(event.causation_id),
+        event.payload
+    )?;
+    Ok(())
 }

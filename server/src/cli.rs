@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use foldline_aggregates::audit::At;
 
 /// Foldline: an event-sourced backend for production operations.
 #[derive(Debug, Parser)]
@@ -141,6 +142,72 @@ pub enum AuditCommand {
         #[arg(long)]
         org: Option<uuid::Uuid>,
     },
+    /// Print every event of one stream: position, sequence, type, version,
+    /// time, actor, source, correlation and causation, payload.
+    Stream {
+        /// The aggregate type (`Invoice`, `ProductionAdvance`…).
+        aggregate_type: String,
+        /// The aggregate's id.
+        id: String,
+        /// JSON Lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an aggregate's state as it was at a moment.
+    State {
+        /// The aggregate type.
+        aggregate_type: String,
+        /// The aggregate's id.
+        id: String,
+        /// An RFC 3339 time, or a version (the sequence of an event).
+        #[arg(long, value_parser = parse_at)]
+        at: At,
+    },
+    /// List each field's successive values: when, who, from which source.
+    History {
+        /// The aggregate type.
+        aggregate_type: String,
+        /// The aggregate's id.
+        id: String,
+        /// Only this field (and the fields under it: `items`).
+        #[arg(long)]
+        field: Option<String>,
+        /// JSON Lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every event, across aggregates, that one request caused.
+    Request {
+        /// The request's correlation id.
+        correlation_id: uuid::Uuid,
+        /// JSON Lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an organization's events as JSON Lines, with their chain
+    /// hashes, for an external auditor.
+    Export {
+        /// The organization.
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// Only events recorded at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+/// `--at`: a version number or an RFC 3339 time.
+fn parse_at(text: &str) -> Result<At, String> {
+    if let Ok(version) = text.parse::<i64>() {
+        return if version > 0 {
+            Ok(At::Version(version))
+        } else {
+            Err("a version is 1 or more".into())
+        };
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| At::Time(time.into()))
+        .map_err(|_| format!("`{text}` is neither a version nor an RFC 3339 time"))
 }
 
 /// How bearer tokens are checked.

@@ -112,6 +112,37 @@ async fn main() -> anyhow::Result<()> {
                 AuditCommand::Checkpoint { org } => {
                     audit::checkpoint(&pool, *org, &mut out).await?;
                 }
+                AuditCommand::Stream {
+                    aggregate_type,
+                    id,
+                    json,
+                } => {
+                    audit::stream(&pool, aggregate_type, id, *json, &mut out).await?;
+                }
+                AuditCommand::State {
+                    aggregate_type,
+                    id,
+                    at,
+                } => audit::state(&pool, aggregate_type, id, *at, &mut out).await?,
+                AuditCommand::History {
+                    aggregate_type,
+                    id,
+                    field,
+                    json,
+                } => {
+                    audit::history(&pool, aggregate_type, id, field.as_deref(), *json, &mut out)
+                        .await?
+                }
+                AuditCommand::Request {
+                    correlation_id,
+                    json,
+                } => {
+                    audit::request(&pool, *correlation_id, *json, &mut out).await?;
+                }
+                AuditCommand::Export { org, since } => {
+                    let written = audit::export(&pool, *org, *since, &mut out).await?;
+                    eprintln!("{written} events exported");
+                }
             }
         }
         Commands::Projections => {

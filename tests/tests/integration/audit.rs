@@ -327,3 +327,264 @@ async fn events_written_before_the_chain_existed_get_it_when_the_migration_runs(
     assert_eq!(found.breaks, []);
     assert_eq!(found.heads[&stream(task)].sequence, 2);
 }
+
+mod review {
+    use chrono::Utc;
+    use foldline_aggregates::audit::{self, At};
+    use foldline_aggregates::chain::Link;
+    use foldline_aggregates::task::{Task, TaskCommand};
+    use foldline_aggregates::{Command, Loaded};
+    use foldline_tests::{Org, TestDb};
+    use serde_json::{json, Value};
+    use uuid::Uuid;
+
+    fn create(title: &str, assignee: Option<Uuid>) -> TaskCommand {
+        TaskCommand::CreateTask {
+            title: title.into(),
+            description: None,
+            event_id: None,
+            project: None,
+            assignee,
+            due_at: None,
+            priority: Default::default(),
+            visibility: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_its_states_its_fields_and_its_requests_are_what_the_commands_did() {
+        let db = TestDb::new().await;
+        let bus = db.bus();
+        let org = Org::create(&bus, "Reviewed").await;
+        let task = Uuid::new_v4();
+        let other = Uuid::new_v4();
+        // (actor, command, correlation id); the first two commands are one
+        // request, on two aggregates.
+        let shared = Uuid::new_v4();
+        let steps = [
+            (org.member, task, create("Rig the truss", None), shared),
+            (org.member, other, create("Order cable", None), shared),
+            (
+                org.admin,
+                task,
+                TaskCommand::UpdateTask {
+                    title: Some("Rig the upstage truss".into()),
+                    description: None,
+                },
+                Uuid::new_v4(),
+            ),
+            (
+                org.admin,
+                task,
+                TaskCommand::AssignTask {
+                    assignee: Some(org.member),
+                },
+                Uuid::new_v4(),
+            ),
+            (org.member, task, TaskCommand::StartTask, Uuid::new_v4()),
+        ];
+        // The state the store folds after each of the task's commands.
+        let mut after_each = Vec::new();
+        let mut moments = Vec::new();
+        for (actor, id, command, correlation) in steps {
+            let request = org.request(actor).with_correlation_id(correlation);
+            bus.dispatch(&request, id, Command::Task(command), None)
+                .await
+                .unwrap();
+            if id == task {
+                let loaded: Loaded<Task> = bus.store().load(&task.to_string()).await.unwrap();
+                after_each.push((
+                    loaded.version as i64,
+                    serde_json::to_value(&loaded.aggregate).unwrap(),
+                    actor,
+                    correlation,
+                ));
+                moments.push(Utc::now());
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        let id = task.to_string();
+
+        // The stream: every event, in order, with who and through what.
+        let events = audit::stream(&db.pool, "Task", &id, None, 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(events.len(), after_each.len());
+        for (event, (version, _, actor, correlation)) in events.iter().zip(&after_each) {
+            assert_eq!(event.sequence, *version);
+            assert_eq!(event.actor_id, Some(*actor));
+            assert_eq!(event.correlation_id, Some(*correlation));
+            assert_eq!(event.source.as_deref(), Some("api"));
+            assert_eq!(event.organization_id, org.id);
+            assert_eq!(event.chain_hash.len(), 64);
+            assert!(event.upcasted.is_none());
+        }
+        let page = audit::stream(&db.pool, "Task", &id, None, 2, 2)
+            .await
+            .unwrap();
+        assert_eq!(page.iter().map(|e| e.sequence).collect::<Vec<_>>(), [3, 4]);
+        let elsewhere = audit::stream(&db.pool, "Task", &id, Some(Uuid::new_v4()), 0, 100)
+            .await
+            .unwrap();
+        assert!(elsewhere.is_empty());
+
+        // The state at every version is the state after that command.
+        let every = audit::states(&db.pool, "Task", &id, At::Latest, true)
+            .await
+            .unwrap();
+        assert_eq!(every.len(), after_each.len());
+        for (state, (version, expected, actor, _)) in every.iter().zip(&after_each) {
+            assert_eq!(state.version, *version);
+            assert_eq!(&state.state, expected, "version {version}");
+            assert_eq!(state.actor_id, Some(*actor));
+            let at = audit::states(&db.pool, "Task", &id, At::Version(*version), false)
+                .await
+                .unwrap();
+            assert_eq!(at.len(), 1);
+            assert_eq!(&at[0].state, expected, "at version {version}");
+        }
+        // And at a time: the state after the last event recorded by then.
+        for (moment, (version, expected, ..)) in moments.iter().zip(&after_each) {
+            let at = audit::states(&db.pool, "Task", &id, At::Time(*moment), false)
+                .await
+                .unwrap();
+            assert_eq!(at[0].version, *version);
+            assert_eq!(&at[0].state, expected);
+        }
+        let before = audit::states(
+            &db.pool,
+            "Task",
+            &id,
+            At::Time(moments[0] - chrono::Duration::hours(1)),
+            false,
+        )
+        .await
+        .unwrap();
+        assert!(before.is_empty());
+        assert!(matches!(
+            audit::states(&db.pool, "Taks", &id, At::Latest, false).await,
+            Err(audit::AuditError::UnknownType(_))
+        ));
+
+        // Lineage: the title's values, when and by whom.
+        let title: Vec<(Value, i64, Option<Uuid>)> = audit::lineage(&every, Some("title"))
+            .into_iter()
+            .map(|c| (c.value, c.version, c.actor_id))
+            .collect();
+        assert_eq!(
+            title,
+            [
+                (json!("Rig the truss"), 1, Some(org.member)),
+                (json!("Rig the upstage truss"), 2, Some(org.admin)),
+            ]
+        );
+        let assignee = audit::lineage(&every, Some("assignee"));
+        assert_eq!(assignee.last().unwrap().value, json!(org.member));
+        assert_eq!(assignee.last().unwrap().version, 3);
+        assert_eq!(assignee.last().unwrap().source.as_deref(), Some("api"));
+
+        // The request: both aggregates' events, and nothing else.
+        let caused = audit::request(&db.pool, shared, None, 0, 100)
+            .await
+            .unwrap();
+        let streams: Vec<(String, i64)> = caused
+            .iter()
+            .map(|e| (e.aggregate_id.clone(), e.sequence))
+            .collect();
+        assert_eq!(streams, [(id.clone(), 1), (other.to_string(), 1)]);
+        assert!(
+            audit::request(&db.pool, shared, Some(Uuid::new_v4()), 0, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // The export: the organization's events, each with the texts its
+        // hash covers, so the chain can be recomputed outside.
+        let exported = audit::export(&db.pool, org.id, None, 0, 10_000)
+            .await
+            .unwrap();
+        assert_eq!(exported.len() as i64, db.event_count().await);
+        let mut previous: std::collections::HashMap<String, Vec<u8>> = Default::default();
+        for line in &exported {
+            let event = &line.event;
+            let stream = format!("{}/{}", event.aggregate_type, event.aggregate_id);
+            let link = Link {
+                global_position: event.global_position,
+                aggregate_type: event.aggregate_type.clone(),
+                aggregate_id: event.aggregate_id.clone(),
+                sequence: event.sequence,
+                event_type: event.event_type.clone(),
+                event_version: event.event_version.clone(),
+                payload: line.payload_text.clone(),
+                metadata: line.metadata_text.clone(),
+                organization_id: event.organization_id,
+                chain_hash: hex::decode(&event.chain_hash).unwrap(),
+            };
+            let before = previous
+                .get(&stream)
+                .cloned()
+                .unwrap_or_else(|| foldline_aggregates::chain::GENESIS.to_vec());
+            assert_eq!(link.expected(&before).to_vec(), link.chain_hash, "{stream}");
+            previous.insert(stream, link.chain_hash);
+        }
+        let since = audit::export(&db.pool, org.id, Some(moments[2]), 0, 10_000)
+            .await
+            .unwrap();
+        // Recorded after the third of the task's commands: its fourth.
+        assert_eq!(
+            since
+                .iter()
+                .map(|e| (e.event.aggregate_id.clone(), e.event.sequence))
+                .collect::<Vec<_>>(),
+            [(id.clone(), 4)]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upcasted_event_shows_its_stored_version_and_its_current_shape() {
+        let db = TestDb::new().await;
+        let org = Org::create(&db.bus(), "Upcasted").await;
+        let venue = Uuid::new_v4();
+        let metadata = json!({
+            "organization_id": org.id, "actor_id": org.member,
+            "correlation_id": Uuid::new_v4(), "causation_id": Uuid::new_v4(),
+            "command_id": Uuid::new_v4(), "command": "RegisterVenue",
+            "source": "import", "request_id": "v1-import",
+        });
+        let payload = json!({"VenueRegistered": {
+            "venue_id": venue, "organization_id": org.id, "owner_id": org.member,
+            "name": "Harbour Hall", "kind": "venue",
+            "street": "North Wall Quay", "city": "Dublin", "country": "IE",
+            "capacity": 2400, "contact": null, "visibility": "organization",
+        }});
+        sqlx::query(
+            "INSERT INTO events
+                 (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             VALUES ('Venue', $1, 1, 'VenueRegistered', '1.0', $2, $3)",
+        )
+        .bind(venue.to_string())
+        .bind(&payload)
+        .bind(&metadata)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let events = audit::stream(&db.pool, "Venue", &venue.to_string(), None, 0, 10)
+            .await
+            .unwrap();
+        let event = &events[0];
+        assert_eq!(event.event_version, "1.0");
+        assert_eq!(event.payload, payload);
+        let upcasted = event.upcasted.as_ref().expect("an upcasted shape");
+        assert_eq!(upcasted.event_version, "2.0.0");
+        assert_eq!(
+            upcasted.payload["VenueRegistered"]["address"]["line1"],
+            "North Wall Quay"
+        );
+        assert_eq!(event.source.as_deref(), Some("import"));
+        let state = audit::states(&db.pool, "Venue", &venue.to_string(), At::Version(1), false)
+            .await
+            .unwrap();
+        assert_eq!(state[0].state["address"]["city"], "Dublin");
+    }
+}
