@@ -198,6 +198,15 @@ fn upcast(
     })
 }
 
+/// Whether `A` is an aggregate type: the macro answers for the name.
+fn known<A>() -> Result<(), AuditError>
+where
+    A: DomainAggregate,
+    A::Command: DomainCommand,
+{
+    Ok(())
+}
+
 fn upcasters_of<A>() -> Result<Vec<Box<dyn EventUpcaster>>, AuditError>
 where
     A: DomainAggregate,
@@ -216,6 +225,7 @@ pub async fn stream(
     after_sequence: i64,
     limit: i64,
 ) -> Result<Vec<AuditedEvent>, AuditError> {
+    by_type!(aggregate_type, known())?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM events
          WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3

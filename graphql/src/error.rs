@@ -1,5 +1,6 @@
 //! The API's errors, each mapped once to its GraphQL `extensions.code`.
 
+use foldline_aggregates::audit::AuditError;
 use foldline_aggregates::{BusError, DomainError};
 
 /// Why a request failed, as the client is told.
@@ -74,6 +75,15 @@ impl From<BusError> for ApiError {
                 ApiError::Conflict(error.to_string())
             }
             BusError::Domain(_) => ApiError::BadUserInput(error.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(error: AuditError) -> Self {
+        match error {
+            AuditError::UnknownType(_) => ApiError::BadUserInput(error.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

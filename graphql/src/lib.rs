@@ -9,6 +9,7 @@
 
 pub mod activity;
 pub mod assignments;
+pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod caller;
@@ -48,6 +49,7 @@ pub struct Query(
     detail::DetailQuery,
     reports::ReportQuery,
     search::SearchQuery,
+    audit::AuditQuery,
 );
 
 /// The schema.

@@ -588,3 +588,154 @@ mod review {
         assert_eq!(state[0].state["address"]["city"], "Dublin");
     }
 }
+
+mod graphql {
+    use foldline_projectors::Engine;
+    use foldline_tests::api::{codes, Api};
+    use foldline_tests::read_side::catch_up_all;
+    use foldline_tests::{Org, TestDb};
+    use serde_json::{json, Value};
+    use uuid::Uuid;
+
+    const STREAM: &str = "query($id: String!, $after: String) {
+        auditStream(aggregateType: \"Task\", id: $id, first: 2, after: $after) {
+            edges { cursor node { sequence eventType actorId source correlationId chainHash } }
+            pageInfo { hasNextPage }
+        }
+    }";
+    const ENTITY_AT: &str = "query($id: String!, $version: Int) {
+        entityAt(aggregateType: \"Task\", id: $id, version: $version) { version actorId state }
+    }";
+    const HISTORY: &str = "query($id: String!) {
+        fieldHistory(aggregateType: \"Task\", id: $id, field: \"title\") {
+            edges { node { field value version actorId source } }
+        }
+    }";
+    const REQUEST: &str = "query($correlation: UUID!) {
+        auditRequest(correlationId: $correlation) { edges { node { aggregateId sequence } } }
+    }";
+
+    #[tokio::test]
+    async fn owners_and_admins_review_their_organizations_streams_and_no_one_else_does() {
+        let db = TestDb::new().await;
+        let a = Org::create(&db.bus(), "Audited A").await;
+        let b = Org::create(&db.bus(), "Audited B").await;
+        catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+        let api = Api::new(&db);
+        let task = Uuid::new_v4();
+        let id = task.to_string();
+        api.mutate(a.member, a.id, "createTask", task, json!({"title": "Rig"}))
+            .await;
+        api.mutate(
+            a.admin,
+            a.id,
+            "updateTask",
+            task,
+            json!({"title": "Rig it"}),
+        )
+        .await;
+        api.mutate(a.member, a.id, "startTask", task, json!({}))
+            .await;
+
+        let data = |user, org, query: &'static str, variables: Value| {
+            let api = &api;
+            async move {
+                let (status, response) = api.query(user, org, query, variables).await;
+                (status, response)
+            }
+        };
+        for reviewer in [a.owner, a.admin] {
+            let (_, first) = data(reviewer, a.id, STREAM, json!({"id": id})).await;
+            let edges = first["data"]["auditStream"]["edges"].as_array().unwrap();
+            assert_eq!(edges.len(), 2, "{first}");
+            assert_eq!(edges[0]["node"]["sequence"], 1);
+            assert_eq!(edges[0]["node"]["actorId"], a.member.to_string());
+            assert_eq!(edges[0]["node"]["source"], "api");
+            assert_eq!(edges[1]["node"]["actorId"], a.admin.to_string());
+            assert_eq!(
+                first["data"]["auditStream"]["pageInfo"]["hasNextPage"],
+                true
+            );
+            let cursor = edges[1]["cursor"].as_str().unwrap();
+            let (_, rest) = data(reviewer, a.id, STREAM, json!({"id": id, "after": cursor})).await;
+            let rest = rest["data"]["auditStream"]["edges"]
+                .as_array()
+                .unwrap()
+                .clone();
+            assert_eq!(rest.len(), 1);
+            assert_eq!(rest[0]["node"]["sequence"], 3);
+
+            let (_, at) = data(reviewer, a.id, ENTITY_AT, json!({"id": id, "version": 1})).await;
+            assert_eq!(at["data"]["entityAt"]["version"], 1, "{at}");
+            assert_eq!(at["data"]["entityAt"]["state"]["title"], "Rig");
+            let (_, now) = data(reviewer, a.id, ENTITY_AT, json!({"id": id})).await;
+            assert_eq!(now["data"]["entityAt"]["version"], 3);
+            assert_eq!(now["data"]["entityAt"]["state"]["title"], "Rig it");
+
+            let (_, history) = data(reviewer, a.id, HISTORY, json!({"id": id})).await;
+            let values: Vec<(Value, Value)> = history["data"]["fieldHistory"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["node"]["value"].clone(), e["node"]["actorId"].clone()))
+                .collect();
+            assert_eq!(
+                values,
+                [
+                    (json!("Rig"), json!(a.member.to_string())),
+                    (json!("Rig it"), json!(a.admin.to_string())),
+                ]
+            );
+
+            let correlation = edges[0]["node"]["correlationId"].clone();
+            let (_, caused) =
+                data(reviewer, a.id, REQUEST, json!({"correlation": correlation})).await;
+            let caused = caused["data"]["auditRequest"]["edges"]
+                .as_array()
+                .unwrap()
+                .clone();
+            assert_eq!(caused.len(), 1);
+            assert_eq!(caused[0]["node"]["aggregateId"], id);
+        }
+
+        // A member, a guest: FORBIDDEN from every audit query.
+        let correlation = Uuid::new_v4();
+        let queries = [
+            (STREAM, json!({"id": id})),
+            (ENTITY_AT, json!({"id": id})),
+            (HISTORY, json!({"id": id})),
+            (REQUEST, json!({"correlation": correlation})),
+        ];
+        for user in [a.member, a.guest] {
+            for (query, variables) in &queries {
+                let (_, response) = data(user, a.id, query, variables.clone()).await;
+                assert_eq!(codes(&response), ["FORBIDDEN"], "{query}: {response}");
+            }
+        }
+        // Another organization's owner: FORBIDDEN naming A; in their own
+        // organization, A's stream has no events and no history for them.
+        for (query, variables) in &queries {
+            let (status, response) = data(b.owner, a.id, query, variables.clone()).await;
+            assert_eq!(status, 403);
+            assert_eq!(codes(&response), ["FORBIDDEN"], "{response}");
+        }
+        let (_, theirs) = data(b.owner, b.id, STREAM, json!({"id": id})).await;
+        assert_eq!(
+            theirs["data"]["auditStream"]["edges"],
+            json!([]),
+            "{theirs}"
+        );
+        for query in [ENTITY_AT, HISTORY] {
+            let (_, response) = data(b.owner, b.id, query, json!({"id": id})).await;
+            assert_eq!(codes(&response), ["NOT_FOUND"], "{response}");
+        }
+        let (_, bad) = data(
+            a.owner,
+            a.id,
+            "{ auditStream(aggregateType: \"Taks\", id: \"x\") { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(codes(&bad), ["BAD_USER_INPUT"], "{bad}");
+    }
+}
