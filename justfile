@@ -20,6 +20,7 @@ bench:
     cargo bench -p foldline-tests --bench replay
     cargo bench -p foldline-tests --bench lag
     cargo bench -p foldline-tests --bench api_load
+    cargo bench -p foldline-tests --bench audit
 
 # The whole CI script.
 ci:

@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use foldline_aggregates::invoice::{Direction, InvoiceCommand};
 use foldline_aggregates::money::Currency;
 use foldline_aggregates::production_advance::{AdvanceType, ProductionAdvanceCommand};
+use foldline_aggregates::task::TaskCommand;
 use foldline_aggregates::Visibility;
 use uuid::Uuid;
 
@@ -40,6 +41,20 @@ pub fn create_advance(code: &str, event: Uuid) -> ProductionAdvanceCommand {
         currency: Default::default(),
         due_date: None,
         assignee: None,
+        visibility: Default::default(),
+    }
+}
+
+/// A task titled `title` for `assignee`, if any, with nothing else set.
+pub fn create_task(title: &str, assignee: Option<Uuid>) -> TaskCommand {
+    TaskCommand::CreateTask {
+        title: title.to_owned(),
+        description: None,
+        event_id: None,
+        project: None,
+        assignee,
+        due_at: None,
+        priority: Default::default(),
         visibility: Default::default(),
     }
 }

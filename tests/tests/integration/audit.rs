@@ -5,6 +5,7 @@
 use foldline_aggregates::chain::{self, Break};
 use foldline_aggregates::task::TaskCommand;
 use foldline_aggregates::Command;
+use foldline_tests::commands::create_task;
 use foldline_tests::{Org, TestDb};
 use uuid::Uuid;
 
@@ -21,16 +22,7 @@ async fn store() -> Store {
     let tasks = [Uuid::new_v4(), Uuid::new_v4()];
     for task in tasks {
         let commands = [
-            TaskCommand::CreateTask {
-                title: "Rig the truss".into(),
-                description: None,
-                event_id: None,
-                project: None,
-                assignee: Some(org.member),
-                due_at: None,
-                priority: Default::default(),
-                visibility: Default::default(),
-            },
+            create_task("Rig the truss", Some(org.member)),
             TaskCommand::UpdateTask {
                 title: Some("Rig the upstage truss".into()),
                 description: None,
@@ -294,16 +286,7 @@ async fn events_written_before_the_chain_existed_get_it_when_the_migration_runs(
     bus.dispatch(
         &org.request(org.member),
         task,
-        Command::Task(TaskCommand::CreateTask {
-            title: "Written before the chain".into(),
-            description: None,
-            event_id: None,
-            project: None,
-            assignee: None,
-            due_at: None,
-            priority: Default::default(),
-            visibility: Default::default(),
-        }),
+        Command::Task(create_task("Written before the chain", None)),
         None,
     )
     .await
@@ -334,22 +317,10 @@ mod review {
     use foldline_aggregates::chain::Link;
     use foldline_aggregates::task::{Task, TaskCommand};
     use foldline_aggregates::{Command, Loaded};
+    use foldline_tests::commands::create_task;
     use foldline_tests::{Org, TestDb};
     use serde_json::{json, Value};
     use uuid::Uuid;
-
-    fn create(title: &str, assignee: Option<Uuid>) -> TaskCommand {
-        TaskCommand::CreateTask {
-            title: title.into(),
-            description: None,
-            event_id: None,
-            project: None,
-            assignee,
-            due_at: None,
-            priority: Default::default(),
-            visibility: Default::default(),
-        }
-    }
 
     #[tokio::test]
     async fn a_stream_its_states_its_fields_and_its_requests_are_what_the_commands_did() {
@@ -362,8 +333,8 @@ mod review {
         // request, on two aggregates.
         let shared = Uuid::new_v4();
         let steps = [
-            (org.member, task, create("Rig the truss", None), shared),
-            (org.member, other, create("Order cable", None), shared),
+            (org.member, task, create_task("Rig the truss", None), shared),
+            (org.member, other, create_task("Order cable", None), shared),
             (
                 org.admin,
                 task,
@@ -738,4 +709,80 @@ mod graphql {
         .await;
         assert_eq!(codes(&bad), ["BAD_USER_INPUT"], "{bad}");
     }
+}
+
+#[tokio::test]
+async fn a_state_read_from_the_snapshot_is_the_state_folded_from_the_start() {
+    use foldline_aggregates::audit::{self, At};
+
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Snapshotted").await;
+    let task = Uuid::new_v4();
+    bus.dispatch(
+        &org.request(org.member),
+        task,
+        Command::Task(create_task("Revised", None)),
+        None,
+    )
+    .await
+    .unwrap();
+    for n in 1..130 {
+        bus.dispatch(
+            &org.request(org.member),
+            task,
+            Command::Task(TaskCommand::UpdateTask {
+                title: Some(format!("Revision {n}")),
+                description: None,
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let snapshot: i64 = sqlx::query_scalar(
+        "SELECT last_sequence FROM snapshots WHERE aggregate_type = 'Task' AND aggregate_id = $1",
+    )
+    .bind(task.to_string())
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(snapshot, 100);
+    let id = task.to_string();
+    let every = audit::states(&db.pool, "Task", &id, At::Latest, true)
+        .await
+        .unwrap();
+    assert_eq!(every.len(), 130);
+    for version in [1, 99, 100, 101, 130] {
+        let at = audit::states(&db.pool, "Task", &id, At::Version(version), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            at,
+            [every[version as usize - 1].clone()],
+            "version {version}"
+        );
+    }
+    let latest = audit::states(&db.pool, "Task", &id, At::Latest, false)
+        .await
+        .unwrap();
+    assert_eq!(latest, [every[129].clone()]);
+    let at_time = audit::states(
+        &db.pool,
+        "Task",
+        &id,
+        At::Time(every[99].recorded_at),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        at_time[0].version,
+        every
+            .iter()
+            .filter(|s| s.recorded_at <= every[99].recorded_at)
+            .map(|s| s.version)
+            .max()
+            .unwrap()
+    );
 }
