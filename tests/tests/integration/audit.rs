@@ -786,3 +786,54 @@ async fn a_state_read_from_the_snapshot_is_the_state_folded_from_the_start() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn verifying_one_organization_reads_only_its_streams() {
+    let tampered = store().await;
+    let other = Org::create(&tampered.db.bus(), "Untouched").await;
+    let org_of = |task: Uuid| {
+        let pool = tampered.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>(
+                "SELECT organization_id FROM events WHERE aggregate_id = $1 LIMIT 1",
+            )
+            .bind(task.to_string())
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let audited = org_of(tampered.tasks[0]).await;
+    let position = tampered.position(tampered.tasks[0], 2).await;
+    let checkpoint = chain::checkpoint(&tampered.db.pool, Some(other.id))
+        .await
+        .unwrap();
+    assert!(checkpoint
+        .streams
+        .values()
+        .all(|head| head.organization_id == other.id));
+    tampered
+        .tamper(&[format!(
+            "UPDATE events SET payload = payload || '{{\"tampered\": true}}' WHERE {}",
+            event(tampered.tasks[0], 2)
+        )])
+        .await;
+    let theirs = chain::verify(&tampered.db.pool, Some(audited), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        theirs
+            .breaks
+            .iter()
+            .map(Break::global_position)
+            .collect::<Vec<_>>(),
+        [position]
+    );
+    let untouched = chain::verify(&tampered.db.pool, Some(other.id), Some(&checkpoint))
+        .await
+        .unwrap();
+    assert_eq!(untouched.breaks, []);
+    assert_eq!(untouched.streams as usize, checkpoint.streams.len());
+    let everyone = chain::verify(&tampered.db.pool, None, None).await.unwrap();
+    assert_eq!(everyone.events, theirs.events + untouched.events);
+}
