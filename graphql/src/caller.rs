@@ -3,7 +3,7 @@
 //! from the client.
 
 use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::Postgres;
 use uuid::Uuid;
 
 use crate::auth::Verified;
@@ -63,30 +63,6 @@ impl Caller {
             capabilities,
         };
         Ok((caller, admission.connection))
-    }
-
-    /// The caller as the membership table has them now: a long-lived
-    /// subscription calls this so that a member removed from the
-    /// organization, or given another role, is treated as such.
-    pub async fn refresh(&self, pool: &PgPool) -> Result<Caller, ApiError> {
-        let row: Option<(String, Vec<String>)> = sqlx::query_as(
-            "SELECT role, capabilities FROM memberships WHERE user_id = $1 AND organization_id = $2",
-        )
-        .bind(self.user_id)
-        .bind(self.organization_id)
-        .fetch_optional(pool)
-        .await?;
-        let (role, capabilities) = row.ok_or_else(|| {
-            ApiError::Forbidden(format!(
-                "you are no longer a member of organization {}",
-                self.organization_id
-            ))
-        })?;
-        Ok(Caller {
-            role,
-            capabilities,
-            ..self.clone()
-        })
     }
 
     /// Whether the caller may see a row or entity with `visibility`, created

@@ -149,7 +149,6 @@ impl SubscriptionRoot {
 /// One subscription's place in the feed.
 struct Follower {
     caller: Caller,
-    pool: PgPool,
     reads: Reads,
     filter: ActivityFilter,
     announced: watch::Receiver<i64>,
@@ -184,7 +183,6 @@ impl Follower {
         };
         Ok(Follower {
             caller: request.caller.clone(),
-            pool: request.pool.clone(),
             reads: request.reads.clone(),
             filter,
             announced,
@@ -226,10 +224,6 @@ impl Follower {
 
     /// Reads what came after the last row sent, as the caller.
     async fn fill(&mut self) -> Result<(), ApiError> {
-        if self.checked_at.elapsed() >= MEMBERSHIP_CHECK_INTERVAL {
-            self.caller = self.caller.refresh(&self.pool).await?;
-            self.checked_at = Instant::now();
-        }
         let mut sql = QueryBuilder::<Postgres>::new(format!(
             "SELECT {COLUMNS} FROM activity_feed WHERE organization_id = "
         ));
@@ -242,7 +236,27 @@ impl Follower {
         self.filter.clone().push(&mut sql);
         sql.push(" ORDER BY last_position, id LIMIT ")
             .push_bind(BATCH);
-        let mut conn = self.reads.as_caller(&self.caller).await?;
+        // Now and then the read is admitted afresh, as a request is: a
+        // member removed from the organization, or given another role, is
+        // treated as such.
+        let mut conn = if self.checked_at.elapsed() >= MEMBERSHIP_CHECK_INTERVAL {
+            let admission = self
+                .reads
+                .admit(self.caller.user_id, self.caller.organization_id)
+                .await?;
+            let (role, capabilities) = admission.membership.ok_or_else(|| {
+                ApiError::Forbidden(format!(
+                    "you are no longer a member of organization {}",
+                    self.caller.organization_id
+                ))
+            })?;
+            self.caller.role = role;
+            self.caller.capabilities = capabilities;
+            self.checked_at = Instant::now();
+            admission.connection
+        } else {
+            self.reads.as_caller(&self.caller).await?
+        };
         let rows: Vec<Activity> = sql.build_query_as().fetch_all(&mut *conn).await?;
         if let Some(last) = rows.last() {
             self.seen = (last.last_position, last.id);

@@ -1,12 +1,13 @@
 //! `foldline audit`: what an auditor runs against the event store.
 
+use std::future::Future;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use foldline_aggregates::audit::{self, At, AuditedEvent};
+use foldline_aggregates::audit::{self, At, AuditError, AuditedEvent};
 use foldline_aggregates::chain::{self, Break, Checkpoint};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -109,20 +110,8 @@ pub async fn stream(
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<u64> {
-    let mut printed = 0;
-    let mut after = 0;
-    if !json {
-        writeln!(out, "{}", EVENT_HEADER)?;
-    }
-    loop {
-        let events = audit::stream(pool, aggregate_type, id, None, after, PAGE).await?;
-        let Some(last) = events.last() else { break };
-        after = last.sequence;
-        for event in &events {
-            print_event(event, json, false, out)?;
-            printed += 1;
-        }
-    }
+    let pages = |after| audit::stream(pool, aggregate_type, id, None, after, PAGE);
+    let printed = print_events(json, false, out, pages, |event| event.sequence).await?;
     if printed == 0 {
         anyhow::bail!("no events for {aggregate_type} {id}");
     }
@@ -136,24 +125,44 @@ pub async fn request(
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<u64> {
-    let mut printed = 0;
-    let mut after = 0;
-    if !json {
-        writeln!(out, "stream  {}", EVENT_HEADER)?;
-    }
-    loop {
-        let events = audit::request(pool, correlation_id, None, after, PAGE).await?;
-        let Some(last) = events.last() else { break };
-        after = last.global_position;
-        for event in &events {
-            print_event(event, json, true, out)?;
-            printed += 1;
-        }
-    }
+    let pages = |after| audit::request(pool, correlation_id, None, after, PAGE);
+    let printed = print_events(json, true, out, pages, |event| event.global_position).await?;
     if printed == 0 {
         anyhow::bail!("no events with correlation id {correlation_id}");
     }
     Ok(printed)
+}
+
+/// Prints every page `pages(after)` gives, each starting after the
+/// `cursor` of the last event printed; returns how many it printed.
+async fn print_events<F, P>(
+    json: bool,
+    with_stream: bool,
+    out: &mut impl Write,
+    pages: F,
+    cursor: fn(&AuditedEvent) -> i64,
+) -> anyhow::Result<u64>
+where
+    F: Fn(i64) -> P,
+    P: Future<Output = Result<Vec<AuditedEvent>, AuditError>>,
+{
+    if !json {
+        let stream = if with_stream { "stream  " } else { "" };
+        writeln!(out, "{stream}{EVENT_HEADER}")?;
+    }
+    let mut printed = 0;
+    let mut after = 0;
+    loop {
+        let events = pages(after).await?;
+        let Some(last) = events.last() else {
+            return Ok(printed);
+        };
+        after = cursor(last);
+        for event in &events {
+            print_event(event, json, with_stream, out)?;
+            printed += 1;
+        }
+    }
 }
 
 /// `audit export`: an organization's events as JSON Lines, chain hashes
