@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub mod api;
 pub mod bulk;
 pub mod commands;
+pub mod legacy;
 pub mod measure;
 pub mod read_side;
 pub mod workload;

@@ -318,6 +318,7 @@ mod review {
     use foldline_aggregates::task::{Task, TaskCommand};
     use foldline_aggregates::{Command, Loaded};
     use foldline_tests::commands::create_task;
+    use foldline_tests::legacy::insert_v1_venue;
     use foldline_tests::{Org, TestDb};
     use serde_json::{json, Value};
     use uuid::Uuid;
@@ -516,30 +517,7 @@ mod review {
     async fn an_upcasted_event_shows_its_stored_version_and_its_current_shape() {
         let db = TestDb::new().await;
         let org = Org::create(&db.bus(), "Upcasted").await;
-        let venue = Uuid::new_v4();
-        let metadata = json!({
-            "organization_id": org.id, "actor_id": org.member,
-            "correlation_id": Uuid::new_v4(), "causation_id": Uuid::new_v4(),
-            "command_id": Uuid::new_v4(), "command": "RegisterVenue",
-            "source": "import", "request_id": "v1-import",
-        });
-        let payload = json!({"VenueRegistered": {
-            "venue_id": venue, "organization_id": org.id, "owner_id": org.member,
-            "name": "Harbour Hall", "kind": "venue",
-            "street": "North Wall Quay", "city": "Dublin", "country": "IE",
-            "capacity": 2400, "contact": null, "visibility": "organization",
-        }});
-        sqlx::query(
-            "INSERT INTO events
-                 (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-             VALUES ('Venue', $1, 1, 'VenueRegistered', '1.0', $2, $3)",
-        )
-        .bind(venue.to_string())
-        .bind(&payload)
-        .bind(&metadata)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+        let (venue, payload) = insert_v1_venue(&db, &org).await;
         let events = audit::stream(&db.pool, "Venue", &venue.to_string(), None, 0, 10)
             .await
             .unwrap();
@@ -708,6 +686,33 @@ mod graphql {
         )
         .await;
         assert_eq!(codes(&bad), ["BAD_USER_INPUT"], "{bad}");
+        // A moment given twice or before the first event, a cursor that is
+        // not one: each a clear error.
+        let cases = [
+            (
+                "query($id: String!) { entityAt(aggregateType: \"Task\", id: $id, version: 1,
+                     at: \"2027-01-01T00:00:00Z\") { version } }",
+                "not both",
+            ),
+            (
+                "query($id: String!) { entityAt(aggregateType: \"Task\", id: $id, version: 0) { version } }",
+                "1 or more",
+            ),
+            (
+                "query($id: String!) { auditStream(aggregateType: \"Task\", id: $id, after: \"x\") { edges { cursor } } }",
+                "not a cursor",
+            ),
+            (
+                "query($id: String!) { auditStream(aggregateType: \"Task\", id: $id, first: 1000) { edges { cursor } } }",
+                "between 1 and 100",
+            ),
+        ];
+        for (query, says) in cases {
+            let (_, response) = data(a.owner, a.id, query, json!({"id": id})).await;
+            assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{query}: {response}");
+            let message = response["errors"][0]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{query}: {message}");
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use foldline_aggregates::shift::{Shift, ShiftCommand};
 use foldline_aggregates::task::{Task, TaskCommand};
 use foldline_aggregates::venue::{Venue, VenueCommand};
 use foldline_aggregates::{BusError, CommandBus, DomainError, Loaded};
+use foldline_tests::legacy::insert_v1_venue;
 use foldline_tests::read_side::at;
 use foldline_tests::{Org, TestDb};
 use uuid::Uuid;
@@ -268,31 +269,7 @@ async fn a_stored_v1_venue_event_is_read_as_v2() {
     let db = TestDb::new().await;
     let bus = db.bus();
     let org = Org::create(&bus, "Upcasting").await;
-    let venue = Uuid::new_v4();
-    // The row as release 1 wrote it: the address flat, no coordinates.
-    let metadata = serde_json::json!({
-        "organization_id": org.id, "actor_id": org.member,
-        "correlation_id": Uuid::new_v4(), "causation_id": Uuid::new_v4(),
-        "command_id": Uuid::new_v4(), "command": "RegisterVenue",
-        "source": "import", "request_id": "v1-import",
-    });
-    let payload = serde_json::json!({"VenueRegistered": {
-        "venue_id": venue, "organization_id": org.id, "owner_id": org.member,
-        "name": "Harbour Hall", "kind": "venue",
-        "street": "North Wall Quay", "city": "Dublin", "country": "IE",
-        "capacity": 2400, "contact": null, "visibility": "organization",
-    }});
-    sqlx::query(
-        "INSERT INTO events
-             (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         VALUES ('Venue', $1, 1, 'VenueRegistered', '1.0', $2, $3)",
-    )
-    .bind(venue.to_string())
-    .bind(&payload)
-    .bind(&metadata)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    let (venue, _) = insert_v1_venue(&db, &org).await;
 
     let loaded: Loaded<Venue> = bus.store().load(&venue.to_string()).await.unwrap();
     assert_eq!(loaded.version, 1);

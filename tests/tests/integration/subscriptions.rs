@@ -52,8 +52,8 @@ async fn serve(db: &TestDb) -> Served {
     }
 }
 
-/// Opens a graphql-ws connection and sends `connection_init` with `payload`.
-async fn open(address: SocketAddr, payload: Value) -> Socket {
+/// Opens a graphql-ws connection, and sends nothing yet.
+async fn connect(address: SocketAddr) -> Socket {
     let mut request = format!("ws://{address}{SUBSCRIPTIONS_PATH}")
         .into_client_request()
         .unwrap();
@@ -61,7 +61,12 @@ async fn open(address: SocketAddr, payload: Value) -> Socket {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// Opens a graphql-ws connection and sends `connection_init` with `payload`.
+async fn open(address: SocketAddr, payload: Value) -> Socket {
+    let mut socket = connect(address).await;
     send(
         &mut socket,
         json!({"type": "connection_init", "payload": payload}),
@@ -257,14 +262,7 @@ async fn connections_failing_authentication_or_membership_are_closed_with_the_co
         assert!(reason.starts_with(&format!("{code}: ")), "{case}: {reason}");
     }
     // A subscription sent without a connection_init is not served either.
-    let mut request = format!("ws://{}{SUBSCRIPTIONS_PATH}", served.address)
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = connect(served.address).await;
     send(
         &mut socket,
         json!({"id": "1", "type": "subscribe", "payload": {"query": ACTIVITY}}),
