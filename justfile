@@ -21,6 +21,7 @@ bench:
     cargo bench -p foldline-tests --bench lag
     cargo bench -p foldline-tests --bench api_load
     cargo bench -p foldline-tests --bench audit
+    cargo bench -p foldline-server --bench takeover
 
 # The whole CI script.
 ci:

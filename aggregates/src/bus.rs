@@ -86,6 +86,7 @@ impl CommandBus {
         A::Command: DomainCommand,
     {
         let started = Instant::now();
+        crate::text_limits::check(&command)?;
         let name = command.name();
         let requirement = command.requirement();
         let id = aggregate_id.to_string();
@@ -148,6 +149,11 @@ impl CommandBus {
                 return Err(not_found());
             }
         }
+        // An aggregate that does not exist is answered as one of another
+        // organization is, whatever the command: nothing tells them apart.
+        if loaded.version == 0 && expected_version.is_some_and(|v| v > 0) {
+            return Err(not_found());
+        }
         if let Some(expected) = expected_version {
             if expected != loaded.version {
                 return Err(BusError::Conflict {
@@ -173,7 +179,13 @@ impl CommandBus {
         let claims_before = loaded.aggregate.claims();
         let mut aggregate = loaded.aggregate;
         let sink = EventSink::default();
-        aggregate.handle(command, &ctx, &sink).await?;
+        aggregate
+            .handle(command, &ctx, &sink)
+            .await
+            .map_err(|error| match error {
+                DomainError::NotCreated(_) => not_found(),
+                other => BusError::Domain(other),
+            })?;
         let events = sink.collect().await;
         if events.is_empty() {
             return Err(BusError::Domain(DomainError::rule(
@@ -265,6 +277,19 @@ fn check_references(wanted: &References, found: &References) -> Result<(), Domai
     {
         return Err(DomainError::invalid(format!(
             "{aggregate_type} {id} does not exist in the organization"
+        )));
+    }
+    if let Some((types, id)) = wanted.any_of.iter().find(|(types, id)| {
+        !types.iter().any(|t| {
+            found
+                .aggregates
+                .iter()
+                .any(|(ft, fid)| ft == t && fid == id)
+        })
+    }) {
+        return Err(DomainError::invalid(format!(
+            "no {} {id} exists in the organization",
+            types.join(" or ")
         )));
     }
     Ok(())

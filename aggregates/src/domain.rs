@@ -25,8 +25,9 @@ pub struct CommandContext {
     pub actor: Actor,
 }
 
-/// A command that knows its name and its row of the permission matrix.
-pub trait DomainCommand {
+/// A command that knows its name and its row of the permission matrix;
+/// serializable, so that the bus can check its text ([`crate::text_limits`]).
+pub trait DomainCommand: serde::Serialize {
     /// The command's name, stored in each event's metadata.
     fn name(&self) -> &'static str;
     /// The role or capability the sender needs.

@@ -113,7 +113,7 @@ pub enum ExpenseCommand {
         currency: Currency,
         /// Who is paid, by name.
         payee: String,
-        /// The company or contact paid, if known (not checked).
+        /// The company or contact paid, if known; it must be the organization's.
         payee_id: Option<Uuid>,
         /// The event it was spent for, if any.
         event_id: Option<Uuid>,
@@ -172,9 +172,11 @@ impl DomainCommand for ExpenseCommand {
 
     fn references(&self) -> References {
         match self {
-            ExpenseCommand::RecordExpense { event_id, .. } => {
-                References::none().aggregate("Event", *event_id)
-            }
+            ExpenseCommand::RecordExpense {
+                event_id, payee_id, ..
+            } => References::none()
+                .aggregate("Event", *event_id)
+                .any_of(&["Company", "Contact"], *payee_id),
             _ => References::none(),
         }
     }

@@ -36,6 +36,7 @@ pub mod reference;
 pub mod shift;
 pub mod store;
 pub mod task;
+pub mod text_limits;
 pub mod venue;
 pub mod visibility;
 

@@ -26,6 +26,9 @@ pub struct References {
     pub members: Vec<Uuid>,
     /// Aggregates (type, id) that must exist in the organization.
     pub aggregates: Vec<(String, Uuid)>,
+    /// Ids that must name an aggregate of one of the types in the
+    /// organization (a payee that is a company or a contact).
+    pub any_of: Vec<(&'static [&'static str], Uuid)>,
 }
 
 impl References {
@@ -48,6 +51,28 @@ impl References {
         self
     }
 
+    /// Adds an id that must name an aggregate of one of `types` in the
+    /// organization.
+    pub fn any_of(mut self, types: &'static [&'static str], id: impl Into<Option<Uuid>>) -> Self {
+        if let Some(id) = id.into() {
+            self.any_of.push((types, id));
+        }
+        self
+    }
+
+    /// Every (type, id) the bus looks up: the aggregates and each of the
+    /// alternatives.
+    pub fn lookups(&self) -> impl Iterator<Item = (&str, Uuid)> + '_ {
+        let alternatives = self
+            .any_of
+            .iter()
+            .flat_map(|(types, id)| types.iter().map(move |t| (*t, *id)));
+        self.aggregates
+            .iter()
+            .map(|(t, id)| (t.as_str(), *id))
+            .chain(alternatives)
+    }
+
     /// Adds an entity reference.
     pub fn entity(self, entity: &EntityRef) -> Self {
         self.aggregate(&entity.entity_type, entity.entity_id)
@@ -55,7 +80,7 @@ impl References {
 
     /// Whether there is nothing to check.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.aggregates.is_empty()
+        self.members.is_empty() && self.aggregates.is_empty() && self.any_of.is_empty()
     }
 }
 

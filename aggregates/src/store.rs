@@ -218,9 +218,8 @@ impl EventStore {
         let cached_version = cached.as_ref().map_or(-1, |(version, _)| *version as i64);
         let (reference_types, reference_ids): (Vec<&str>, Vec<String>) = asker
             .references
-            .aggregates
-            .iter()
-            .map(|(t, id)| (t.as_str(), id.to_string()))
+            .lookups()
+            .map(|(t, id)| (t, id.to_string()))
             .unzip();
         // kind 0: the roster row; 1: the snapshot (only without a cached state);
         // 2: the events after the cached state or the snapshot; 3: referenced

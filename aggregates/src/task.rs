@@ -728,6 +728,7 @@ mod tests {
             References {
                 members: vec![BOB],
                 aggregates: vec![("Event".to_owned(), SHOW)],
+                any_of: vec![],
             }
         );
         assert_eq!(

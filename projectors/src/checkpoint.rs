@@ -93,7 +93,7 @@ pub async fn advance(
 
 /// Marks a projection stopped at the event it could not apply.
 pub async fn stop(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     projection: &str,
     position: i64,
     message: &str,
@@ -106,9 +106,23 @@ pub async fn stop(
     .bind(projection)
     .bind(message)
     .bind(position)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Sets a stopped projection going again from where it stopped (after a
+/// release that can apply the event); `false` when it was not stopped.
+pub async fn resume(pool: &PgPool, projection: &str) -> Result<bool, sqlx::Error> {
+    let resumed = sqlx::query(
+        "UPDATE projection_checkpoints
+         SET state = 'running', error = NULL, error_position = NULL, updated_at = now()
+         WHERE projection = $1 AND state = 'stopped'",
+    )
+    .bind(projection)
+    .execute(pool)
+    .await?;
+    Ok(resumed.rows_affected() == 1)
 }
 
 /// Whether `projection` has applied the event at `global_position`: `None`

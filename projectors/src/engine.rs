@@ -1,7 +1,27 @@
 //! The projection engine: applies the feed to each projection a batch at a
 //! time, the batch's rows and the checkpoint in one transaction.
+//!
+//! # One worker per projection
+//!
+//! A worker leads its projection while it holds the projection's session
+//! advisory lock, and it applies every batch on the very session that holds
+//! the lock. A session cannot lose its lock and live on: when the database
+//! restarts, or ends the session, the batch's statements fail on the dead
+//! connection and nothing commits, so a batch that commits was applied by
+//! the leader. The worker then stands by and takes the lock again like any
+//! other standby.
+//!
+//! A leader that hangs rather than dies (a paused process, a partition)
+//! keeps its connection open, and with it the lock. Its session therefore
+//! runs with `idle_session_timeout` and `idle_in_transaction_session_timeout`
+//! set to [`LEASE`]: a live worker sends a statement at least every
+//! [`POLL_INTERVAL`], so only a stuck one goes quiet that long, and then
+//! PostgreSQL ends its session, which frees the lock for a standby within
+//! `LEASE + POLL_INTERVAL`. These are server-side timers, so they hold when
+//! the client's kernel still answers TCP keepalives for a paused process.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection, PgPool};
@@ -15,8 +35,19 @@ use crate::state_store::StateStore;
 
 /// Events read and applied per transaction by default.
 pub const DEFAULT_BATCH_SIZE: i64 = 1_000;
-/// How often an idle worker looks for events appended by other processes.
+/// How often an idle worker looks for events appended by other processes;
+/// each look is also the leader's heartbeat.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a leader's session may stay quiet before PostgreSQL ends it and
+/// a standby takes over.
+pub const LEASE: Duration = Duration::from_secs(3);
+/// The longest a worker waits before trying again after losing its session.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The longest a worker's statement waits for a lock (a rebuild swapping a
+/// table in): it then gives the batch up and tries again.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one of a worker's statements may run.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why the engine could not move a projection forward.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +89,15 @@ pub enum EngineError {
 pub struct Engine {
     pool: PgPool,
     batch_size: i64,
+    batches: Arc<Mutex<BTreeMap<&'static str, u64>>>,
+}
+
+/// How a worker's term as leader ended.
+enum Term {
+    /// The service is stopping.
+    Shutdown,
+    /// Its session failed or ended: it no longer leads.
+    Lost(EngineError),
 }
 
 impl Engine {
@@ -66,6 +106,7 @@ impl Engine {
         Engine {
             pool,
             batch_size: DEFAULT_BATCH_SIZE,
+            batches: Arc::default(),
         }
     }
 
@@ -75,15 +116,100 @@ impl Engine {
         self
     }
 
-    /// Applies the next batch to `projection`; returns how many events it
-    /// applied (0 when the projection has caught up).
+    /// How many batches this engine (and its clones) has committed to
+    /// `projection`.
+    pub fn batches_committed(&self, projection: &str) -> u64 {
+        let batches = self.batches.lock().unwrap_or_else(|p| p.into_inner());
+        batches.get(projection).copied().unwrap_or(0)
+    }
+
+    /// Applies the next batch to `projection` on a pooled connection;
+    /// returns how many events it applied (0 when the projection has caught
+    /// up). Safe beside a live worker: the checkpoint row is locked for the
+    /// batch, so the two apply batches one after the other.
     pub async fn step(&self, projection: &dyn Projection) -> Result<usize, EngineError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|source| EngineError::Database {
+                projection: projection.name().to_owned(),
+                source,
+            })?;
+        self.step_on(&mut conn, projection).await
+    }
+
+    /// Applies the next batch to `projection` on `conn`. When the batch
+    /// breaks a rule of the database (a value too large for an index, a
+    /// constraint), it is applied again one event at a time, so that the
+    /// projection stops at the very event it cannot apply.
+    async fn step_on(
+        &self,
+        conn: &mut PgConnection,
+        projection: &dyn Projection,
+    ) -> Result<usize, EngineError> {
+        match self.apply_next(conn, projection, self.batch_size).await {
+            Err(Failure::Unappliable { events, .. }) if events > 1 => {
+                let mut applied = 0;
+                for _ in 0..events {
+                    match self.apply_next(conn, projection, 1).await {
+                        Ok(0) => break,
+                        Ok(n) => applied += n,
+                        Err(failure) => return Err(self.fail(conn, projection, failure).await),
+                    }
+                }
+                Ok(applied)
+            }
+            Err(failure) => Err(self.fail(conn, projection, failure).await),
+            Ok(applied) => Ok(applied),
+        }
+    }
+
+    /// Turns a failed batch into the engine's error, stopping the projection
+    /// at an event it cannot apply.
+    async fn fail(
+        &self,
+        conn: &mut PgConnection,
+        projection: &dyn Projection,
+        failure: Failure,
+    ) -> EngineError {
         let name = projection.name();
-        let database = |source| EngineError::Database {
-            projection: name.to_owned(),
-            source,
+        let (position, message) = match failure {
+            Failure::Engine(error) => return error,
+            Failure::Unappliable {
+                position, message, ..
+            } => (position, message),
         };
-        let mut tx = self.pool.begin().await.map_err(database)?;
+        tracing::error!(projection = name, position, %message, "projection stopped");
+        if let Err(source) = checkpoint::stop(conn, name, position, &message).await {
+            return EngineError::Database {
+                projection: name.to_owned(),
+                source,
+            };
+        }
+        EngineError::Stopped {
+            projection: name.to_owned(),
+            position,
+            message,
+        }
+    }
+
+    /// Reads up to `limit` events after the checkpoint and applies them, with
+    /// the checkpoint, in one transaction on `conn`.
+    async fn apply_next(
+        &self,
+        conn: &mut PgConnection,
+        projection: &dyn Projection,
+        limit: i64,
+    ) -> Result<usize, Failure> {
+        let name = projection.name();
+        let database = |source| {
+            Failure::Engine(EngineError::Database {
+                projection: name.to_owned(),
+                source,
+            })
+        };
+        let mut tx = conn.begin().await.map_err(database)?;
         // A batch lost in a crash loses its checkpoint with it: it is simply
         // applied again, so the projection need not wait for the disk.
         sqlx::query("SET LOCAL synchronous_commit = off")
@@ -96,13 +222,13 @@ impl Engine {
         // of every reader.
         if checkpoint.state == "stopped" {
             tx.rollback().await.map_err(database)?;
-            return Err(EngineError::Stopped {
+            return Err(Failure::Engine(EngineError::Stopped {
                 projection: name.to_owned(),
                 position: checkpoint.error_position.unwrap_or_default(),
                 message: checkpoint.error.unwrap_or_default(),
-            });
+            }));
         }
-        let batch = read_batch(&mut tx, checkpoint.position, self.batch_size)
+        let batch = read_batch(&mut tx, checkpoint.position, limit)
             .await
             .map_err(database)?;
         let Some(last) = batch.last().map(|event| event.position) else {
@@ -111,39 +237,60 @@ impl Engine {
             return Ok(0);
         };
         let mut store = StateStore::stored(name, checkpoint.position, &batch);
-        match projection.apply(&mut tx, &mut store, &batch).await {
-            Ok(()) => {}
+        let applied = match projection.apply(&mut tx, &mut store, &batch).await {
+            Ok(()) => checkpoint::advance(&mut tx, name, last, batch.len() as i64).await,
             Err(ProjectionError::Poison { position, message }) => {
                 tx.rollback().await.map_err(database)?;
-                tracing::error!(projection = name, position, %message, "projection stopped");
-                checkpoint::stop(&self.pool, name, position, &message)
-                    .await
-                    .map_err(database)?;
-                return Err(EngineError::Stopped {
-                    projection: name.to_owned(),
+                return Err(Failure::Unappliable {
+                    events: 1,
                     position,
                     message,
                 });
             }
-            Err(ProjectionError::Database(source)) => {
-                // The connection may be broken; its transaction ends with it.
-                let _ = tx.rollback().await;
-                return Err(database(source));
+            Err(ProjectionError::Database(source)) => Err(source),
+        };
+        let committed = match applied {
+            Ok(()) => tx.commit().await,
+            Err(source) => Err(source),
+        };
+        match committed {
+            Ok(()) => {
+                let mut batches = self.batches.lock().unwrap_or_else(|p| p.into_inner());
+                *batches.entry(name).or_default() += 1;
+                Ok(batch.len())
             }
+            Err(source) if breaks_a_rule(&source) => Err(Failure::Unappliable {
+                events: batch.len(),
+                position: batch[0].position.global_position,
+                message: source.to_string(),
+            }),
+            // The connection may be broken; its transaction ends with it.
+            Err(source) => Err(database(source)),
         }
-        checkpoint::advance(&mut tx, name, last, batch.len() as i64)
-            .await
-            .map_err(database)?;
-        tx.commit().await.map_err(database)?;
-        Ok(batch.len())
     }
 
     /// Applies batches to `projection` until it has caught up; returns how
     /// many events it applied.
     pub async fn catch_up(&self, projection: &dyn Projection) -> Result<u64, EngineError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|source| EngineError::Database {
+                projection: projection.name().to_owned(),
+                source,
+            })?;
+        self.catch_up_on(&mut conn, projection).await
+    }
+
+    async fn catch_up_on(
+        &self,
+        conn: &mut PgConnection,
+        projection: &dyn Projection,
+    ) -> Result<u64, EngineError> {
         let mut applied = 0;
         loop {
-            match self.step(projection).await? {
+            match self.step_on(conn, projection).await? {
                 0 => return Ok(applied),
                 n => applied += n as u64,
             }
@@ -217,12 +364,14 @@ impl Engine {
         }
     }
 
-    /// Starts one worker per projection. Each first takes the projection's
-    /// advisory lock on a connection of its own, so across every process only
-    /// one worker moves a projection and a standby takes over when the
-    /// holder's connection ends. Workers catch up when `wake` changes (the
-    /// local command bus committed) or every [`POLL_INTERVAL`], and stop when
-    /// `shutdown` turns true, after their current batch.
+    /// Starts one worker per projection. A worker leads its projection while
+    /// it holds the projection's advisory lock, and applies its batches on
+    /// the session that holds it (see the module's documentation); across
+    /// every process one worker moves a projection, and a standby takes over
+    /// when the leader's session ends or goes quiet for [`LEASE`]. Workers
+    /// catch up when `wake` changes (the local command bus committed) or
+    /// every [`POLL_INTERVAL`], and stop when `shutdown` turns true, after
+    /// their current batch. A worker that panics is started again.
     pub fn spawn(
         &self,
         projections: Vec<Arc<dyn Projection>>,
@@ -233,13 +382,45 @@ impl Engine {
             .into_iter()
             .map(|projection| {
                 let engine = self.clone();
-                let wake = wake.clone();
-                let shutdown = shutdown.clone();
-                tokio::spawn(async move { engine.work(projection, wake, shutdown).await })
+                tokio::spawn(engine.supervise(projection, wake.clone(), shutdown.clone()))
             })
             .collect()
     }
 
+    /// Runs a worker, and runs it again when it panics.
+    async fn supervise(
+        self,
+        projection: Arc<dyn Projection>,
+        wake: watch::Receiver<i64>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let name = projection.name();
+        loop {
+            let worker = tokio::spawn(self.clone().work(
+                projection.clone(),
+                wake.clone(),
+                shutdown.clone(),
+            ));
+            match worker.await {
+                Ok(()) => return,
+                Err(error) if error.is_panic() => {
+                    // Its session, and so its lock, ended with the task.
+                    tracing::error!(
+                        projection = name,
+                        "projection worker panicked; restarting it"
+                    );
+                }
+                Err(_) => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// Stands by for the lock, leads while it holds it, and stands by again
+    /// when it loses it, until shut down.
     async fn work(
         self,
         projection: Arc<dyn Projection>,
@@ -247,56 +428,90 @@ impl Engine {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let name = projection.name();
-        let Some(lock) = self.lock(name, &mut shutdown).await else {
-            return;
-        };
-        tracing::info!(projection = name, "projection worker started");
-        self.serve(projection.as_ref(), &mut wake, &mut shutdown)
-            .await;
-        // Release the lock before leaving, so a standby or a rebuild gets it at
-        // once rather than when the server has cleaned up the session.
-        let mut lock = lock;
-        let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext('foldline.projection.' || $1))")
-            .bind(name)
-            .execute(&mut lock)
-            .await;
-        let _ = lock.close().await;
-        tracing::info!(projection = name, "projection worker stopped");
-    }
-
-    /// Catches up whenever woken, until shut down.
-    async fn serve(
-        &self,
-        projection: &dyn Projection,
-        wake: &mut watch::Receiver<i64>,
-        shutdown: &mut watch::Receiver<bool>,
-    ) {
+        let mut failures = 0u32;
         loop {
-            match self.catch_up(projection).await {
-                Ok(_) => {}
-                Err(EngineError::Stopped { .. }) => {
-                    // Stays stopped until rebuilt; hold the lock until shutdown.
-                    let _ = shutdown.wait_for(|stop| *stop).await;
+            let Some(mut lead) = self.lock(name, &mut shutdown).await else {
+                return;
+            };
+            tracing::info!(projection = name, "projection worker leads");
+            let began = std::time::Instant::now();
+            match self
+                .lead(projection.as_ref(), &mut lead, &mut wake, &mut shutdown)
+                .await
+            {
+                Term::Shutdown => {
+                    // Release the lock before leaving, so a standby or a
+                    // rebuild gets it at once rather than when the server has
+                    // cleaned up the session.
+                    let _ = sqlx::query(
+                        "SELECT pg_advisory_unlock(hashtext('foldline.projection.' || $1))",
+                    )
+                    .bind(name)
+                    .execute(&mut lead)
+                    .await;
+                    let _ = lead.close().await;
+                    tracing::info!(projection = name, "projection worker stopped");
                     return;
                 }
-                Err(error) => tracing::warn!(%error, "projection batch failed; retrying"),
+                Term::Lost(error) => {
+                    // Closing the connection ends the session, and with it
+                    // the lock, if the session is still there.
+                    let _ = lead.close().await;
+                    // Failures in a row back off; a long term starts afresh.
+                    if began.elapsed() > MAX_BACKOFF {
+                        failures = 0;
+                    }
+                    failures += 1;
+                    let backoff = backoff(failures);
+                    tracing::warn!(
+                        projection = name,
+                        %error,
+                        ?backoff,
+                        "projection worker lost its session; standing by"
+                    );
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.wait_for(|stop| *stop) => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Catches up whenever woken, on the lock's session, until shut down or
+    /// the session fails.
+    async fn lead(
+        &self,
+        projection: &dyn Projection,
+        lead: &mut PgConnection,
+        wake: &mut watch::Receiver<i64>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Term {
+        loop {
+            match self.catch_up_on(lead, projection).await {
+                // A stopped projection is looked at again at every poll, which
+                // also keeps the lease: a rebuild or `projections resume`
+                // sets it going.
+                Ok(_) | Err(EngineError::Stopped { .. }) => {}
+                Err(error) => return Term::Lost(error),
             }
             tokio::select! {
                 _ = wake.changed() => {}
                 _ = tokio::time::sleep(POLL_INTERVAL) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = shutdown.wait_for(|stop| *stop) => return Term::Shutdown,
             }
         }
     }
 
     /// Waits for the projection's advisory lock; `None` when shut down first.
-    /// The lock lives as long as the returned connection.
+    /// The lock lives as long as the returned connection, whose session is
+    /// ended by PostgreSQL when it goes quiet for [`LEASE`].
     async fn lock(&self, name: &str, shutdown: &mut watch::Receiver<bool>) -> Option<PgConnection> {
         loop {
             if *shutdown.borrow() {
                 return None;
             }
-            match PgConnection::connect_with(&self.pool.connect_options()).await {
+            match self.leader_session().await {
                 Ok(mut conn) => loop {
                     let locked: Result<bool, _> = sqlx::query_scalar(
                         "SELECT pg_try_advisory_lock(hashtext('foldline.projection.' || $1))",
@@ -326,5 +541,76 @@ impl Engine {
                 _ = shutdown.wait_for(|stop| *stop) => return None,
             }
         }
+    }
+
+    /// A connection of its own for a worker, whose session PostgreSQL ends
+    /// when it stays quiet for [`LEASE`] (`idle_session_timeout` needs
+    /// PostgreSQL 14; on older servers only a quiet open transaction ends
+    /// it).
+    async fn leader_session(&self) -> Result<PgConnection, sqlx::Error> {
+        let mut conn = PgConnection::connect_with(&self.pool.connect_options()).await?;
+        sqlx::query(
+            "SELECT set_config('idle_in_transaction_session_timeout', $1, false),
+                    set_config('lock_timeout', $2, false),
+                    set_config('statement_timeout', $3, false),
+                    CASE WHEN current_setting('server_version_num')::int >= 140000
+                         THEN set_config('idle_session_timeout', $1, false) END",
+        )
+        .bind(LEASE.as_millis().to_string())
+        .bind(LOCK_TIMEOUT.as_millis().to_string())
+        .bind(STATEMENT_TIMEOUT.as_millis().to_string())
+        .execute(&mut conn)
+        .await?;
+        Ok(conn)
+    }
+}
+
+/// Why a batch was not applied.
+enum Failure {
+    /// Its events break a rule of the database, which no retry mends.
+    Unappliable {
+        /// How many events the batch held.
+        events: usize,
+        /// The first event's position (the event's, for a batch of one).
+        position: i64,
+        /// Why.
+        message: String,
+    },
+    /// Anything else.
+    Engine(EngineError),
+}
+
+/// Whether the database refused the batch for what it holds (a value out of
+/// range or too large, a broken constraint) rather than for the state it
+/// was in: applying it again would fail the same way.
+fn breaks_a_rule(error: &sqlx::Error) -> bool {
+    let Some(code) = error.as_database_error().and_then(|e| e.code()) else {
+        return false;
+    };
+    // 22: data exception; 23: integrity constraint violation; 54: program
+    // limit exceeded (an index row over its maximum size).
+    ["22", "23", "54"]
+        .iter()
+        .any(|class| code.starts_with(class))
+}
+
+/// How long to wait after `failures` lost sessions in a row: doubling from
+/// [`POLL_INTERVAL`] up to [`MAX_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    POLL_INTERVAL
+        .saturating_mul(1 << failures.saturating_sub(1).min(5))
+        .min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        assert_eq!(backoff(1), POLL_INTERVAL);
+        assert_eq!(backoff(2), POLL_INTERVAL * 2);
+        assert_eq!(backoff(3), POLL_INTERVAL * 4);
+        assert_eq!(backoff(40), MAX_BACKOFF);
     }
 }

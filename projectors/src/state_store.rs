@@ -218,14 +218,20 @@ where
     .await?;
     let mut states = HashMap::with_capacity(ids.len());
     for (id, state) in stored {
-        let state = serde_json::from_value(state).map_err(|error| ProjectionError::Poison {
-            position: 0,
-            message: format!(
-                "the {projection} state of {} {id} no longer reads ({error}); rebuild the projection",
-                A::TYPE
+        // The table is a cache: a state an older release wrote, which this
+        // one no longer reads, is left out and folded again from its events.
+        match serde_json::from_value(state) {
+            Ok(state) => {
+                states.insert(id, state);
+            }
+            Err(error) => tracing::warn!(
+                projection,
+                aggregate_type = A::TYPE,
+                aggregate_id = %id,
+                %error,
+                "a stored state no longer reads; folding it from the event store"
             ),
-        })?;
-        states.insert(id, state);
+        }
     }
     Ok(states)
 }

@@ -96,7 +96,11 @@ pub enum Commands {
     /// Print the database foldline would use, after finding or starting it.
     Database,
     /// List each projection's checkpoint, lag and state.
-    Projections,
+    Projections {
+        /// What to do; without one, list them.
+        #[command(subcommand)]
+        command: Option<ProjectionsCommand>,
+    },
     /// Review the event store: verify its hash chains, take checkpoints.
     Audit {
         /// What to do.
@@ -118,6 +122,17 @@ pub enum Commands {
         /// Events per transaction; large batches amortise each statement.
         #[arg(long, default_value_t = 10_000)]
         batch_size: i64,
+    },
+}
+
+/// What an operator can do to a projection besides rebuilding it.
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Set a stopped projection going again from the event it stopped at,
+    /// once a release that can apply that event runs.
+    Resume {
+        /// The projection, by name.
+        projection: String,
     },
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use foldline_aggregates::{CommandBus, EventStore};
 use foldline_graphql::auth::mint;
 use foldline_projectors::{checkpoint, Engine};
-use foldline_server::cli::{ApiArgs, AuditCommand, Cli, Commands};
+use foldline_server::cli::{ApiArgs, AuditCommand, Cli, Commands, ProjectionsCommand};
 use foldline_server::database;
 use foldline_server::fixture::{self, Fixture};
 use foldline_server::{audit, replay, serve, telemetry};
@@ -145,7 +145,20 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Commands::Projections => {
+        Commands::Projections {
+            command: Some(ProjectionsCommand::Resume { ref projection }),
+        } => {
+            let Some(projection) = foldline_projectors::by_name(projection) else {
+                anyhow::bail!("no projection named `{projection}`");
+            };
+            let pool = database::connect(&cli.database).await?;
+            if checkpoint::resume(&pool, projection.name()).await? {
+                println!("{}: resumed", projection.name());
+            } else {
+                anyhow::bail!("projection {} is not stopped", projection.name());
+            }
+        }
+        Commands::Projections { command: None } => {
             let pool = database::connect(&cli.database).await?;
             let names: Vec<&str> = foldline_projectors::all()
                 .iter()
@@ -160,7 +173,10 @@ async fn main() -> anyhow::Result<()> {
                     Some(c) => (
                         c.state.as_str(),
                         c.position.global_position,
-                        c.error.clone().unwrap_or_default(),
+                        match (c.error_position, &c.error) {
+                            (Some(at), Some(error)) => format!("at event {at}: {error}"),
+                            (_, error) => error.clone().unwrap_or_default(),
+                        },
                     ),
                     None => ("not started", 0, String::new()),
                 };

@@ -8,48 +8,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use foldline_server::database::{self, quote_identifier};
+use support::takeover::{self, Failure};
+use support::{drop_database, fresh_database};
+
+mod support;
 use sqlx::{Connection, PgConnection};
-
-/// A fresh database on the server the tests find, as a `DATABASE_URL`.
-async fn fresh_database() -> (String, String) {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/foldline-test-cluster");
-    let url = std::env::var("DATABASE_URL").ok();
-    let located = database::locate_server(url.as_deref(), &dir)
-        .await
-        .unwrap_or_else(|e| panic!("the CLI tests need PostgreSQL: {e}"));
-    let name = format!("foldline_cli_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect_with(&located.options).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {}", quote_identifier(&name)))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let options = &located.options;
-    let url = format!(
-        "postgres://{}@{}:{}/{}?sslmode=disable",
-        options.get_username(),
-        options.get_host(),
-        options.get_port(),
-        name
-    );
-    (url, name)
-}
-
-async fn drop_database(name: &str) {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/foldline-test-cluster");
-    let url = std::env::var("DATABASE_URL").ok();
-    let located = database::locate_server(url.as_deref(), &dir).await.unwrap();
-    let mut conn = PgConnection::connect_with(&located.options).await.unwrap();
-    sqlx::query(&format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_identifier(name)
-    ))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-}
 
 fn foldline(url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_foldline"))
@@ -416,4 +379,31 @@ async fn audit_reviews_a_stream_its_states_fields_requests_and_exports_an_organi
     assert!(String::from_utf8_lossy(&bad.stderr).contains("neither a version"));
     drop(conn);
     drop_database(&name).await;
+}
+
+/// The standby leads every projection within the lease's bound when the
+/// leader dies and when it hangs; a hung leader that wakes up leads nothing.
+#[tokio::test]
+async fn a_standby_takes_over_from_a_leader_that_dies_or_hangs() {
+    // The lease is 3 s and a standby asks every 0.5 s; the rest is slack for
+    // a loaded machine.
+    let bound = Duration::from_secs(8);
+    for failure in [Failure::Dies, Failure::Hangs] {
+        let (url, name) = fresh_database().await;
+        let (took, leader, standby) = takeover::takeover(&url, failure, bound).await;
+        assert!(took.is_some(), "{failure:?}: no takeover within {bound:?}");
+        if let Failure::Hangs = failure {
+            // Awake again, the old leader finds its sessions ended and stands by.
+            let now = takeover::leaders(&url).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(
+                takeover::leaders(&url).await,
+                now,
+                "the standby keeps leading"
+            );
+        }
+        takeover::end(leader);
+        takeover::end(standby);
+        drop_database(&name).await;
+    }
 }

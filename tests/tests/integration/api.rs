@@ -639,6 +639,23 @@ async fn rs256_tokens_are_checked_against_the_public_key_issuer_and_audience() {
             rs256(&signing, claims(issuer, audience, now() - 60)),
             401,
         ),
+        // Once configured, the issuer and the audience must be there.
+        (
+            "no issuer",
+            rs256(
+                &signing,
+                json!({"sub": user, "aud": audience, "exp": now() + 600}),
+            ),
+            401,
+        ),
+        (
+            "no audience",
+            rs256(
+                &signing,
+                json!({"sub": user, "iss": issuer, "exp": now() + 600}),
+            ),
+            401,
+        ),
         // The classic confusion: HS256 "signed" with the public key's bytes.
         (
             "HS256 with the public key",

@@ -454,3 +454,151 @@ async fn an_organization_is_created_only_under_its_own_id() {
         .unwrap();
     assert_eq!(outcome.version, 2);
 }
+
+/// A command to another organization's aggregate and one to an id nothing
+/// has are answered alike, with or without an expected version: the answer
+/// tells nothing of what exists elsewhere.
+#[tokio::test]
+async fn another_organizations_aggregate_and_a_missing_one_are_answered_alike() {
+    use foldline_aggregates::task::{Task, TaskCommand};
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let a = Org::create(&bus, "A").await;
+    let b = Org::create(&bus, "B").await;
+    let (invoice, task) = (Uuid::new_v4(), Uuid::new_v4());
+    bus.execute::<Invoice>(
+        &a.request(a.member),
+        invoice,
+        draft_invoice("A-1", a.client),
+        None,
+    )
+    .await
+    .unwrap();
+    bus.execute::<Task>(
+        &a.request(a.member),
+        task,
+        foldline_tests::commands::create_task("A's task", None),
+        None,
+    )
+    .await
+    .unwrap();
+    let answer = |error: BusError, id: Uuid| error.to_string().replace(&id.to_string(), "ID");
+    for expected in [None, Some(1), Some(3)] {
+        let missing = Uuid::new_v4();
+        let theirs = bus
+            .execute::<Invoice>(&b.request(b.owner), invoice, invoice_line(1), expected)
+            .await
+            .unwrap_err();
+        let nothing = bus
+            .execute::<Invoice>(&b.request(b.owner), missing, invoice_line(1), expected)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            answer(theirs, invoice),
+            answer(nothing, missing),
+            "expected {expected:?}"
+        );
+        let theirs = bus
+            .execute::<Task>(&b.request(b.owner), task, TaskCommand::StartTask, expected)
+            .await
+            .unwrap_err();
+        let nothing = bus
+            .execute::<Task>(
+                &b.request(b.owner),
+                missing,
+                TaskCommand::StartTask,
+                expected,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(nothing, BusError::NotFound { .. }), "{nothing}");
+        assert_eq!(
+            answer(theirs, task),
+            answer(nothing, missing),
+            "expected {expected:?}"
+        );
+    }
+}
+
+/// An expense's payee must be a company or contact of the organization.
+#[tokio::test]
+async fn an_expense_payee_of_another_organization_is_refused() {
+    use foldline_aggregates::expense::{Expense, ExpenseCommand, ExpenseKind};
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let a = Org::create(&bus, "A").await;
+    let b = Org::create(&bus, "B").await;
+    let expense = |payee_id| ExpenseCommand::RecordExpense {
+        kind: ExpenseKind::PurchaseOrder,
+        description: "Signage".into(),
+        amount: 850_00,
+        currency: Default::default(),
+        payee: "Printhouse".into(),
+        payee_id: Some(payee_id),
+        event_id: None,
+        incurred_on: NaiveDate::from_ymd_opt(2027, 1, 3).unwrap(),
+        visibility: Default::default(),
+    };
+    let before = db.event_count().await;
+    for payee in [a.client, Uuid::new_v4(), a.event] {
+        let error = bus
+            .execute::<Expense>(&b.request(b.member), Uuid::new_v4(), expense(payee), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, BusError::Domain(DomainError::Invalid(ref why)) if why.contains("Company or Contact")),
+            "{error}"
+        );
+    }
+    assert_eq!(db.event_count().await, before, "nothing appended");
+    bus.execute::<Expense>(
+        &b.request(b.member),
+        Uuid::new_v4(),
+        expense(b.client),
+        None,
+    )
+    .await
+    .expect("its own client is a payee");
+}
+
+/// A text no read table could index, or with a NUL, is refused before
+/// anything is appended, naming its field.
+#[tokio::test]
+async fn an_oversized_or_nul_text_is_refused_and_nothing_is_appended() {
+    use foldline_aggregates::contact::{Contact, ContactCommand, ContactKind};
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Limits").await;
+    let add = |name: String| ContactCommand::AddContact {
+        kind: ContactKind::Talent,
+        name,
+        email: format!("{}@example.com", Uuid::new_v4().simple()),
+        phone: None,
+        title: None,
+        company_id: None,
+        visibility: Default::default(),
+    };
+    let before = db.event_count().await;
+    for (name, field_says) in [
+        ("x".repeat(200_000), "`name` is 200000 bytes"),
+        ("Carol\u{0}".to_owned(), "`name` contains a NUL"),
+    ] {
+        let error = bus
+            .execute::<Contact>(&org.request(org.member), Uuid::new_v4(), add(name), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, BusError::Domain(DomainError::Invalid(ref why)) if why.contains(field_says)),
+            "{error}"
+        );
+    }
+    assert_eq!(db.event_count().await, before);
+    bus.execute::<Contact>(
+        &org.request(org.member),
+        Uuid::new_v4(),
+        add("Carol".into()),
+        None,
+    )
+    .await
+    .expect("a plain name");
+}

@@ -10,6 +10,7 @@ mod discovery;
 mod domain_rules;
 mod event_store;
 mod fixtures;
+mod leadership;
 mod projections;
 mod read_tables_a;
 mod read_tables_b;
