@@ -1,6 +1,7 @@
 //! The API's errors, each mapped once to its GraphQL `extensions.code`.
 
 use foldline_aggregates::audit::AuditError;
+use foldline_aggregates::store::StoreError;
 use foldline_aggregates::{BusError, DomainError};
 
 /// Why a request failed, as the client is told.
@@ -21,6 +22,10 @@ pub enum ApiError {
     /// Input that does not parse, or a command that breaks a rule.
     #[error("{0}")]
     BadUserInput(String),
+    /// The database cannot be reached now; the same request may succeed
+    /// in a moment. Its cause is logged, never sent.
+    #[error("the service cannot reach its database; retry shortly")]
+    Unavailable(String),
     /// Anything else; its cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -35,6 +40,7 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -45,8 +51,10 @@ impl ApiError {
 // code.
 impl async_graphql::ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
-        if let ApiError::Internal(cause) = self {
-            tracing::error!(%cause, "request failed");
+        match self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "request failed"),
+            ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            _ => {}
         }
         let code = self.code();
         async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", code))
@@ -55,7 +63,31 @@ impl async_graphql::ErrorExtensions for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        ApiError::Internal(error.to_string())
+        if unreachable(&error) {
+            ApiError::Unavailable(error.to_string())
+        } else {
+            ApiError::Internal(error.to_string())
+        }
+    }
+}
+
+/// Whether `error` says the database cannot be reached or is going away,
+/// rather than that this request went wrong.
+fn unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            // 08: connection exception; 53: insufficient resources; 57P01-3:
+            // the server shutting down, crashed, or not yet accepting.
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
 
@@ -75,6 +107,7 @@ impl From<BusError> for ApiError {
                 ApiError::Conflict(error.to_string())
             }
             BusError::Domain(_) => ApiError::BadUserInput(error.to_string()),
+            BusError::Store(StoreError::Database(error)) => error.into(),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -84,6 +117,7 @@ impl From<AuditError> for ApiError {
     fn from(error: AuditError) -> Self {
         match error {
             AuditError::UnknownType(_) => ApiError::BadUserInput(error.to_string()),
+            AuditError::Database(error) => error.into(),
             other => ApiError::Internal(other.to_string()),
         }
     }

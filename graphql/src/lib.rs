@@ -17,6 +17,7 @@ pub mod connection;
 pub mod detail;
 pub mod documents;
 pub mod error;
+pub mod input_checks;
 pub mod inventory;
 pub mod ledger;
 pub mod locations;
@@ -83,6 +84,7 @@ pub fn schema(limits: Limits) -> FoldlineSchema {
         mutation::Mutation,
         subscription::SubscriptionRoot,
     )
+    .extension(input_checks::InputChecks)
     .limit_depth(limits.depth)
     .limit_complexity(limits.complexity);
     if limits.introspection {

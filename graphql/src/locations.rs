@@ -55,11 +55,11 @@ impl Paged for Location {
 /// A circle on the map.
 #[derive(Debug, Clone, InputObject)]
 pub struct Radius {
-    /// Centre latitude in degrees.
+    /// Centre latitude in degrees, -90 to 90.
     pub latitude: f64,
-    /// Centre longitude in degrees.
+    /// Centre longitude in degrees, -180 to 180.
     pub longitude: f64,
-    /// Radius in kilometres.
+    /// Radius in kilometres, 0 to 20,000.
     pub kilometres: f64,
 }
 
@@ -121,6 +121,16 @@ async fn locations(
             .push(" || '%'");
     }
     if let Some(within) = filter.within {
+        for (name, value, bound) in [
+            ("latitude", within.latitude, 90.0),
+            ("longitude", within.longitude, 180.0),
+        ] {
+            if !(-bound..=bound).contains(&value) {
+                return Err(ApiError::BadUserInput(format!(
+                    "`{name}` must be between -{bound} and {bound}"
+                )));
+            }
+        }
         if !(0.0..=20_000.0).contains(&within.kilometres) {
             return Err(ApiError::BadUserInput(
                 "`kilometres` must be between 0 and 20000".into(),

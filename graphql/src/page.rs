@@ -34,8 +34,11 @@ impl Cursor {
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
         let micros: i64 = micros.parse().map_err(|_| invalid())?;
+        let at = DateTime::from_timestamp_micros(micros)
+            .filter(crate::input_checks::time_in_range)
+            .ok_or_else(invalid)?;
         Ok(Cursor {
-            at: DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?,
+            at,
             id: id.parse().map_err(|_| invalid())?,
         })
     }

@@ -26,6 +26,8 @@ use crate::error::ApiError;
 
 /// The role reads run as (`migrations/0007_api_row_security.sql`).
 pub const ROLE: &str = "foldline_api";
+/// The longest a request waits for a read connection.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The longest a read statement may run.
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -40,7 +42,10 @@ impl Reads {
         let options = (*pool.connect_options()).clone();
         let reads = PgPoolOptions::new()
             .max_connections(pool.options().get_max_connections())
-            .acquire_timeout(pool.options().get_acquire_timeout())
+            // A request waits at most this long for a connection: with the
+            // database down, the caller is told so (UNAVAILABLE) at once
+            // rather than when the pool gives up retrying.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .idle_timeout(Some(Duration::from_secs(300)))
             .after_connect(|conn, _| {

@@ -98,7 +98,39 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(axum::middleware::map_response(too_large_in_graphql_shape))
         .with_state(state)
+}
+
+/// The body limit answers 413 in plain text; a GraphQL client reads errors
+/// in GraphQL's shape, with a code.
+async fn too_large_in_graphql_shape(response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        response
+    }
+}
+
+/// Whether a body was refused for going over [`BODY_LIMIT`] as it streamed
+/// in (one that announced its length is refused before the handler).
+/// async-graphql-axum passes the body's error on as text only, so the text
+/// of http-body-util's `LengthLimitError` is what there is to recognise.
+fn over_the_limit(rejection: &GraphQLRejection) -> bool {
+    rejection.0.to_string().contains("length limit exceeded")
+}
+
+/// 413, in GraphQL's error shape.
+fn too_large() -> Response {
+    let error = ApiError::BadUserInput(format!(
+        "the request body is larger than {} KiB",
+        BODY_LIMIT / 1024
+    ));
+    let body = json!({
+        "data": null,
+        "errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}],
+    });
+    (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response()
 }
 
 async fn graphql(
@@ -119,6 +151,7 @@ async fn graphql(
     };
     let body = match body {
         Ok(body) => body,
+        Err(rejection) if over_the_limit(&rejection) => return too_large(),
         Err(rejection) => {
             return refuse(
                 &state,
@@ -149,7 +182,22 @@ async fn graphql(
                     extensions.set("code", "BAD_USER_INPUT");
                 }
             }
-            GraphQLResponse::from(response).into_response()
+            // A request whose every error is the database being out of
+            // reach says so in its status too, for clients and proxies that
+            // retry on 503.
+            let unavailable = !response.errors.is_empty()
+                && response.errors.iter().all(|error| {
+                    error.extensions.as_ref().and_then(|e| e.get("code"))
+                        == Some(&async_graphql::Value::from("UNAVAILABLE"))
+                });
+            let mut answer = GraphQLResponse::from(response).into_response();
+            if unavailable {
+                *answer.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                answer
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            }
+            answer
         }
         Err(_) => refuse(
             &state,
@@ -280,12 +328,19 @@ fn refuse(state: &AppState, error: ApiError) -> Response {
             tracing::error!(%cause, "request failed");
             StatusCode::INTERNAL_SERVER_ERROR
         }
+        ApiError::Unavailable(cause) => {
+            tracing::warn!(%cause, "database unavailable");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::BAD_REQUEST,
     };
     let body = json!({
         "data": null,
         "errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}],
     });
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        return (status, [(header::RETRY_AFTER, "1")], Json(body)).into_response();
+    }
     (status, Json(body)).into_response()
 }
 
@@ -306,11 +361,19 @@ async fn graphiql(State(state): State<AppState>) -> Response {
 /// Ready when the database answers, every migration is applied and no
 /// projection lags more than [`READY_LAG_SECONDS`].
 async fn readyz(State(state): State<AppState>) -> Response {
-    match readiness(&state).await {
+    // A database that does not answer makes the service unready within the
+    // second, not when the pool gives up.
+    let answer = tokio::time::timeout(READY_TIMEOUT, readiness(&state))
+        .await
+        .unwrap_or_else(|_| Err(format!("database: no answer within {READY_TIMEOUT:?}")));
+    match answer {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
     }
 }
+
+/// The longest `/readyz` takes to answer.
+pub const READY_TIMEOUT: Duration = Duration::from_millis(900);
 
 async fn readiness(state: &AppState) -> Result<(), String> {
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")

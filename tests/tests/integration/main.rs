@@ -5,12 +5,14 @@
 
 mod api;
 mod audit;
+mod bad_input;
 mod command_bus;
 mod discovery;
 mod domain_rules;
 mod event_store;
 mod fixtures;
 mod leadership;
+mod outages;
 mod projections;
 mod read_tables_a;
 mod read_tables_b;
