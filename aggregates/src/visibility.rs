@@ -28,3 +28,13 @@ impl Visibility {
         }
     }
 }
+
+/// The aggregate types whose rows are financial, wherever they appear:
+/// restricted ones are also shown to holders of `finance` (DOMAIN.md).
+/// Row-level security lists the same types (`migrations/0014`).
+pub const FINANCIAL_TYPES: [&str; 2] = ["Invoice", "Expense"];
+
+/// Whether the rows of `aggregate_type` are financial.
+pub fn is_financial(aggregate_type: &str) -> bool {
+    FINANCIAL_TYPES.contains(&aggregate_type)
+}

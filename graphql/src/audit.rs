@@ -1,7 +1,9 @@
 //! The audit queries: a stream's events, an entity at a moment, a field's
 //! history, a request's events. For owners and admins of the organization
-//! only, and only its own events: the organization filter is on every query
-//! of the event store here, which row-level security does not cover.
+//! only, only its own events, and only of entities they may see: the
+//! organization filter is on every query of the event store here, and the
+//! visibility rule of the entity's rows is applied to its history, since
+//! row-level security covers neither.
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
@@ -154,6 +156,7 @@ impl AuditQuery {
         let run = async {
             let request = auditor(ctx)?;
             let (first, after) = page(first, after)?;
+            seen_by(request, &aggregate_type, &id).await?;
             let events = audit::stream(
                 &request.pool,
                 &aggregate_type,
@@ -180,15 +183,38 @@ impl AuditQuery {
         let run = async {
             let request = auditor(ctx)?;
             let (first, after) = page(first, after)?;
-            let events = audit::request(
-                &request.pool,
-                correlation_id,
-                Some(request.caller.organization_id),
-                after,
-                first + 1,
-            )
-            .await?;
-            Ok(connection(events, first, after > 0, |e| e.global_position))
+            // The events of entities the caller may not see are left out;
+            // cursors are positions, so paging goes on past them, and a page
+            // of only hidden events is read through rather than sent empty.
+            let mut visible = Visible::default();
+            let mut cursor = after;
+            loop {
+                let mut events = audit::request(
+                    &request.pool,
+                    correlation_id,
+                    Some(request.caller.organization_id),
+                    cursor,
+                    first + 1,
+                )
+                .await?;
+                let has_next = events.len() as i64 > first;
+                events.truncate(first as usize);
+                cursor = events.last().map_or(cursor, |e| e.global_position);
+                let mut shown = Vec::with_capacity(events.len());
+                for event in events {
+                    if visible
+                        .check(request, &event.aggregate_type, &event.aggregate_id)
+                        .await?
+                    {
+                        shown.push(event);
+                    }
+                }
+                if !shown.is_empty() || !has_next {
+                    let mut page = connection(shown, first, after > 0, |e| e.global_position);
+                    page.has_next_page = has_next;
+                    return Ok(page);
+                }
+            }
         };
         run.await.map_err(|e: ApiError| e.extend())
     }
@@ -218,6 +244,7 @@ impl AuditQuery {
                 (None, Some(at)) => At::Time(at),
                 (None, None) => At::Latest,
             };
+            seen_by(request, &aggregate_type, &id).await?;
             let states = audit::states(&request.pool, &aggregate_type, &id, moment, false).await?;
             let state = own(request, states.into_iter().last(), &aggregate_type, &id)?;
             Ok(EntityAt {
@@ -250,6 +277,7 @@ impl AuditQuery {
             let (first, after) = page(first, after)?;
             let states =
                 audit::states(&request.pool, &aggregate_type, &id, At::Latest, true).await?;
+            seen_by(request, &aggregate_type, &id).await?;
             own(request, states.first().cloned(), &aggregate_type, &id)?;
             let changes = audit::lineage(&states, field.as_deref());
             let start = after as usize;
@@ -325,4 +353,59 @@ fn own(
     state
         .filter(|state| state.organization_id == request.caller.organization_id)
         .ok_or_else(|| ApiError::NotFound(format!("{aggregate_type} {id} has no such history")))
+}
+
+/// Fails as "not found" unless the caller may see the entity `id` of
+/// `aggregate_type` as it is now: its organization, visibility and owner,
+/// by the rule its rows follow ([`crate::caller::Caller::may_see_entity`]).
+/// An auditor reviews the history of what they may see, and nothing else.
+async fn seen_by(request: &Request, aggregate_type: &str, id: &str) -> Result<(), ApiError> {
+    let now = audit::states(&request.pool, aggregate_type, id, At::Latest, false).await?;
+    let visible = now.last().is_some_and(|state| {
+        let visibility = state.state.get("visibility").and_then(Value::as_str);
+        let owner = state
+            .state
+            .get("owner_id")
+            .and_then(Value::as_str)
+            .and_then(|owner| owner.parse().ok());
+        state.organization_id == request.caller.organization_id
+            // An organization has no visibility of its own: its members see it.
+            && request.caller.may_see_entity(
+                aggregate_type,
+                visibility.unwrap_or("organization"),
+                owner,
+            )
+    });
+    if visible {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "{aggregate_type} {id} has no such history"
+        )))
+    }
+}
+
+/// Which streams the caller may see, looked up once each per request.
+#[derive(Default)]
+struct Visible(std::collections::HashMap<(String, String), bool>);
+
+impl Visible {
+    async fn check(
+        &mut self,
+        request: &Request,
+        aggregate_type: &str,
+        id: &str,
+    ) -> Result<bool, ApiError> {
+        let key = (aggregate_type.to_owned(), id.to_owned());
+        if let Some(known) = self.0.get(&key) {
+            return Ok(*known);
+        }
+        let visible = match seen_by(request, aggregate_type, id).await {
+            Ok(()) => true,
+            Err(ApiError::NotFound(_)) => false,
+            Err(error) => return Err(error),
+        };
+        self.0.insert(key, visible);
+        Ok(visible)
+    }
 }

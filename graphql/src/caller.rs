@@ -2,6 +2,7 @@
 //! membership allows, read from the projected `memberships` table and never
 //! from the client.
 
+use foldline_aggregates::visibility::is_financial;
 use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 use uuid::Uuid;
@@ -65,19 +66,25 @@ impl Caller {
         Ok((caller, admission.connection))
     }
 
-    /// Whether the caller may see a row or entity with `visibility`, created
-    /// by `owner`; `financial` rows are also shown restricted to holders of
-    /// `finance`. The same rule as the row-level security policies
-    /// (`migrations/0007_api_row_security.sql`), for entities read from
-    /// their streams.
-    pub fn may_see(&self, visibility: &str, owner: Option<Uuid>, financial: bool) -> bool {
+    /// Whether the caller may see an entity of `aggregate_type` with
+    /// `visibility`, created by `owner`, read from its stream: the rule the
+    /// row-level security policies apply to its rows
+    /// (`migrations/0007_api_row_security.sql`, `0014_financial_rows.sql`),
+    /// so that its detail, audit and rows agree.
+    pub fn may_see_entity(
+        &self,
+        aggregate_type: &str,
+        visibility: &str,
+        owner: Option<Uuid>,
+    ) -> bool {
         let role = self.role.as_str();
         match visibility {
             "public" => true,
             "organization" => matches!(role, "owner" | "admin" | "member"),
             "restricted" => {
                 matches!(role, "owner" | "admin")
-                    || (financial && self.capabilities.iter().any(|c| c == "finance"))
+                    || (is_financial(aggregate_type)
+                        && self.capabilities.iter().any(|c| c == "finance"))
             }
             "private" => owner == Some(self.user_id) || role == "owner",
             _ => false,

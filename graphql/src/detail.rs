@@ -41,48 +41,42 @@ impl DetailQuery {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<EntityState> {
-        detail::<ProductionAdvance>(ctx, id, true).await
+        detail::<ProductionAdvance>(ctx, id).await
     }
 
     /// An invoice, with its lines and payments.
     async fn invoice(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState> {
-        detail::<Invoice>(ctx, id, true).await
+        detail::<Invoice>(ctx, id).await
     }
 
     /// A contract, with every version of its terms.
     async fn contract(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState> {
-        detail::<Contract>(ctx, id, true).await
+        detail::<Contract>(ctx, id).await
     }
 
     /// An event.
     async fn event(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState> {
-        detail::<Event>(ctx, id, false).await
+        detail::<Event>(ctx, id).await
     }
 
     /// A task.
     async fn task(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState> {
-        detail::<Task>(ctx, id, false).await
+        detail::<Task>(ctx, id).await
     }
 }
 
-async fn detail<A>(
-    ctx: &Context<'_>,
-    id: Uuid,
-    financial: bool,
-) -> async_graphql::Result<EntityState>
+async fn detail<A>(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState>
 where
     A: Entity,
     A::Command: DomainCommand,
 {
     let request = Request::of(ctx).map_err(|e| e.extend())?;
-    load::<A>(request, id, financial)
-        .await
-        .map_err(|e| e.extend())
+    load::<A>(request, id).await.map_err(|e| e.extend())
 }
 
 /// Folds `id`'s stream; another organization's entity, a deleted one, or one
 /// the caller's role may not see is not found, as its rows would be.
-async fn load<A>(request: &Request, id: Uuid, financial: bool) -> Result<EntityState, ApiError>
+async fn load<A>(request: &Request, id: Uuid) -> Result<EntityState, ApiError>
 where
     A: Entity,
     A::Command: DomainCommand,
@@ -99,7 +93,7 @@ where
         && entity.organization_id() == Some(request.caller.organization_id)
         && request
             .caller
-            .may_see(entity.visibility().as_str(), entity.owner(), financial);
+            .may_see_entity(A::TYPE, entity.visibility().as_str(), entity.owner());
     if !visible {
         return Err(ApiError::NotFound(format!("{} {id} not found", A::TYPE)));
     }

@@ -62,7 +62,13 @@ impl Request {
         };
         let started = Instant::now();
         loop {
-            let reached = checkpoint::reached(&self.pool, projection, position).await?;
+            let reached = checkpoint::reached_in(
+                &self.pool,
+                projection,
+                position,
+                Some(self.caller.organization_id),
+            )
+            .await?;
             match reached {
                 None => {
                     return Err(ApiError::BadUserInput(format!(

@@ -125,7 +125,8 @@ pub struct SubscriptionRoot;
 #[Subscription]
 impl SubscriptionRoot {
     /// Activity of the caller's organization, new or changed, as the
-    /// projection commits it, in position order. Without `afterPosition`
+    /// projection commits it, in the feed's order (the order transactions
+    /// committed; positions may come out of order). Without `afterPosition`
     /// it starts with what is committed next; with it, it first replays
     /// what came after that position (a reconnecting client passes the
     /// last `position` it saw).
@@ -146,14 +147,26 @@ impl SubscriptionRoot {
     }
 }
 
+/// A place in the activity feed, in the order the projection commits it:
+/// the event's transaction id (as text), its position, the row's id.
+type Place = (String, i64, Uuid);
+
+/// An activity row with its place in the feed.
+#[derive(sqlx::FromRow)]
+struct Followed {
+    #[sqlx(flatten)]
+    activity: Activity,
+    feed_transaction_id: String,
+}
+
 /// One subscription's place in the feed.
 struct Follower {
     caller: Caller,
     reads: Reads,
     filter: ActivityFilter,
     announced: watch::Receiver<i64>,
-    /// The last row sent, as `(last_position, id)`.
-    seen: (i64, Uuid),
+    /// The last row sent.
+    seen: Place,
     pending: VecDeque<Activity>,
     checked_at: Instant,
     ended: bool,
@@ -169,24 +182,34 @@ impl Follower {
         // Subscribe before reading the checkpoint, so that no commit falls
         // between the two unannounced.
         let announced = watch.subscribe().await;
-        let position = match after_position {
-            Some(position) => position,
-            None => {
-                let committed: Option<i64> = sqlx::query_scalar(
-                    "SELECT global_position FROM projection_checkpoints WHERE projection = $1",
-                )
-                .bind(PROJECTION)
-                .fetch_optional(&request.pool)
-                .await?;
-                committed.unwrap_or(0)
-            }
+        let (transaction_id, position) = match after_position {
+            // Only an event of the caller's organization is a place to resume
+            // after: any other position is answered as one no event has.
+            Some(position) => sqlx::query_scalar::<_, String>(
+                "SELECT transaction_id::text FROM events
+                 WHERE global_position = $1 AND organization_id = $2",
+            )
+            .bind(position)
+            .bind(request.caller.organization_id)
+            .fetch_optional(&request.pool)
+            .await?
+            .map(|transaction_id| (transaction_id, position))
+            .ok_or_else(|| ApiError::BadUserInput(format!("no event at position {position}")))?,
+            None => sqlx::query_as::<_, (String, i64)>(
+                "SELECT transaction_id::text, global_position FROM projection_checkpoints
+                 WHERE projection = $1",
+            )
+            .bind(PROJECTION)
+            .fetch_optional(&request.pool)
+            .await?
+            .unwrap_or_else(|| ("0".into(), 0)),
         };
         Ok(Follower {
             caller: request.caller.clone(),
             reads: request.reads.clone(),
             filter,
             announced,
-            seen: (position, Uuid::max()),
+            seen: (transaction_id, position, Uuid::max()),
             pending: VecDeque::new(),
             checked_at: Instant::now(),
             ended: false,
@@ -225,16 +248,19 @@ impl Follower {
     /// Reads what came after the last row sent, as the caller.
     async fn fill(&mut self) -> Result<(), ApiError> {
         let mut sql = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {COLUMNS} FROM activity_feed WHERE organization_id = "
+            "SELECT {COLUMNS}, transaction_id::text AS feed_transaction_id
+             FROM activity_feed WHERE organization_id = "
         ));
         sql.push_bind(self.caller.organization_id)
-            .push(" AND (last_position, id) > (")
-            .push_bind(self.seen.0)
-            .push(", ")
+            .push(" AND (transaction_id, last_position, id) > (")
+            .push_bind(self.seen.0.clone())
+            .push("::xid8, ")
             .push_bind(self.seen.1)
+            .push(", ")
+            .push_bind(self.seen.2)
             .push(")");
         self.filter.clone().push(&mut sql);
-        sql.push(" ORDER BY last_position, id LIMIT ")
+        sql.push(" ORDER BY transaction_id, last_position, id LIMIT ")
             .push_bind(BATCH);
         // Now and then the read is admitted afresh, as a request is: a
         // member removed from the organization, or given another role, is
@@ -257,11 +283,16 @@ impl Follower {
         } else {
             self.reads.as_caller(&self.caller).await?
         };
-        let rows: Vec<Activity> = sql.build_query_as().fetch_all(&mut *conn).await?;
+        let rows: Vec<Followed> = sql.build_query_as().fetch_all(&mut *conn).await?;
         if let Some(last) = rows.last() {
-            self.seen = (last.last_position, last.id);
+            self.seen = (
+                last.feed_transaction_id.clone(),
+                last.activity.last_position,
+                last.activity.id,
+            );
         }
-        self.pending.extend(rows);
+        self.pending
+            .extend(rows.into_iter().map(|row| row.activity));
         Ok(())
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! Every event of every aggregate is an activity on the entity it changed; the
 //! events of a comment are activities on the entity the comment is on. A row
-//! shows the entity as of its event (its name, visibility and owner then), so
-//! the batch is folded event by event, in feed order, every aggregate type in
+//! shows the entity as of its event (its name then), and is seen by whoever
+//! may see the entity (its visibility and owner, which are set when it is
+//! created): a comment's rows by whoever may see what it is on, whatever the
+//! comment's own visibility (DOMAIN.md, "one rule, every surface"). So the
+//! batch is folded event by event, in feed order, every aggregate type in
 //! one pass. Rows are keyed `event:{global_position}` and never updated or
 //! deleted: a deletion is one more activity.
 
@@ -232,6 +235,21 @@ macro_rules! states {
                 None
             }
 
+            /// Who may see `entity` now: its visibility and owner as of the
+            /// event being folded.
+            fn audience_of(&self, entity: &EntityRef) -> Option<(Visibility, Option<Uuid>)> {
+                let id = entity.entity_id.to_string();
+                $(
+                    if entity.entity_type == <$aggregate>::TYPE {
+                        return self.$field.get(&id).map(|tracked| {
+                            let entity = &tracked.aggregate;
+                            (entity.subject_visibility(), entity.subject_owner())
+                        });
+                    }
+                )*
+                None
+            }
+
             /// Loads the stored states of `ids`, by aggregate type, that are
             /// not loaded yet.
             async fn load_ids(
@@ -354,6 +372,9 @@ struct About {
     entity_id: Uuid,
     entity_name: Option<String>,
     content: Option<String>,
+    /// Who may see the row: whoever may see the entity.
+    visibility: Visibility,
+    owner_id: Option<Uuid>,
 }
 
 /// A batch's rows, column by column, for one UNNEST insert.
@@ -376,6 +397,9 @@ struct Rows {
     created_at: Vec<chrono::DateTime<chrono::Utc>>,
     updated_at: Vec<chrono::DateTime<chrono::Utc>>,
     last_position: Vec<i64>,
+    /// The event's transaction id, as text: with the position, its place in
+    /// the feed, which subscribers follow.
+    transaction_id: Vec<String>,
 }
 
 impl Rows {
@@ -406,7 +430,14 @@ impl Rows {
             };
             metadata.insert("comment_id".into(), json!(comment.id));
             metadata.insert("parent_id".into(), json!(comment.parent_id));
+            // A comment's row names the entity, so it is seen by whoever may
+            // see the entity, and no one else.
+            let (visibility, owner_id) = states
+                .audience_of(on)
+                .unwrap_or((step.visibility, step.owner_id));
             About {
+                visibility,
+                owner_id,
                 activity_type: name_of(comment.kind).unwrap_or_else(|| "comment".into()),
                 entity_type: on.entity_type.clone(),
                 entity_id: on.entity_id,
@@ -431,6 +462,8 @@ impl Rows {
                 metadata.insert("status".into(), json!(step.status));
             }
             About {
+                visibility: step.visibility,
+                owner_id: step.owner_id,
                 activity_type: activity_type(event, &step, status_changed).to_owned(),
                 entity_type: event.aggregate_type.clone(),
                 entity_id,
@@ -450,12 +483,14 @@ impl Rows {
         self.title.push(title(&event.event_type));
         self.content.push(about.content);
         self.metadata.push(Value::Object(metadata));
-        self.visibility.push(step.visibility.as_str());
-        self.owner_id.push(step.owner_id);
+        self.visibility.push(about.visibility.as_str());
+        self.owner_id.push(about.owner_id);
         self.external_id.push(external_id);
         self.created_at.push(event.recorded_at);
         self.updated_at.push(event.recorded_at);
         self.last_position.push(position);
+        self.transaction_id
+            .push(event.position.transaction_id.to_string());
         Ok(())
     }
 
@@ -468,11 +503,12 @@ impl Rows {
             "INSERT INTO activity_feed (
                  id, organization_id, activity_type, event_type, entity_type, entity_id,
                  entity_name, actor_id, title, content, metadata, visibility, owner_id,
-                 external_id, created_at, updated_at, last_position)
+                 external_id, created_at, updated_at, last_position, transaction_id)
              SELECT * FROM UNNEST(
                  $1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[],
                  $7::text[], $8::uuid[], $9::text[], $10::text[], $11::jsonb[], $12::text[],
-                 $13::uuid[], $14::text[], $15::timestamptz[], $16::timestamptz[], $17::bigint[])
+                 $13::uuid[], $14::text[], $15::timestamptz[], $16::timestamptz[], $17::bigint[],
+                 $18::text[]::xid8[])
              ON CONFLICT (external_id) DO NOTHING",
         )
         .bind(&self.id)
@@ -492,6 +528,7 @@ impl Rows {
         .bind(&self.created_at)
         .bind(&self.updated_at)
         .bind(&self.last_position)
+        .bind(&self.transaction_id)
         .execute(&mut *tx)
         .await?;
         Ok(())

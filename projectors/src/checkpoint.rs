@@ -1,6 +1,7 @@
 //! Where each projection is in the feed, and whether it runs.
 
 use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::feed::Position;
 
@@ -132,15 +133,29 @@ pub async fn reached(
     projection: &str,
     global_position: i64,
 ) -> Result<Option<bool>, sqlx::Error> {
+    reached_in(pool, projection, global_position, None).await
+}
+
+/// [`reached`], for an event of `organization` only (when given): another
+/// organization's event is answered as one that does not exist, so that no
+/// caller learns how far the store goes.
+pub async fn reached_in(
+    pool: &PgPool,
+    projection: &str,
+    global_position: i64,
+    organization: Option<Uuid>,
+) -> Result<Option<bool>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT coalesce(
              (SELECT (c.transaction_id, c.global_position) >= (e.transaction_id, e.global_position)
               FROM projection_checkpoints AS c WHERE c.projection = $1),
              false)
-         FROM events AS e WHERE e.global_position = $2",
+         FROM events AS e
+         WHERE e.global_position = $2 AND ($3::uuid IS NULL OR e.organization_id = $3)",
     )
     .bind(projection)
     .bind(global_position)
+    .bind(organization)
     .fetch_optional(pool)
     .await
 }

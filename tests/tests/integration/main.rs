@@ -21,3 +21,4 @@ mod rebuild;
 mod reports;
 mod row_security;
 mod subscriptions;
+mod visibility;

@@ -399,8 +399,10 @@ async fn every_event_of_every_aggregate_is_an_activity_on_its_entity() {
     assert_eq!(posted["entity_name"], "Book the hotel");
     assert_eq!(posted["actor_id"], json!(org.admin));
     assert_eq!(posted["content"], "Two rooms, late check-in");
-    assert_eq!(posted["visibility"], "organization");
-    assert_eq!(posted["owner_id"], json!(org.admin));
+    // Seen by whoever may see the (private) task: its visibility and owner,
+    // not the comment's own.
+    assert_eq!(posted["visibility"], "private");
+    assert_eq!(posted["owner_id"], json!(org.member));
     assert_eq!(posted["metadata"]["comment_id"], json!(comment));
     assert_eq!(posted["metadata"]["aggregate_type"], "Comment");
 }
@@ -540,15 +542,10 @@ async fn activities_show_their_entity_as_of_their_event_and_outlive_it() {
         .collect();
     assert_eq!(summary, expected);
 
-    // The task's rows are the task's (owner: its creator); the note's rows are
-    // the note's (owner: its author), both private.
+    // The note's rows name the task, so they are seen by whoever may see the
+    // task: private, owned by the task's creator, like the task's own rows.
     for r in &rows {
-        let owner = if r["metadata"]["aggregate_type"] == "Comment" {
-            &a
-        } else {
-            &m
-        };
-        assert_eq!(&r["owner_id"], owner, "{r}");
+        assert_eq!(&r["owner_id"], &m, "{r}");
     }
     assert_eq!(rows[2]["metadata"]["previous_status"], "todo");
     assert_eq!(rows[2]["metadata"]["status"], "in_progress");

@@ -33,21 +33,35 @@ fn sees(caller: &Caller, visibility: &str, private_owner: Uuid, financial: bool)
     }
 }
 
-/// Inserts into `table` a row per organization and visibility, made from a
-/// row the demo projected so every column has a realistic value, dated 2030
-/// so it leads the newest-first lists: private rows belong to
-/// `private_owner`, the others to `owner`. Returns (organization,
-/// visibility, row id) of each.
+/// The entity types rows are inserted for: one whose rows are financial
+/// wherever they appear, one whose rows are not.
+const ENTITY_TYPES: [&str; 2] = ["Task", "Invoice"];
+
+/// Whether a row of `entity_type` in `table` is financial (DOMAIN.md).
+fn financial(table: &str, entity_type: &str) -> bool {
+    table == "financial_ledger" || foldline_aggregates::visibility::is_financial(entity_type)
+}
+
+/// One inserted row: its organization, entity type, visibility and id.
+type Inserted = (Uuid, &'static str, &'static str, Uuid);
+
+/// Inserts into `table` a row per organization, entity type and visibility,
+/// made from a row the demo projected so every column has a realistic
+/// value, dated 2030 so it leads the newest-first lists: private rows belong
+/// to `private_owner`, the others to `owner`.
 async fn insert_visibility_rows(
     db: &TestDb,
     table: &str,
     organizations: [Uuid; 2],
     private_owner: Uuid,
     owner: Uuid,
-) -> Vec<(Uuid, &'static str, Uuid)> {
+) -> Vec<Inserted> {
     let mut rows = Vec::new();
     for organization in organizations {
-        for visibility in VISIBILITIES {
+        for (entity_type, visibility) in ENTITY_TYPES
+            .into_iter()
+            .flat_map(|t| VISIBILITIES.into_iter().map(move |v| (t, v)))
+        {
             let id = Uuid::new_v4();
             let owner = if visibility == "private" {
                 private_owner
@@ -56,8 +70,9 @@ async fn insert_visibility_rows(
             };
             let patch = serde_json::json!({
                 "id": id,
-                "external_id": format!("rls:{organization}:{visibility}"),
+                "external_id": format!("rls:{organization}:{entity_type}:{visibility}"),
                 "organization_id": organization,
+                "entity_type": entity_type,
                 "visibility": visibility,
                 "owner_id": owner,
                 "updated_at": "2030-01-01T00:00:00Z",
@@ -73,7 +88,7 @@ async fn insert_visibility_rows(
             .execute(&db.pool)
             .await
             .unwrap_or_else(|e| panic!("{table}: {e}"));
-            rows.push((organization, visibility, id));
+            rows.push((organization, entity_type, visibility, id));
         }
     }
     rows
@@ -163,10 +178,11 @@ async fn each_role_sees_exactly_what_its_visibility_allows_in_every_table() {
                     .into_iter()
                     .collect();
             tx.rollback().await.unwrap();
-            let expected: BTreeSet<String> = VISIBILITIES
+            let expected: BTreeSet<String> = ENTITY_TYPES
                 .iter()
-                .filter(|v| sees(caller, v, member, table == "financial_ledger"))
-                .map(|v| format!("rls:{mine}:{v}"))
+                .flat_map(|t| VISIBILITIES.iter().map(move |v| (t, v)))
+                .filter(|(t, v)| sees(caller, v, member, financial(table, t)))
+                .map(|(t, v)| format!("rls:{mine}:{t}:{v}"))
                 .collect();
             assert_eq!(seen, expected, "{table} as {}", caller.name);
         }
@@ -249,20 +265,20 @@ async fn through_graphql_each_role_sees_exactly_what_its_visibility_allows() {
                 .unwrap_or_else(|| panic!("{field} as {name}: {response}"))
                 .iter()
                 .filter_map(|edge| edge["node"]["id"].as_str()?.parse().ok())
-                .filter(|id| ids.iter().any(|(_, _, mine)| mine == id))
+                .filter(|id| ids.iter().any(|(_, _, _, mine)| mine == id))
                 .collect();
             let expected: BTreeSet<Uuid> = ids
                 .iter()
-                .filter(|(organization, visibility, _)| {
+                .filter(|(organization, entity_type, visibility, _)| {
                     *organization == mine.id
                         && sees(
                             &caller,
                             visibility,
                             mine.member,
-                            table == "financial_ledger",
+                            financial(table, entity_type),
                         )
                 })
-                .map(|(_, _, id)| *id)
+                .map(|(_, _, _, id)| *id)
                 .collect();
             assert_eq!(seen, expected, "{field} as {name}");
         }

@@ -136,6 +136,16 @@ async fn until(socket: &mut Socket, last: Uuid) -> Vec<Value> {
     }
 }
 
+/// The position of `organization`'s last event: where its subscribers may
+/// resume.
+async fn last_of(db: &TestDb, organization: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT max(global_position) FROM events WHERE organization_id = $1")
+        .bind(organization)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
 fn entities(activity: &[Value]) -> Vec<String> {
     activity
         .iter()
@@ -167,9 +177,8 @@ async fn subscribers_get_their_own_organizations_new_activity_and_nothing_else()
     let served = serve(&db).await;
     // From the current position, so that nothing depends on how soon the
     // subscriptions start.
-    let start = Some(last_position(&db).await);
-    let mut a_member = subscribe(&served, a.member, a.id, start).await;
-    let mut b_owner = subscribe(&served, b.owner, b.id, start).await;
+    let mut a_member = subscribe(&served, a.member, a.id, Some(last_of(&db, a.id).await)).await;
+    let mut b_owner = subscribe(&served, b.owner, b.id, Some(last_of(&db, b.id).await)).await;
 
     let first = task(&served, a.owner, a.id, "Rig the lights", "organization").await;
     let private = task(&served, a.owner, a.id, "Owner's errand", "private").await;
@@ -295,4 +304,99 @@ async fn projection_workers_announce_each_commit_on_the_channel() {
             break;
         }
     }
+}
+
+/// Two transactions that commit in the opposite order of their positions:
+/// the one with the higher position is in the feed first. Both reach a live
+/// subscriber once, in the feed's order, and a subscriber resuming after
+/// the first one it saw still gets the second.
+#[tokio::test]
+async fn rows_committed_out_of_position_order_are_all_delivered_in_feed_order() {
+    use foldline_tests::legacy::insert_contact_added;
+    use sqlx::{Connection, PgConnection};
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Out of order").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let served = serve(&db).await;
+    let start = last_position(&db).await;
+    let mut live = subscribe(&served, org.member, org.id, Some(start)).await;
+
+    let mut first = PgConnection::connect_with(&db.options).await.unwrap();
+    let mut second = PgConnection::connect_with(&db.options).await.unwrap();
+    let mut early = first.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *early)
+        .await
+        .unwrap();
+    let mut late = second.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *late)
+        .await
+        .unwrap();
+    // The later transaction takes the lower position and commits last.
+    let (low, low_position) = insert_contact_added(&mut late, &org, "Low position").await;
+    let (high, high_position) = insert_contact_added(&mut early, &org, "High position").await;
+    assert!(low_position < high_position);
+    early.commit().await.unwrap();
+    let seen = until(&mut live, high).await;
+    assert!(!entities(&seen).contains(&low.to_string()), "{seen:?}");
+    late.commit().await.unwrap();
+    let seen = until(&mut live, low).await;
+    assert_eq!(
+        entities(&seen),
+        [low.to_string()],
+        "once, after the high one"
+    );
+
+    // A client that saw the high one and reconnects resumes after it.
+    let mut resumed = subscribe(&served, org.member, org.id, Some(high_position)).await;
+    assert_eq!(entities(&until(&mut resumed, low).await), [low.to_string()]);
+    // One resuming from before both gets both, in the feed's order.
+    let mut again = subscribe(&served, org.member, org.id, Some(start)).await;
+    let seen = until(&mut again, low).await;
+    let both: Vec<String> = entities(&seen)
+        .into_iter()
+        .filter(|id| *id == low.to_string() || *id == high.to_string())
+        .collect();
+    assert_eq!(both, [high.to_string(), low.to_string()]);
+}
+
+/// `afterPosition` tells nothing of other organizations' events: one of
+/// theirs, and one beyond the end of the store, are answered alike.
+#[tokio::test]
+async fn after_position_gives_nothing_of_other_organizations_away() {
+    let db = TestDb::new().await;
+    let a = Org::create(&db.bus(), "Oracle A").await;
+    let b = Org::create(&db.bus(), "Oracle B").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let served = serve(&db).await;
+    let (ours, theirs) = (last_of(&db, a.id).await, last_of(&db, b.id).await);
+    let beyond = last_position(&db).await + 1_000_000;
+    let answer =
+        |position: i64, response: Value| response.to_string().replace(&position.to_string(), "N");
+    let query = "query($p: Int) { calendarEvents(afterPosition: $p) { edges { cursor } } }";
+    let mut answers = Vec::new();
+    for position in [theirs, beyond] {
+        let (_, response) = served
+            .api
+            .query(a.member, a.id, query, json!({"p": position}))
+            .await;
+        answers.push(answer(position, response));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert!(answers[0].contains("BAD_USER_INPUT"), "{}", answers[0]);
+    let (_, response) = served
+        .api
+        .query(a.member, a.id, query, json!({"p": ours}))
+        .await;
+    assert!(response["errors"].is_null(), "its own position: {response}");
+
+    let mut answers = Vec::new();
+    for position in [theirs, beyond] {
+        let mut socket = subscribe(&served, a.member, a.id, Some(position)).await;
+        let message = next(&mut socket).await;
+        answers.push(answer(position, message));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert!(answers[0].contains("BAD_USER_INPUT"), "{}", answers[0]);
 }
