@@ -61,6 +61,21 @@ impl async_graphql::ErrorExtensions for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error as a request-level GraphQL error (one raised before any
+    /// field resolves: in an extension), with its code.
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        let error = async_graphql::ErrorExtensions::extend(&self);
+        async_graphql::ServerError {
+            message: error.message,
+            source: None,
+            locations: Vec::new(),
+            path: Vec::new(),
+            extensions: error.extensions,
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         if unreachable(&error) {

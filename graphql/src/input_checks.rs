@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensions, ServerError, ServerResult, Value, Variables};
+use async_graphql::{ServerResult, Value, Variables};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::error::ApiError;
@@ -107,16 +107,7 @@ impl Extension for InputChecksExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        check_document(&document, variables).map_err(|error| {
-            let error = error.extend();
-            ServerError {
-                message: error.message,
-                source: None,
-                locations: Vec::new(),
-                path: Vec::new(),
-                extensions: error.extensions,
-            }
-        })?;
+        check_document(&document, variables).map_err(ApiError::into_server_error)?;
         Ok(document)
     }
 }

@@ -28,6 +28,7 @@ pub mod reads;
 pub mod reports;
 pub mod request;
 pub mod search;
+pub mod socket;
 pub mod status;
 pub mod subscription;
 
@@ -85,6 +86,7 @@ pub fn schema(limits: Limits) -> FoldlineSchema {
         subscription::SubscriptionRoot,
     )
     .extension(input_checks::InputChecks)
+    .extension(socket::SocketAdmission)
     .limit_depth(limits.depth)
     .limit_complexity(limits.complexity);
     if limits.introspection {

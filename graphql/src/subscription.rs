@@ -19,6 +19,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use tokio::sync::{watch, OnceCell};
 use uuid::Uuid;
 
+use foldline_projectors::{activity_feed, people_directory};
+
 use crate::activity::{Activity, ActivityFilter, COLUMNS};
 use crate::caller::Caller;
 use crate::error::ApiError;
@@ -27,23 +29,33 @@ use crate::request::Request;
 
 /// The channel projection workers announce their commits on.
 pub const CHANNEL: &str = "projection_checkpoints";
-/// The projection subscriptions follow.
-const PROJECTION: &str = "activity_feed";
 /// How often a subscription looks for new rows when no announcement comes:
 /// announcements are lost while the listener reconnects.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// How often a subscription checks that its caller is still a member.
+/// How often a subscription checks that its caller is still a member when
+/// no change of the memberships is announced (announcements are lost while
+/// the listener reconnects).
 pub const MEMBERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 /// Rows read per query.
 const BATCH: i64 = 100;
 
-/// The activity feed's committed position, as announced; the listener
-/// starts with the first subscription and stops once the watch and every
-/// subscription are gone.
+/// The positions the activity feed and the memberships have been committed
+/// to, as announced; the listener starts with the first subscription and
+/// stops once the watch and every subscription are gone.
 #[derive(Clone)]
 pub struct ActivityWatch {
     pool: PgPool,
-    position: Arc<OnceCell<watch::Receiver<i64>>>,
+    watches: Arc<OnceCell<Watches>>,
+}
+
+/// What a subscription waits on.
+#[derive(Clone)]
+struct Watches {
+    /// The activity feed's position: new rows to read.
+    activity: watch::Receiver<i64>,
+    /// The people directory's, which holds the memberships: callers to
+    /// admit again.
+    memberships: watch::Receiver<i64>,
 }
 
 impl ActivityWatch {
@@ -52,25 +64,29 @@ impl ActivityWatch {
     pub fn new(pool: PgPool) -> Self {
         ActivityWatch {
             pool,
-            position: Arc::new(OnceCell::new()),
+            watches: Arc::new(OnceCell::new()),
         }
     }
 
-    async fn subscribe(&self) -> watch::Receiver<i64> {
-        self.position
+    async fn subscribe(&self) -> Watches {
+        self.watches
             .get_or_init(|| async {
-                let (sender, receiver) = watch::channel(0);
-                tokio::spawn(listen(self.pool.clone(), sender));
-                receiver
+                let (activity, activity_watch) = watch::channel(0);
+                let (memberships, memberships_watch) = watch::channel(0);
+                tokio::spawn(listen(self.pool.clone(), activity, memberships));
+                Watches {
+                    activity: activity_watch,
+                    memberships: memberships_watch,
+                }
             })
             .await
             .clone()
     }
 }
 
-/// Forwards the activity feed's announcements to `sender`, reconnecting
-/// after failures, until no one is watching.
-async fn listen(pool: PgPool, sender: watch::Sender<i64>) {
+/// Forwards the announcements of the activity feed and of the memberships
+/// to their watches, reconnecting after failures, until no one is watching.
+async fn listen(pool: PgPool, activity: watch::Sender<i64>, memberships: watch::Sender<i64>) {
     loop {
         let connected = async {
             let mut listener = PgListener::connect_with(&pool).await?;
@@ -79,23 +95,29 @@ async fn listen(pool: PgPool, sender: watch::Sender<i64>) {
         };
         let mut listener = tokio::select! {
             connected = connected => connected,
-            () = sender.closed() => return,
+            () = activity.closed() => return,
         };
         match &mut listener {
             Ok(listener) => loop {
                 let notification = tokio::select! {
                     notification = listener.recv() => notification,
-                    () = sender.closed() => return,
+                    () = activity.closed() => return,
                 };
                 match notification {
                     Ok(notification) => {
-                        if let Some(position) = announced(notification.payload()) {
-                            sender.send_if_modified(|seen| {
-                                let newer = position > *seen;
-                                *seen = (*seen).max(position);
-                                newer
-                            });
-                        }
+                        let Some((projection, position)) = announced(notification.payload()) else {
+                            continue;
+                        };
+                        let sender = match projection {
+                            activity_feed::NAME => &activity,
+                            people_directory::NAME => &memberships,
+                            _ => continue,
+                        };
+                        sender.send_if_modified(|seen| {
+                            let newer = position > *seen;
+                            *seen = (*seen).max(position);
+                            newer
+                        });
                     }
                     Err(error) => {
                         tracing::warn!(%error, "lost the projection announcements; reconnecting");
@@ -107,15 +129,15 @@ async fn listen(pool: PgPool, sender: watch::Sender<i64>) {
         }
         tokio::select! {
             () = tokio::time::sleep(POLL_INTERVAL) => {}
-            () = sender.closed() => return,
+            () = activity.closed() => return,
         }
     }
 }
 
-/// The position in an announcement of the activity feed's checkpoint.
-fn announced(payload: &str) -> Option<i64> {
+/// The projection and position of an announcement.
+fn announced(payload: &str) -> Option<(&str, i64)> {
     let (projection, position) = payload.rsplit_once(':')?;
-    (projection == PROJECTION).then(|| position.parse().ok())?
+    Some((projection, position.parse().ok()?))
 }
 
 /// Every subscription.
@@ -164,7 +186,9 @@ struct Follower {
     caller: Caller,
     reads: Reads,
     filter: ActivityFilter,
-    announced: watch::Receiver<i64>,
+    watches: Watches,
+    /// Whether the memberships changed since the caller was last admitted.
+    readmit: bool,
     /// The last row sent.
     seen: Place,
     pending: VecDeque<Activity>,
@@ -181,7 +205,7 @@ impl Follower {
     ) -> Result<Follower, ApiError> {
         // Subscribe before reading the checkpoint, so that no commit falls
         // between the two unannounced.
-        let announced = watch.subscribe().await;
+        let watches = watch.subscribe().await;
         let (transaction_id, position) = match after_position {
             // Only an event of the caller's organization is a place to resume
             // after: any other position is answered as one no event has.
@@ -199,7 +223,7 @@ impl Follower {
                 "SELECT transaction_id::text, global_position FROM projection_checkpoints
                  WHERE projection = $1",
             )
-            .bind(PROJECTION)
+            .bind(activity_feed::NAME)
             .fetch_optional(&request.pool)
             .await?
             .unwrap_or_else(|| ("0".into(), 0)),
@@ -208,7 +232,8 @@ impl Follower {
             caller: request.caller.clone(),
             reads: request.reads.clone(),
             filter,
-            announced,
+            watches,
+            readmit: false,
             seen: (transaction_id, position, Uuid::max()),
             pending: VecDeque::new(),
             checked_at: Instant::now(),
@@ -240,7 +265,16 @@ impl Follower {
             if self.pending.is_empty() {
                 // A closed watch means the service is shutting down: the
                 // poll carries on until the connection closes.
-                let _ = tokio::time::timeout(POLL_INTERVAL, self.announced.changed()).await;
+                let watches = &mut self.watches;
+                let woken = tokio::time::timeout(POLL_INTERVAL, async {
+                    tokio::select! {
+                        _ = watches.activity.changed() => false,
+                        _ = watches.memberships.changed() => true,
+                    }
+                })
+                .await;
+                // Waiting took the change in: remember it for the next read.
+                self.readmit |= woken.unwrap_or(false);
             }
         }
     }
@@ -262,10 +296,13 @@ impl Follower {
         self.filter.clone().push(&mut sql);
         sql.push(" ORDER BY transaction_id, last_position, id LIMIT ")
             .push_bind(BATCH);
-        // Now and then the read is admitted afresh, as a request is: a
-        // member removed from the organization, or given another role, is
-        // treated as such.
-        let mut conn = if self.checked_at.elapsed() >= MEMBERSHIP_CHECK_INTERVAL {
+        // When the memberships change (and now and then besides) the read
+        // is admitted afresh, as a request is: a member removed from the
+        // organization, or given another role, is treated as such at once.
+        self.readmit |= self.watches.memberships.has_changed().unwrap_or(false);
+        let mut conn = if self.readmit || self.checked_at.elapsed() >= MEMBERSHIP_CHECK_INTERVAL {
+            self.watches.memberships.mark_unchanged();
+            self.readmit = false;
             let admission = self
                 .reads
                 .admit(self.caller.user_id, self.caller.organization_id)
@@ -302,9 +339,12 @@ mod tests {
     use super::announced;
 
     #[test]
-    fn only_the_activity_feeds_announcements_count() {
-        assert_eq!(announced("activity_feed:42"), Some(42));
-        assert_eq!(announced("calendar_events:42"), None);
+    fn announcements_name_a_projection_and_a_position() {
+        assert_eq!(announced("activity_feed:42"), Some(("activity_feed", 42)));
+        assert_eq!(
+            announced("people_directory:7"),
+            Some(("people_directory", 7))
+        );
         assert_eq!(announced("activity_feed:x"), None);
         assert_eq!(announced("activity_feed"), None);
     }

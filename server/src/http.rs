@@ -23,6 +23,7 @@ use foldline_graphql::auth::Authenticator;
 use foldline_graphql::caller::Caller;
 use foldline_graphql::reads::Reads;
 use foldline_graphql::request::Request;
+use foldline_graphql::socket::SocketSession;
 use foldline_graphql::subscription::ActivityWatch;
 use foldline_graphql::{ApiError, FoldlineSchema, Limits};
 use foldline_projectors::checkpoint;
@@ -293,10 +294,19 @@ async fn connection_init(
         .or_else(|| header_text(&headers, AUTHORIZATION));
     let organization = from_payload(&["X-Organization-Id", "x-organization-id", "organizationId"])
         .or_else(|| header_text(&headers, ORGANIZATION));
-    // The admitted connection goes back to the pool: a subscription holds
-    // none between its reads.
-    let caller = match authenticate(&state, authorization, organization).await {
-        Ok((caller, _)) => caller,
+    // The credentials are checked now, so a connection that fails them is
+    // refused at once; every operation is then admitted again
+    // (`foldline_graphql::socket`). The admitted connection goes back to the
+    // pool: a subscription holds none between its reads.
+    let verified = state.authenticator.verify(authorization);
+    let admitted = match verified {
+        Ok(verified) => Caller::resolve(&state.reads, verified, organization)
+            .await
+            .map(|_| verified),
+        Err(error) => Err(error),
+    };
+    let verified = match admitted {
+        Ok(verified) => verified,
         Err(error) => {
             state.metrics.refused.fetch_add(1, Ordering::Relaxed);
             if let ApiError::Internal(cause) = &error {
@@ -306,13 +316,13 @@ async fn connection_init(
         }
     };
     let mut data = Data::default();
-    data.insert(Request {
-        caller,
+    data.insert(SocketSession {
+        verified,
+        organization: organization.map(str::to_owned),
+        request_id: request_id(&headers),
         pool: state.pool.clone(),
         reads: state.reads.clone(),
         bus: state.bus.clone(),
-        request_id: request_id(&headers),
-        admitted: Mutex::new(None),
     });
     data.insert(state.activity.clone());
     Ok(data)

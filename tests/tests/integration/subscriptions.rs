@@ -400,3 +400,125 @@ async fn after_position_gives_nothing_of_other_organizations_away() {
     assert_eq!(answers[0], answers[1]);
     assert!(answers[0].contains("BAD_USER_INPUT"), "{}", answers[0]);
 }
+
+/// Runs `query` as operation `id` on an open socket; returns its first
+/// result (`next` or `error`), passing over other operations' messages.
+async fn operation(socket: &mut Socket, id: &str, query: &str) -> Value {
+    send(
+        socket,
+        json!({"id": id, "type": "subscribe", "payload": {"query": query}}),
+    )
+    .await;
+    loop {
+        let message = next(socket).await;
+        if message["id"] == id && message["type"] != "complete" {
+            return message;
+        }
+    }
+}
+
+/// Runs `query` as the next of the numbered operations on a socket.
+async fn list_on(socket: &mut Socket, n: &mut usize, query: &str) -> Value {
+    *n += 1;
+    operation(socket, &format!("q{n}"), query).await
+}
+
+/// Waits until operation `id` sends an error, passing over other messages.
+async fn error_of(socket: &mut Socket, id: &str) -> Value {
+    loop {
+        let message = next(socket).await;
+        let errors = &message["payload"]["errors"];
+        let is_error =
+            message["type"] == "error" || (message["type"] == "next" && !errors.is_null());
+        if message["id"] == id && is_error {
+            return message;
+        }
+    }
+}
+
+/// A member downgraded to guest sees what a guest sees on the socket they
+/// had open; removed, they are refused, and their open subscription ends,
+/// each within a second of the change being committed.
+#[tokio::test]
+async fn downgrade_and_removal_take_effect_on_an_open_socket_within_a_second() {
+    use foldline_aggregates::organization::{Organization, OrganizationCommand};
+    use foldline_aggregates::Role;
+    use std::time::Instant;
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Revoked").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let served = serve(&db).await;
+    let seen = task(&served, org.owner, org.id, "Members only", "organization").await;
+    let list = "{ activityFeed(first: 100) { edges { node { entityId } } } }";
+    let sees_task = |message: &Value| {
+        message["payload"]["data"]["activityFeed"]["edges"]
+            .as_array()
+            .is_some_and(|edges| edges.iter().any(|e| e["node"]["entityId"] == json!(seen)))
+    };
+    let mut socket = subscribe(
+        &served,
+        org.member,
+        org.id,
+        Some(last_of(&db, org.id).await),
+    )
+    .await;
+    let mut n = 0;
+    // Read-your-writes: the member sees the task once it is projected.
+    let started = Instant::now();
+    while !sees_task(&list_on(&mut socket, &mut n, list).await) {
+        assert!(started.elapsed() < PATIENCE, "the task never showed");
+    }
+
+    let owner = org.request(org.owner);
+    let bus = db.bus();
+    bus.execute::<Organization>(
+        &owner,
+        org.id,
+        OrganizationCommand::ChangeMemberRole {
+            user_id: org.member,
+            role: Role::Guest,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let changed = Instant::now();
+    while sees_task(&list_on(&mut socket, &mut n, list).await) {
+        assert!(
+            changed.elapsed() < Duration::from_secs(1),
+            "still a member's view"
+        );
+    }
+
+    bus.execute::<Organization>(
+        &owner,
+        org.id,
+        OrganizationCommand::RemoveMember {
+            user_id: org.member,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let removed = Instant::now();
+    let refused = error_of(&mut socket, "1").await;
+    assert!(
+        removed.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        removed.elapsed()
+    );
+    assert!(refused.to_string().contains("FORBIDDEN"), "{refused}");
+    // Their next operation is refused: a member of no organization any more
+    // is not known here at all.
+    loop {
+        let message = list_on(&mut socket, &mut n, list).await;
+        if message.to_string().contains("UNAUTHENTICATED") {
+            assert!(message["payload"]["data"].is_null(), "{message}");
+            break;
+        }
+        assert!(
+            removed.elapsed() < Duration::from_secs(1),
+            "still served: {message}"
+        );
+    }
+}
