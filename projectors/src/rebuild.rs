@@ -154,6 +154,16 @@ async fn run(
     }
     let writers = PgPoolOptions::new()
         .max_connections(projections.len() as u32 + 1)
+        // Index builds and bulk writes over the whole store run as long as
+        // they need, whatever limit the caller's pool sets.
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("SET statement_timeout = 0")
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
         .connect_with(options)
         .await?;
     let result = fold_and_swap(pool, &writers, projections, target, batch_size, progress).await;
@@ -190,7 +200,7 @@ async fn fold_and_swap(
         });
         futures::future::try_join_all(builds).await?;
         for (projection, store) in projections.iter().zip(stores) {
-            let last = swap_in(writers, projection.as_ref(), store, batch_size).await?;
+            let last = swap_in_retrying(writers, projection.as_ref(), store, batch_size).await?;
             most = most.max(folded + last);
         }
     }
@@ -353,6 +363,9 @@ async fn apply(
 /// Clears a projection's rows, states and checkpoint.
 async fn clear(pool: &PgPool, projection: &dyn Projection) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
     for table in projection.tables() {
         sqlx::query(&format!("DELETE FROM {table}"))
             .execute(&mut *tx)
@@ -405,18 +418,73 @@ async fn prepare_shadow(pool: &PgPool, projection: &dyn Projection) -> Result<()
     Ok(())
 }
 
+/// How long the swap waits for the live tables' locks before it gives up
+/// and tries again: every query of a table queues behind the swap's
+/// ACCESS EXCLUSIVE request, so the swap must not wait behind a long read.
+const SWAP_LOCK_TIMEOUT: &str = "2s";
+/// How many times the swap is tried before the rebuild fails.
+const SWAP_TRIES: u32 = 10;
+
+/// [`swap_in`], tried again (after a pause) when it could not have the live
+/// tables' locks within [`SWAP_LOCK_TIMEOUT`].
+async fn swap_in_retrying(
+    shadow: &PgPool,
+    projection: &dyn Projection,
+    mut store: StateStore,
+    batch_size: i64,
+) -> Result<u64, RebuildError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match swap_in(shadow, projection, &mut store, batch_size).await {
+            Err(RebuildError::Database(error))
+                if lock_not_available(&error) && tries < SWAP_TRIES =>
+            {
+                tracing::warn!(
+                    projection = projection.name(),
+                    tries,
+                    "the swap waited too long for its locks; trying again"
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Whether `error` is a lock wait that ran out (`lock_timeout`).
+fn lock_not_available(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "55P03")
+}
+
 /// Applies the last events to the shadow copy and puts it in place of the
 /// live tables, with its states and checkpoint, in one transaction that holds
 /// the live checkpoint so the live worker waits; returns the events applied.
 async fn swap_in(
     shadow: &PgPool,
     projection: &dyn Projection,
-    mut store: StateStore,
+    store: &mut StateStore,
     batch_size: i64,
 ) -> Result<u64, RebuildError> {
     let name = projection.name();
     let mut conn = shadow.acquire().await?;
     let mut tx = conn.begin().await?;
+    // The live tables' locks first, before any event is folded into
+    // `store`: a swap that cannot have them in time has changed nothing,
+    // and is tried again.
+    sqlx::query(&format!("SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'"))
+        .execute(&mut *tx)
+        .await?;
+    for table in projection.tables() {
+        sqlx::query(&format!(
+            "LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query(
         "INSERT INTO public.projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
     )
@@ -434,7 +502,7 @@ async fn swap_in(
         if batch.is_empty() {
             break;
         }
-        if let Err(error) = apply(&mut tx, projection, &mut store, &batch).await {
+        if let Err(error) = apply(&mut tx, projection, store, &batch).await {
             tx.rollback().await?;
             return Err(error);
         }

@@ -16,6 +16,10 @@ pub struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "FOLDLINE_LOG_JSON", global = true)]
     pub log_json: bool,
+    /// On failure, print every cause of the error, one a line, rather than
+    /// one line.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Commands,
@@ -72,11 +76,18 @@ pub enum Commands {
         #[command(flatten)]
         api: ApiArgs,
     },
-    /// Serve the GraphQL API and run the projections.
+    /// Serve the GraphQL API and run the projections, on the database
+    /// DATABASE_URL names.
     Serve {
         /// API settings.
         #[command(flatten)]
         api: ApiArgs,
+        /// Without DATABASE_URL, use what `demo` uses: a PostgreSQL on
+        /// localhost, or a cluster of foldline's own under --data-dir,
+        /// created if need be. For development: a production service names
+        /// its database.
+        #[arg(long, env = "FOLDLINE_EMBEDDED")]
+        embedded: bool,
     },
     /// Mint a development token (HS256, with FOLDLINE_JWT_SECRET).
     Token {

@@ -196,6 +196,12 @@ pub async fn pool(
                     // An open transaction holds back every reader of the
                     // feed; one left idle is ended rather than left to block.
                     ("idle_in_transaction_session_timeout", "60s"),
+                    // A command waits for no lock long (a concurrent append
+                    // is a conflict, not a queue), and no statement hangs:
+                    // a stuck one fails and its caller may retry. Rebuilds
+                    // lift the statement limit for their bulk statements.
+                    ("lock_timeout", "10s"),
+                    ("statement_timeout", "60s"),
                 ]),
         )
         .await

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use foldline_aggregates::{CommandBus, EventStore};
@@ -14,9 +15,26 @@ use foldline_server::{audit, replay, serve, telemetry};
 use tokio::net::TcpListener;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_json);
+    let verbose = cli.verbose;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, each cause after a colon; every cause on its own
+            // line with -v.
+            if verbose {
+                eprintln!("foldline: {error:?}");
+            } else {
+                eprintln!("foldline: {error:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Commands::Migrate => {
             database::connect(&cli.database).await?;
@@ -64,8 +82,19 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
         }
-        Commands::Serve { ref api } => {
+        Commands::Serve { ref api, embedded } => {
+            if cli.database.database_url.is_none() && !embedded {
+                anyhow::bail!(
+                    "serve needs its database: set DATABASE_URL (or pass --embedded to use \
+                     a PostgreSQL on localhost or one of foldline's own, for development)"
+                );
+            }
             let pool = database::connect(&cli.database).await?;
+            // Where the data is, said once, where an operator looks first.
+            println!(
+                "foldline serves the data of PostgreSQL at {}",
+                database::describe(&pool.connect_options())
+            );
             let state = serve::state(pool, api)?;
             let listener = TcpListener::bind(api.listen)
                 .await

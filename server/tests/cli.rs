@@ -216,6 +216,49 @@ fn a_bad_database_url_fails_with_one_clear_line() {
     );
 }
 
+/// An error is one line; `-v` gives every cause on a line of its own.
+#[test]
+fn errors_are_one_line_and_verbose_gives_the_causes() {
+    // Nothing listens on port 1.
+    let url = "postgres://nobody@127.0.0.1:1/foldline";
+    let output = foldline(url, &["migrate"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("foldline:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("cannot use PostgreSQL at 127.0.0.1:1/foldline"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Caused by"), "{stderr}");
+    let output = foldline(url, &["migrate", "-v"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Caused by"), "{stderr}");
+}
+
+/// `serve` names its database: without one it refuses, rather than serve
+/// whatever it finds or an empty cluster it made.
+#[test]
+fn serve_without_a_database_refuses_unless_embedded_is_asked_for() {
+    let output = Command::new(env!("CARGO_BIN_EXE_foldline"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .env("FOLDLINE_JWT_SECRET", "x")
+        .env("FOLDLINE_DATA_DIR", "/nonexistent/never-created")
+        .output()
+        .expect("run foldline serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("serve needs its database: set DATABASE_URL"),
+        "{stderr}"
+    );
+    assert!(!std::path::Path::new("/nonexistent/never-created").exists());
+}
+
 #[test]
 fn an_unknown_fixture_is_refused() {
     // Refused before any database is reached (nothing listens on port 1).

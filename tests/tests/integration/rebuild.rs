@@ -504,3 +504,49 @@ async fn a_shadow_rebuild_keeps_what_the_live_table_is_besides_its_rows() {
     .unwrap();
     assert_eq!(leftovers, 0, "no shadow table is left behind");
 }
+
+/// A swap waiting behind a long read does not hold every other read of the
+/// table in its queue: it gives up after a moment and tries again, and is
+/// done once the long read ends.
+#[tokio::test]
+async fn a_swap_behind_a_long_read_does_not_stall_the_other_readers() {
+    use sqlx::{Connection, PgConnection};
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    foldline_tests::Org::create(&bus, "Swapped").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let mut long = PgConnection::connect_with(&db.options).await.unwrap();
+    let mut reading = long.begin().await.unwrap();
+    sqlx::query("SELECT count(*) FROM status_tracker")
+        .execute(&mut *reading)
+        .await
+        .unwrap();
+    let pool = db.pool.clone();
+    let rebuilding = tokio::spawn(async move {
+        let status = foldline_projectors::by_name("status_tracker").unwrap();
+        rebuild_in_shadow(&pool, status, 100, &|_, _| {}).await
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    // Other readers get through while the long read holds the swap off.
+    let mut other = PgConnection::connect_with(&db.options).await.unwrap();
+    for _ in 0..5 {
+        sqlx::query("SET statement_timeout = '5s'")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        sqlx::query("SELECT count(*) FROM status_tracker")
+            .execute(&mut other)
+            .await
+            .expect("a reader is not queued behind the swap for long");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert!(
+        !rebuilding.is_finished(),
+        "the swap waits for the long read"
+    );
+    reading.commit().await.unwrap();
+    rebuilding
+        .await
+        .unwrap()
+        .expect("swapped in once the read ended");
+}
