@@ -86,6 +86,34 @@ impl CommandBus {
         A::Command: DomainCommand,
     {
         let started = Instant::now();
+        let name = command.name();
+        let result = self
+            .decide_and_append::<A>(request, aggregate_id, command, expected_version)
+            .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(error) => error.outcome(),
+        };
+        metrics::counter!("foldline_commands_total", "command" => name, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("foldline_command_duration_seconds", "command" => name)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// [`CommandBus::execute`], before it is counted and timed.
+    async fn decide_and_append<A>(
+        &self,
+        request: &RequestContext,
+        aggregate_id: Uuid,
+        command: A::Command,
+        expected_version: Option<u64>,
+    ) -> Result<CommandOutcome, BusError>
+    where
+        A: DomainAggregate,
+        A::Command: DomainCommand,
+    {
+        let started = Instant::now();
         crate::text_limits::check(&command)?;
         let name = command.name();
         let requirement = command.requirement();

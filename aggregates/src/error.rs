@@ -117,3 +117,18 @@ pub enum BusError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+impl BusError {
+    /// The outcome a refused or failed command is counted under:
+    /// `forbidden`, `not_found`, `conflict`, `refused` (a rule of the
+    /// domain) or `error`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            BusError::NotMember { .. } | BusError::Forbidden { .. } => "forbidden",
+            BusError::NotFound { .. } => "not_found",
+            BusError::Conflict { .. } => "conflict",
+            BusError::Domain(_) => "refused",
+            BusError::Store(_) => "error",
+        }
+    }
+}

@@ -31,6 +31,7 @@ pub mod search;
 pub mod socket;
 pub mod status;
 pub mod subscription;
+pub mod timings;
 
 use async_graphql::{MergedObject, Schema};
 
@@ -87,6 +88,7 @@ pub fn schema(limits: Limits) -> FoldlineSchema {
     )
     .extension(input_checks::InputChecks)
     .extension(socket::SocketAdmission)
+    .extension(timings::OperationTimings)
     .limit_depth(limits.depth)
     .limit_complexity(limits.complexity);
     if limits.introspection {

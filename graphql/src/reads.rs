@@ -68,6 +68,11 @@ impl Reads {
         Reads(reads)
     }
 
+    /// The pool itself, for its gauges.
+    pub fn pool(&self) -> &PgPool {
+        &self.0
+    }
+
     /// Looks up `user`'s membership of `organization` and, when there is
     /// one, sets a read connection up as them: one round trip
     /// (`migrations/0009_api_admission.sql`).

@@ -181,6 +181,7 @@ impl Engine {
             } => (position, message),
         };
         tracing::error!(projection = name, position, %message, "projection stopped");
+        failed(name, "stopped");
         if let Err(source) = checkpoint::stop(conn, name, position, &message).await {
             return EngineError::Database {
                 projection: name.to_owned(),
@@ -257,6 +258,10 @@ impl Engine {
             Ok(()) => {
                 let mut batches = self.batches.lock().unwrap_or_else(|p| p.into_inner());
                 *batches.entry(name).or_default() += 1;
+                metrics::counter!("foldline_projection_events_total", "projection" => name)
+                    .increment(batch.len() as u64);
+                metrics::gauge!("foldline_projection_position", "projection" => name)
+                    .set(last.global_position as f64);
                 Ok(batch.len())
             }
             Err(source) if breaks_a_rule(&source) => Err(Failure::Unappliable {
@@ -409,6 +414,7 @@ impl Engine {
                         projection = name,
                         "projection worker panicked; restarting it"
                     );
+                    failed(name, "panic");
                 }
                 Err(_) => return,
             }
@@ -434,11 +440,14 @@ impl Engine {
                 return;
             };
             tracing::info!(projection = name, "projection worker leads");
+            let leads = metrics::gauge!("foldline_projection_leader", "projection" => name);
+            leads.set(1.0);
             let began = std::time::Instant::now();
-            match self
+            let term = self
                 .lead(projection.as_ref(), &mut lead, &mut wake, &mut shutdown)
-                .await
-            {
+                .await;
+            leads.set(0.0);
+            match term {
                 Term::Shutdown => {
                     // Release the lock before leaving, so a standby or a
                     // rebuild gets it at once rather than when the server has
@@ -463,6 +472,7 @@ impl Engine {
                     }
                     failures += 1;
                     let backoff = backoff(failures);
+                    failed(name, "session_lost");
                     tracing::warn!(
                         projection = name,
                         %error,
@@ -592,6 +602,13 @@ fn breaks_a_rule(error: &sqlx::Error) -> bool {
     ["22", "23", "54"]
         .iter()
         .any(|class| code.starts_with(class))
+}
+
+/// Counts a failure of `projection`'s worker: `stopped` at an event,
+/// `session_lost`, or `panic`.
+fn failed(projection: &'static str, kind: &'static str) {
+    metrics::counter!("foldline_projection_failures_total", "projection" => projection, "kind" => kind)
+        .increment(1);
 }
 
 /// How long to wait after `failures` lost sessions in a row: doubling from

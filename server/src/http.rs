@@ -5,7 +5,6 @@
 //! in GraphQL's error shape with `extensions.code`, and an HTTP status that
 //! says the same.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,10 +26,12 @@ use foldline_graphql::socket::SocketSession;
 use foldline_graphql::subscription::ActivityWatch;
 use foldline_graphql::{ApiError, FoldlineSchema, Limits};
 use foldline_projectors::checkpoint;
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::database::MIGRATOR;
@@ -57,8 +58,8 @@ pub struct AppState {
     pub authenticator: Arc<Authenticator>,
     /// Whether GraphiQL is served on `GET /graphql`.
     pub graphiql: bool,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<Metrics>,
+    /// What `/metrics` renders.
+    pub prometheus: PrometheusHandle,
     /// What subscriptions wait on.
     pub activity: ActivityWatch,
 }
@@ -74,20 +75,9 @@ impl AppState {
             pool,
             authenticator: Arc::new(authenticator),
             graphiql,
-            metrics: Arc::new(Metrics::default()),
+            prometheus: crate::telemetry::prometheus(),
         }
     }
-}
-
-/// Request counters.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// GraphQL requests answered.
-    pub requests: AtomicU64,
-    /// GraphQL requests refused before execution (authentication, input).
-    pub refused: AtomicU64,
-    /// WebSocket connections for subscriptions, open now.
-    pub websockets: AtomicI64,
 }
 
 /// The service's routes.
@@ -100,7 +90,42 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::map_response(too_large_in_graphql_shape))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(count_response),
+        )
         .with_state(state)
+}
+
+/// The span of one HTTP request: its id, and the organization and user once
+/// the request is admitted, on every event logged while it is served.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        request_id,
+        organization_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    )
+}
+
+/// Counts and times every response by route and status class.
+fn count_response(response: &Response, latency: Duration, _span: &tracing::Span) {
+    let status = match response.status().as_u16() {
+        200..=299 => "2xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    };
+    metrics::histogram!("foldline_http_request_duration_seconds", "status" => status)
+        .record(latency.as_secs_f64());
 }
 
 /// The body limit answers 413 in plain text; a GraphQL client reads errors
@@ -139,7 +164,7 @@ async fn graphql(
     headers: HeaderMap,
     body: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
-    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("foldline_graphql_requests_total").increment(1);
     let (caller, admitted) = match authenticate(
         &state,
         header_text(&headers, AUTHORIZATION),
@@ -148,19 +173,22 @@ async fn graphql(
     .await
     {
         Ok(admitted) => admitted,
-        Err(error) => return refuse(&state, error),
+        Err(error) => return refuse(error),
     };
+    let span = tracing::Span::current();
+    span.record(
+        "organization_id",
+        tracing::field::display(caller.organization_id),
+    );
+    span.record("user_id", tracing::field::display(caller.user_id));
     let body = match body {
         Ok(body) => body,
         Err(rejection) if over_the_limit(&rejection) => return too_large(),
         Err(rejection) => {
-            return refuse(
-                &state,
-                ApiError::BadUserInput(format!(
-                    "the request is not a GraphQL request: {}",
-                    rejection.0
-                )),
-            )
+            return refuse(ApiError::BadUserInput(format!(
+                "the request is not a GraphQL request: {}",
+                rejection.0
+            )))
         }
     };
     let request_id = request_id(&headers);
@@ -200,10 +228,9 @@ async fn graphql(
             }
             answer
         }
-        Err(_) => refuse(
-            &state,
-            ApiError::Internal(format!("the request took longer than {REQUEST_TIMEOUT:?}")),
-        ),
+        Err(_) => refuse(ApiError::Internal(format!(
+            "the request took longer than {REQUEST_TIMEOUT:?}"
+        ))),
     }
 }
 
@@ -253,14 +280,14 @@ async fn subscriptions(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            let metrics = state.metrics.clone();
-            metrics.websockets.fetch_add(1, Ordering::Relaxed);
+            let open = metrics::gauge!("foldline_graphql_websockets");
+            open.increment(1.0);
             let schema = state.schema.clone();
             GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| connection_init(state, headers, payload))
                 .serve()
                 .await;
-            metrics.websockets.fetch_sub(1, Ordering::Relaxed);
+            open.decrement(1.0);
         })
 }
 
@@ -308,7 +335,7 @@ async fn connection_init(
     let verified = match admitted {
         Ok(verified) => verified,
         Err(error) => {
-            state.metrics.refused.fetch_add(1, Ordering::Relaxed);
+            refused(&error);
             if let ApiError::Internal(cause) = &error {
                 tracing::error!(%cause, "subscription refused");
             }
@@ -329,8 +356,8 @@ async fn connection_init(
 }
 
 /// A request refused before the schema ran, in GraphQL's error shape.
-fn refuse(state: &AppState, error: ApiError) -> Response {
-    state.metrics.refused.fetch_add(1, Ordering::Relaxed);
+fn refuse(error: ApiError) -> Response {
+    refused(&error);
     let status = match &error {
         ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -409,40 +436,29 @@ async fn readiness(state: &AppState) -> Result<(), String> {
     Ok(())
 }
 
+/// Prometheus text: commands by type and outcome, latencies, events
+/// folded and each projection's position and leadership (kept by the
+/// workers), the pools' use. Nothing here queries the database.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = String::new();
-    text.push_str("# TYPE foldline_graphql_requests_total counter\n");
-    text.push_str(&format!(
-        "foldline_graphql_requests_total {}\n",
-        state.metrics.requests.load(Ordering::Relaxed)
-    ));
-    text.push_str("# TYPE foldline_graphql_websockets gauge\n");
-    text.push_str(&format!(
-        "foldline_graphql_websockets {}\n",
-        state.metrics.websockets.load(Ordering::Relaxed)
-    ));
-    text.push_str("# TYPE foldline_graphql_refused_total counter\n");
-    text.push_str(&format!(
-        "foldline_graphql_refused_total {}\n",
-        state.metrics.refused.load(Ordering::Relaxed)
-    ));
-    if let Ok(lags) = checkpoint::lags(&state.pool, &projection_names()).await {
-        text.push_str("# TYPE foldline_projection_lag_events gauge\n");
-        for lag in &lags {
-            text.push_str(&format!(
-                "foldline_projection_lag_events{{projection=\"{}\"}} {}\n",
-                lag.projection, lag.events_behind
-            ));
-        }
-        text.push_str("# TYPE foldline_projection_lag_seconds gauge\n");
-        for lag in &lags {
-            text.push_str(&format!(
-                "foldline_projection_lag_seconds{{projection=\"{}\"}} {:.3}\n",
-                lag.projection, lag.seconds_behind
-            ));
-        }
+    for (pool, connections) in [("writes", &state.pool), ("reads", state.reads.pool())] {
+        let size = connections.size() as f64;
+        let idle = connections.num_idle() as f64;
+        metrics::gauge!("foldline_pool_connections", "pool" => pool, "state" => "idle").set(idle);
+        metrics::gauge!("foldline_pool_connections", "pool" => pool, "state" => "in_use")
+            .set(size - idle);
+        metrics::gauge!("foldline_pool_max_connections", "pool" => pool)
+            .set(connections.options().get_max_connections() as f64);
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.prometheus.render(),
+    )
+        .into_response()
+}
+
+/// Counts a request refused before the schema ran, by its code.
+fn refused(error: &ApiError) {
+    metrics::counter!("foldline_graphql_refused_total", "code" => error.code()).increment(1);
 }
 
 fn projection_names() -> Vec<&'static str> {

@@ -18,6 +18,9 @@ use tokio::net::TcpListener;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_json);
+    // Before anything is counted: what happens before the recorder is there
+    // is not recorded.
+    telemetry::prometheus();
     let verbose = cli.verbose;
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
