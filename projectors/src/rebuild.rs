@@ -472,19 +472,6 @@ async fn swap_in(
     let name = projection.name();
     let mut conn = shadow.acquire().await?;
     let mut tx = conn.begin().await?;
-    // The live tables' locks first, before any event is folded into
-    // `store`: a swap that cannot have them in time has changed nothing,
-    // and is tried again.
-    sqlx::query(&format!("SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'"))
-        .execute(&mut *tx)
-        .await?;
-    for table in projection.tables() {
-        sqlx::query(&format!(
-            "LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE"
-        ))
-        .execute(&mut *tx)
-        .await?;
-    }
     sqlx::query(
         "INSERT INTO public.projection_checkpoints (projection) VALUES ($1) ON CONFLICT DO NOTHING",
     )
@@ -495,6 +482,19 @@ async fn swap_in(
         .bind(name)
         .execute(&mut *tx)
         .await?;
+    // Then the live tables' locks (in the live worker's order: checkpoint,
+    // then tables), before any event is folded into `store`: a swap that
+    // cannot have them in time has changed nothing, and is tried again.
+    sqlx::query(&format!("SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'"))
+        .execute(&mut *tx)
+        .await?;
+    for table in projection.tables() {
+        sqlx::query(&format!(
+            "LOCK TABLE public.{table} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
     let mut applied = 0u64;
     loop {
         let at = checkpoint::lock(&mut tx, name).await?;

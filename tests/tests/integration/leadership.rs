@@ -187,7 +187,7 @@ async fn a_rebuild_in_place_is_refused_while_a_live_worker_leads_even_after_a_re
     let workers =
         Engine::new(db.pool.clone()).spawn(foldline_projectors::all(), bus.committed(), shutdown);
     eventually("the workers lead", || async {
-        projection_locks(&db).await == 9
+        projection_locks(&db).await == 9 && caught_up(&db).await
     })
     .await;
     let people = foldline_projectors::by_name("people_directory").unwrap();
@@ -201,7 +201,7 @@ async fn a_rebuild_in_place_is_refused_while_a_live_worker_leads_even_after_a_re
     // The workers take their locks again; until then a rebuild may win one,
     // and then the workers wait for it. Either way the two never run at once.
     eventually("the workers lead again", || async {
-        projection_locks(&db).await == 9
+        projection_locks(&db).await == 9 && caught_up(&db).await
     })
     .await;
     let refused = rebuild_in_place(&db.pool, people, 100, &|_, _| {}).await;
