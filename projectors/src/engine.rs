@@ -128,15 +128,22 @@ impl Engine {
     /// up). Safe beside a live worker: the checkpoint row is locked for the
     /// batch, so the two apply batches one after the other.
     pub async fn step(&self, projection: &dyn Projection) -> Result<usize, EngineError> {
-        let mut conn = self
-            .pool
+        let mut conn = self.pooled(projection).await?;
+        self.step_on(&mut conn, projection).await
+    }
+
+    /// A pooled connection, for one-off steps outside a worker.
+    async fn pooled(
+        &self,
+        projection: &dyn Projection,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, EngineError> {
+        self.pool
             .acquire()
             .await
             .map_err(|source| EngineError::Database {
                 projection: projection.name().to_owned(),
                 source,
-            })?;
-        self.step_on(&mut conn, projection).await
+            })
     }
 
     /// Applies the next batch to `projection` on `conn`. When the batch
@@ -277,14 +284,7 @@ impl Engine {
     /// Applies batches to `projection` until it has caught up; returns how
     /// many events it applied.
     pub async fn catch_up(&self, projection: &dyn Projection) -> Result<u64, EngineError> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|source| EngineError::Database {
-                projection: projection.name().to_owned(),
-                source,
-            })?;
+        let mut conn = self.pooled(projection).await?;
         self.catch_up_on(&mut conn, projection).await
     }
 

@@ -80,3 +80,21 @@ pub async fn rebuild_from_scratch(db: &TestDb, projection: &dyn Projection, batc
         .expect("rebuild");
     assert_eq!(applied, events as u64, "{name} replayed the whole store");
 }
+
+/// Every read table's rows, in a stable order.
+pub async fn snapshot(db: &TestDb) -> Vec<(String, Value)> {
+    let mut tables = Vec::new();
+    for projection in foldline_projectors::all() {
+        for table in projection.tables() {
+            tables.push((table.to_string(), table_json(db, table).await));
+        }
+    }
+    tables
+}
+
+/// Fails on the first table whose rows differ between two snapshots.
+pub fn assert_same(live: &[(String, Value)], rebuilt: &[(String, Value)]) {
+    for ((table, expected), (_, actual)) in live.iter().zip(rebuilt) {
+        assert_eq!(expected, actual, "{table} differs after the rebuild");
+    }
+}

@@ -13,22 +13,11 @@ use foldline_projectors::state_store::StateStore;
 use foldline_projectors::{checkpoint, Engine, Projection, ProjectionError, StoredEvent};
 use foldline_tests::commands::create_task;
 use foldline_tests::legacy::insert_contact_added;
-use foldline_tests::read_side::{catch_up_all, last_position, table_json, WAIT};
+use foldline_tests::read_side::{assert_same, catch_up_all, last_position, snapshot, WAIT};
 use foldline_tests::{Org, TestDb};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
 use uuid::Uuid;
-
-/// Every read table's rows, in a stable order.
-async fn snapshot(db: &TestDb) -> Vec<(String, serde_json::Value)> {
-    let mut tables = Vec::new();
-    for projection in foldline_projectors::all() {
-        for table in projection.tables() {
-            tables.push((table.to_string(), table_json(db, table).await));
-        }
-    }
-    tables
-}
 
 /// How many projection locks sessions of this database hold.
 async fn projection_locks(db: &TestDb) -> i64 {
@@ -173,9 +162,7 @@ async fn after_every_session_ends_one_engine_leads_each_projection() {
     )
     .await
     .unwrap();
-    for ((table, expected), (_, actual)) in live.iter().zip(&snapshot(&db).await) {
-        assert_eq!(expected, actual, "{table} differs from a rebuild");
-    }
+    assert_same(&live, &snapshot(&db).await);
 }
 
 #[tokio::test]

@@ -10,28 +10,11 @@ use foldline_projectors::rebuild::{
 };
 use foldline_projectors::Engine;
 use foldline_server::fixture::{self, Fixture};
-use foldline_tests::read_side::{catch_up_all, table_json, WAIT};
+use foldline_tests::read_side::{assert_same, catch_up_all, snapshot, table_json, WAIT};
 use foldline_tests::TestDb;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
-
-/// Every read table's rows, in a stable order.
-async fn snapshot(db: &TestDb) -> Vec<(String, serde_json::Value)> {
-    let mut tables = Vec::new();
-    for projection in foldline_projectors::all() {
-        for table in projection.tables() {
-            tables.push((table.to_string(), table_json(db, table).await));
-        }
-    }
-    tables
-}
-
-fn assert_same(live: &[(String, serde_json::Value)], rebuilt: &[(String, serde_json::Value)]) {
-    for ((table, expected), (_, actual)) in live.iter().zip(rebuilt) {
-        assert_eq!(expected, actual, "{table} differs after the rebuild");
-    }
-}
 
 /// The demo's first organization, and a member who may create tasks in it.
 fn demo_member(demo: &Fixture) -> (Uuid, Uuid) {
