@@ -78,7 +78,7 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if unreachable(&error) {
+        if is_unreachable(&error) {
             ApiError::Unavailable(error.to_string())
         } else {
             ApiError::Internal(error.to_string())
@@ -87,8 +87,8 @@ impl From<sqlx::Error> for ApiError {
 }
 
 /// Whether `error` says the database cannot be reached or is going away,
-/// rather than that this request went wrong.
-fn unreachable(error: &sqlx::Error) -> bool {
+/// rather than that this request went wrong: worth trying again.
+pub fn is_unreachable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

@@ -20,6 +20,7 @@ use axum::{Json, Router};
 use foldline_aggregates::{CommandBus, EventStore};
 use foldline_graphql::auth::Authenticator;
 use foldline_graphql::caller::Caller;
+use foldline_graphql::error::is_unreachable;
 use foldline_graphql::reads::Reads;
 use foldline_graphql::request::Request;
 use foldline_graphql::socket::SocketSession;
@@ -400,9 +401,21 @@ async fn graphiql(State(state): State<AppState>) -> Response {
 async fn readyz(State(state): State<AppState>) -> Response {
     // A database that does not answer makes the service unready within the
     // second, not when the pool gives up.
-    let answer = tokio::time::timeout(READY_TIMEOUT, readiness(&state))
-        .await
-        .unwrap_or_else(|_| Err(format!("database: no answer within {READY_TIMEOUT:?}")));
+    let answer = tokio::time::timeout(READY_TIMEOUT, async {
+        // After a restart of PostgreSQL the pool still holds connections to
+        // the old server, each failing once as it is discarded: the check is
+        // tried on until one answers or the second is up.
+        loop {
+            match readiness(&state).await {
+                Err(Unready::Database(error)) if is_unreachable(&error) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                answer => return answer.map_err(|why| why.to_string()),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("database: no answer within {READY_TIMEOUT:?}")));
     match answer {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
@@ -412,25 +425,32 @@ async fn readyz(State(state): State<AppState>) -> Response {
 /// The longest `/readyz` takes to answer.
 pub const READY_TIMEOUT: Duration = Duration::from_millis(900);
 
-async fn readiness(state: &AppState) -> Result<(), String> {
+/// Why the service is not ready.
+#[derive(Debug, thiserror::Error)]
+enum Unready {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Behind(String),
+}
+
+async fn readiness(state: &AppState) -> Result<(), Unready> {
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(&state.pool)
-        .await
-        .map_err(|error| format!("database: {error}"))?;
+        .await?;
     let known = MIGRATOR.iter().count() as i64;
     if applied < known {
-        return Err(format!("{applied} of {known} migrations applied"));
+        return Err(Unready::Behind(format!(
+            "{applied} of {known} migrations applied"
+        )));
     }
     let names = projection_names();
-    let lags = checkpoint::lags(&state.pool, &names)
-        .await
-        .map_err(|error| format!("database: {error}"))?;
-    for lag in lags {
+    for lag in checkpoint::lags(&state.pool, &names).await? {
         if lag.seconds_behind > READY_LAG_SECONDS {
-            return Err(format!(
+            return Err(Unready::Behind(format!(
                 "projection {} is {:.0} s behind",
                 lag.projection, lag.seconds_behind
-            ));
+            )));
         }
     }
     Ok(())

@@ -77,6 +77,14 @@ async fn after_a_restart_requests_are_unavailable_or_served_never_internal() {
     .execute(&mut admin)
     .await
     .unwrap();
+    // Readiness tries past the pool's dead connections: ready at once.
+    let ready = api
+        .router
+        .clone()
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "ready again after the restart");
     let mut served = false;
     for _ in 0..20 {
         let (status, response) = api.query(org.member, org.id, PEOPLE, json!({})).await;
