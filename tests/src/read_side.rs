@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use foldline_projectors::rebuild::rebuild_in_place;
+use foldline_projectors::rebuild::{rebuild, rebuild_in_place, Target};
 use foldline_projectors::{Engine, Projection};
 use serde_json::Value;
 
@@ -96,5 +96,29 @@ pub async fn snapshot(db: &TestDb) -> Vec<(String, Value)> {
 pub fn assert_same(live: &[(String, Value)], rebuilt: &[(String, Value)]) {
     for ((table, expected), (_, actual)) in live.iter().zip(rebuilt) {
         assert_eq!(expected, actual, "{table} differs after the rebuild");
+    }
+}
+
+/// Rebuilds every projection from scratch, in place, in batches of `batch`
+/// events, and fails on the first table whose rows differ from what the
+/// live projections had made; `context` prefixes the failure.
+pub async fn assert_rebuild_equals_live(db: &TestDb, batch: i64, context: &str) {
+    let live = snapshot(db).await;
+    let quiet = |_: u64, _: u64| {};
+    rebuild(
+        &db.pool,
+        &foldline_projectors::all(),
+        Target::InPlace,
+        batch,
+        &quiet,
+    )
+    .await
+    .expect("rebuild in place");
+    let rebuilt = snapshot(db).await;
+    for ((table, expected), (_, actual)) in live.iter().zip(&rebuilt) {
+        assert_eq!(
+            expected, actual,
+            "{context}{table} differs after the rebuild"
+        );
     }
 }

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use foldline_aggregates::task::{Task, TaskCommand};
-use foldline_projectors::rebuild::{rebuild, rebuild_in_place, RebuildError, Target};
+use foldline_projectors::rebuild::{rebuild_in_place, RebuildError};
 use foldline_projectors::state_store::StateStore;
 use foldline_projectors::{checkpoint, Engine, Projection, ProjectionError, StoredEvent};
 use foldline_tests::commands::create_task;
 use foldline_tests::legacy::insert_contact_added;
-use foldline_tests::read_side::{assert_same, catch_up_all, last_position, snapshot, WAIT};
+use foldline_tests::read_side::{assert_rebuild_equals_live, catch_up_all, last_position, WAIT};
 use foldline_tests::{Org, TestDb};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
@@ -151,18 +151,7 @@ async fn after_every_session_ends_one_engine_leads_each_projection() {
     for worker in workers {
         worker.await.unwrap();
     }
-    let live = snapshot(&db).await;
-    let quiet = |_: u64, _: u64| {};
-    rebuild(
-        &db.pool,
-        &foldline_projectors::all(),
-        Target::InPlace,
-        100,
-        &quiet,
-    )
-    .await
-    .unwrap();
-    assert_same(&live, &snapshot(&db).await);
+    assert_rebuild_equals_live(&db, 100, "").await;
 }
 
 #[tokio::test]

@@ -17,6 +17,13 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};
 use tower::ServiceExt;
 
+/// The status `/readyz` answers.
+async fn readiness(api: &Api) -> u16 {
+    let request = Request::get("/readyz").body(Body::empty()).unwrap();
+    let response = api.router.clone().oneshot(request).await.unwrap();
+    response.status().as_u16()
+}
+
 const PEOPLE: &str = "{ people(first: 5) { edges { node { name } } } }";
 
 #[tokio::test]
@@ -44,13 +51,7 @@ async fn with_the_database_down_requests_are_unavailable_at_once_and_readiness_s
     assert!(took < Duration::from_secs(4), "answered after {took:?}");
 
     let started = Instant::now();
-    let ready = api
-        .router
-        .clone()
-        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
+    assert_eq!(readiness(&api).await, 503);
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -78,13 +79,7 @@ async fn after_a_restart_requests_are_unavailable_or_served_never_internal() {
     .await
     .unwrap();
     // Readiness tries past the pool's dead connections: ready at once.
-    let ready = api
-        .router
-        .clone()
-        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200, "ready again after the restart");
+    assert_eq!(readiness(&api).await, 200, "ready again after the restart");
     let mut served = false;
     for _ in 0..20 {
         let (status, response) = api.query(org.member, org.id, PEOPLE, json!({})).await;

@@ -10,7 +10,9 @@ use foldline_projectors::rebuild::{
 };
 use foldline_projectors::Engine;
 use foldline_server::fixture::{self, Fixture};
-use foldline_tests::read_side::{assert_same, catch_up_all, snapshot, table_json, WAIT};
+use foldline_tests::read_side::{
+    assert_rebuild_equals_live, assert_same, catch_up_all, snapshot, table_json, WAIT,
+};
 use foldline_tests::TestDb;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -332,23 +334,7 @@ async fn a_random_workload_projected_live_equals_a_rebuild() {
     for worker in workers {
         worker.await.unwrap();
     }
-    let live = snapshot(&db).await;
-    rebuild(
-        &db.pool,
-        &foldline_projectors::all(),
-        Target::InPlace,
-        rng.gen_range(1..1_000),
-        &quiet,
-    )
-    .await
-    .unwrap();
-    let rebuilt = snapshot(&db).await;
-    for ((table, expected), (_, actual)) in live.iter().zip(&rebuilt) {
-        assert_eq!(
-            expected, actual,
-            "seed {seed}: {table} differs after the rebuild"
-        );
-    }
+    assert_rebuild_equals_live(&db, rng.gen_range(1..1_000), &format!("seed {seed}: ")).await;
 }
 
 #[tokio::test]
@@ -407,17 +393,7 @@ async fn after_a_rebuild_live_projections_fold_what_they_have_no_state_of_from_t
             "Rig the truss".into()
         )
     );
-    let live = snapshot(&db).await;
-    rebuild(
-        &db.pool,
-        &foldline_projectors::all(),
-        Target::InPlace,
-        1_000,
-        &quiet,
-    )
-    .await
-    .unwrap();
-    assert_same(&live, &snapshot(&db).await);
+    assert_rebuild_equals_live(&db, 1_000, "").await;
 }
 
 /// What a table is besides its rows: indexes and constraints by name and
