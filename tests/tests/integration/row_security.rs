@@ -189,6 +189,56 @@ async fn each_role_sees_exactly_what_its_visibility_allows_in_every_table() {
     }
 }
 
+/// The rule detail and audit queries apply to an entity read from its
+/// stream is the one row-level security applies to its rows: the Rust twin
+/// of the policies agrees with DOMAIN.md's rule for every caller, entity
+/// type, visibility and owner.
+#[test]
+fn the_rule_for_entities_is_the_rule_for_their_rows() {
+    let member = Uuid::new_v4();
+    let callers = [
+        ("owner", ""),
+        ("admin", ""),
+        ("member", ""),
+        ("guest", ""),
+        ("member", "finance"),
+    ];
+    for (role, capabilities) in callers {
+        for user in [member, Uuid::new_v4()] {
+            let caller = Caller {
+                name: role,
+                user,
+                role,
+                capabilities,
+            };
+            let entity_reader = foldline_graphql::caller::Caller {
+                user_id: user,
+                organization_id: Uuid::new_v4(),
+                role: role.to_owned(),
+                capabilities: capabilities
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            for entity_type in ENTITY_TYPES.into_iter().chain(["Expense", "Contract"]) {
+                for visibility in VISIBILITIES {
+                    assert_eq!(
+                        entity_reader.may_see_entity(entity_type, visibility, Some(member)),
+                        sees(
+                            &caller,
+                            visibility,
+                            member,
+                            financial("status_tracker", entity_type)
+                        ),
+                        "{role} {capabilities} sees a {visibility} {entity_type}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn without_settings_the_api_role_sees_nothing_and_writes_nothing() {
     let db = demo().await;
