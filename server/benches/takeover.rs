@@ -24,8 +24,7 @@ async fn main() {
             let (url, name) = support::fresh_database().await;
             let (took, leader, standby) =
                 takeover::takeover(&url, failure, Duration::from_secs(60)).await;
-            takeover::end(leader);
-            takeover::end(standby);
+            drop((leader, standby));
             support::drop_database(&name).await;
             times.push(took.expect("a takeover within 60 s"));
         }

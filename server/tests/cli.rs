@@ -463,8 +463,7 @@ async fn a_standby_takes_over_from_a_leader_that_dies_or_hangs() {
                 "the standby keeps leading"
             );
         }
-        takeover::end(leader);
-        takeover::end(standby);
+        drop((leader, standby));
         drop_database(&name).await;
     }
 }

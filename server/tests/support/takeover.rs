@@ -14,9 +14,29 @@ use sqlx::{Connection, PgConnection};
 /// How many projections a service runs, each under one advisory lock.
 pub const PROJECTIONS: usize = 9;
 
+/// A running `foldline serve`, killed when dropped: a test that fails half
+/// way leaves no process behind (nor one stopped with SIGSTOP holding the
+/// test run's output open).
+pub struct Service(Child);
+
+impl Service {
+    /// Its process id.
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.0.id() as i32)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = kill(self.pid(), Signal::SIGCONT);
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `foldline serve` on `url`, listening on a free port.
-pub fn serve(url: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_foldline"))
+pub fn serve(url: &str) -> Service {
+    let child = Command::new(env!("CARGO_BIN_EXE_foldline"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", url)
         .env("FOLDLINE_JWT_SECRET", "takeover")
@@ -24,7 +44,8 @@ pub fn serve(url: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("run foldline serve")
+        .expect("run foldline serve");
+    Service(child)
 }
 
 /// The sessions of `url`'s database that hold a projection lock.
@@ -77,7 +98,7 @@ pub async fn takeover(
     url: &str,
     failure: Failure,
     limit: Duration,
-) -> (Option<Duration>, Child, Child) {
+) -> (Option<Duration>, Service, Service) {
     let leader = serve(url);
     let before = led_by_others(url, &BTreeSet::new(), Duration::from_secs(60))
         .await
@@ -85,7 +106,7 @@ pub async fn takeover(
     let standby = serve(url);
     // The standby is up when it has connected and is asking for the locks.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let pid = Pid::from_raw(leader.id() as i32);
+    let pid = leader.pid();
     let signal = match failure {
         Failure::Dies => Signal::SIGKILL,
         Failure::Hangs => Signal::SIGSTOP,
@@ -99,10 +120,4 @@ pub async fn takeover(
         kill(pid, Signal::SIGCONT).expect("continue the leader");
     }
     (took, leader, standby)
-}
-
-/// Stops a service, whatever state it is in.
-pub fn end(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
