@@ -91,7 +91,15 @@ impl CommandBus {
             .decide_and_append::<A>(request, aggregate_id, command, expected_version)
             .await;
         let outcome = match &result {
-            Ok(_) => "ok",
+            Ok(appended) => {
+                tracing::debug!(
+                    version = appended.version,
+                    global_position = appended.global_position,
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "command appended"
+                );
+                "ok"
+            }
             Err(error) => error.outcome(),
         };
         metrics::counter!("foldline_commands_total", "command" => name, "outcome" => outcome)
@@ -113,7 +121,6 @@ impl CommandBus {
         A: DomainAggregate,
         A::Command: DomainCommand,
     {
-        let started = Instant::now();
         crate::text_limits::check(&command)?;
         let name = command.name();
         let requirement = command.requirement();
@@ -202,8 +209,6 @@ impl CommandBus {
                 capabilities: Default::default(),
             }),
         };
-        check_references(&references, &found)?;
-
         let claims_before = loaded.aggregate.claims();
         let mut aggregate = loaded.aggregate;
         let sink = EventSink::default();
@@ -214,6 +219,10 @@ impl CommandBus {
                 DomainError::NotCreated(_) => not_found(),
                 other => BusError::Domain(other),
             })?;
+        // After the aggregate has decided: a command to an aggregate that
+        // does not exist is refused as not found before a reference it names
+        // is looked at, as one to another organization's is.
+        check_references(&references, &found)?;
         let events = sink.collect().await;
         if events.is_empty() {
             return Err(BusError::Domain(DomainError::rule(
@@ -275,12 +284,6 @@ impl CommandBus {
             }
             moved
         });
-        tracing::debug!(
-            version = appended.version,
-            global_position = appended.global_position,
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "command appended"
-        );
         Ok(CommandOutcome {
             aggregate_id,
             version: appended.version,

@@ -517,6 +517,23 @@ async fn another_organizations_aggregate_and_a_missing_one_are_answered_alike() 
             answer(nothing, missing),
             "expected {expected:?}"
         );
+        // A command naming a reference that does not exist either.
+        let stranger = TaskCommand::AssignTask {
+            assignee: Some(Uuid::new_v4()),
+        };
+        let theirs = bus
+            .execute::<Task>(&b.request(b.owner), task, stranger.clone(), expected)
+            .await
+            .unwrap_err();
+        let nothing = bus
+            .execute::<Task>(&b.request(b.owner), missing, stranger, expected)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            answer(theirs, task),
+            answer(nothing, missing),
+            "a bad reference, expected {expected:?}"
+        );
     }
 }
 
