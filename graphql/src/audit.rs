@@ -277,8 +277,13 @@ impl AuditQuery {
             let (first, after) = page(first, after)?;
             let states =
                 audit::states(&request.pool, &aggregate_type, &id, At::Latest, true).await?;
-            seen_by(request, &aggregate_type, &id).await?;
-            own(request, states.first().cloned(), &aggregate_type, &id)?;
+            // Every state is here already, the present one last.
+            if !states
+                .last()
+                .is_some_and(|now| seen_in(request, &aggregate_type, now))
+            {
+                return Err(no_history(&aggregate_type, &id));
+            }
             let changes = audit::lineage(&states, field.as_deref());
             let start = after as usize;
             let has_next = changes.len() > start + first as usize;
@@ -352,7 +357,7 @@ fn own(
 ) -> Result<StateAt, ApiError> {
     state
         .filter(|state| state.organization_id == request.caller.organization_id)
-        .ok_or_else(|| ApiError::NotFound(format!("{aggregate_type} {id} has no such history")))
+        .ok_or_else(|| no_history(aggregate_type, id))
 }
 
 /// Fails as "not found" unless the caller may see the entity `id` of
@@ -361,28 +366,37 @@ fn own(
 /// An auditor reviews the history of what they may see, and nothing else.
 async fn seen_by(request: &Request, aggregate_type: &str, id: &str) -> Result<(), ApiError> {
     let now = audit::states(&request.pool, aggregate_type, id, At::Latest, false).await?;
-    let visible = now.last().is_some_and(|state| {
-        let visibility = state.state.get("visibility").and_then(Value::as_str);
-        let owner = state
-            .state
-            .get("owner_id")
-            .and_then(Value::as_str)
-            .and_then(|owner| owner.parse().ok());
-        state.organization_id == request.caller.organization_id
-            // An organization has no visibility of its own: its members see it.
-            && request.caller.may_see_entity(
-                aggregate_type,
-                visibility.unwrap_or("organization"),
-                owner,
-            )
-    });
-    if visible {
+    if now
+        .last()
+        .is_some_and(|now| seen_in(request, aggregate_type, now))
+    {
         Ok(())
     } else {
-        Err(ApiError::NotFound(format!(
-            "{aggregate_type} {id} has no such history"
-        )))
+        Err(no_history(aggregate_type, id))
     }
+}
+
+/// Whether the caller may see an entity whose present state is `now`.
+fn seen_in(request: &Request, aggregate_type: &str, now: &StateAt) -> bool {
+    let visibility = now.state.get("visibility").and_then(Value::as_str);
+    let owner = now
+        .state
+        .get("owner_id")
+        .and_then(Value::as_str)
+        .and_then(|owner| owner.parse().ok());
+    now.organization_id == request.caller.organization_id
+        // An organization has no visibility of its own: its members see it.
+        && request.caller.may_see_entity(
+            aggregate_type,
+            visibility.unwrap_or("organization"),
+            owner,
+        )
+}
+
+/// What the caller is told of a stream they may not review, or that has
+/// no event: the same either way.
+fn no_history(aggregate_type: &str, id: &str) -> ApiError {
+    ApiError::NotFound(format!("{aggregate_type} {id} has no such history"))
 }
 
 /// Which streams the caller may see, looked up once each per request.
