@@ -122,3 +122,16 @@ pub async fn assert_rebuild_equals_live(db: &TestDb, batch: i64, context: &str) 
         );
     }
 }
+
+/// The status tracker's row of `entity`: its current and previous status and
+/// its name.
+pub async fn status_of(db: &TestDb, entity: uuid::Uuid) -> (String, Option<String>, String) {
+    sqlx::query_as(
+        "SELECT current_status, previous_status, entity_name FROM status_tracker
+         WHERE entity_id = $1",
+    )
+    .bind(entity)
+    .fetch_one(&db.pool)
+    .await
+    .expect("a status row")
+}

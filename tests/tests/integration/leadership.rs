@@ -13,7 +13,9 @@ use foldline_projectors::state_store::StateStore;
 use foldline_projectors::{checkpoint, Engine, Projection, ProjectionError, StoredEvent};
 use foldline_tests::commands::create_task;
 use foldline_tests::legacy::insert_contact_added;
-use foldline_tests::read_side::{assert_rebuild_equals_live, catch_up_all, last_position, WAIT};
+use foldline_tests::read_side::{
+    assert_rebuild_equals_live, catch_up_all, last_position, status_of, WAIT,
+};
 use foldline_tests::{Org, TestDb};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
@@ -310,16 +312,13 @@ async fn a_stored_state_that_no_longer_reads_is_folded_again_from_the_store() {
         .await
         .unwrap();
     catch_up_all(&db, &engine).await;
-    let (status, previous, name): (String, Option<String>, String) = sqlx::query_as(
-        "SELECT current_status, previous_status, entity_name FROM status_tracker WHERE entity_id = $1",
-    )
-    .bind(task)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
     assert_eq!(
-        (status.as_str(), previous.as_deref(), name.as_str()),
-        ("in_progress", Some("todo"), "Hang the drape")
+        status_of(&db, task).await,
+        (
+            "in_progress".into(),
+            Some("todo".into()),
+            "Hang the drape".into()
+        )
     );
 }
 

@@ -11,7 +11,7 @@ use foldline_projectors::rebuild::{
 use foldline_projectors::Engine;
 use foldline_server::fixture::{self, Fixture};
 use foldline_tests::read_side::{
-    assert_rebuild_equals_live, assert_same, catch_up_all, snapshot, table_json, WAIT,
+    assert_rebuild_equals_live, assert_same, catch_up_all, snapshot, status_of, table_json, WAIT,
 };
 use foldline_tests::TestDb;
 use rand::rngs::StdRng;
@@ -378,15 +378,8 @@ async fn after_a_rebuild_live_projections_fold_what_they_have_no_state_of_from_t
         .unwrap();
     let engine = Engine::new(db.pool.clone());
     catch_up_all(&db, &engine).await;
-    let status: (String, Option<String>, String) = sqlx::query_as(
-        "SELECT current_status, previous_status, entity_name FROM status_tracker WHERE entity_id = $1",
-    )
-    .bind(task)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
     assert_eq!(
-        status,
+        status_of(&db, task).await,
         (
             "in_progress".into(),
             Some("todo".into()),
