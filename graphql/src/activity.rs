@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
@@ -77,7 +77,7 @@ pub struct ActivityFilter {
 
 impl ActivityFilter {
     /// Adds the filter's conditions to `sql`, a query of `activity_feed`.
-    pub(crate) fn push(self, sql: &mut QueryBuilder<'_, Postgres>) {
+    pub(crate) fn push_conditions(self, sql: &mut QueryBuilder<'_, Postgres>) {
         if let Some(entity_type) = self.entity_type {
             sql.push(" AND entity_type = ").push_bind(entity_type);
         }
@@ -94,6 +94,21 @@ impl ActivityFilter {
 pub(crate) const COLUMNS: &str = "id, activity_type, event_type, entity_type, entity_id, \
     entity_name, actor_id, title, content, metadata, visibility, owner_id, created_at, \
     last_position";
+
+impl Listed for ActivityFilter {
+    type Row = Activity;
+    const TABLE: &'static str = "activity_feed";
+    const COLUMNS: &'static str = COLUMNS;
+    const ORDER: Order = Order {
+        column: "created_at",
+        descending: true,
+    };
+
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
+        self.push_conditions(sql);
+        Ok(())
+    }
+}
 
 /// Activity queries.
 #[derive(Default)]
@@ -114,33 +129,13 @@ impl ActivityQuery {
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<Activity>> {
         let request = Request::of(ctx).map_err(|e| e.extend())?;
-        activity_feed(request, filter, first, after, after_position)
+        let listing = Listing {
+            first,
+            after,
+            after_position,
+        };
+        fetch(request, filter.unwrap_or_default(), listing)
             .await
             .map_err(|e| e.extend())
     }
-}
-
-async fn activity_feed(
-    request: &Request,
-    filter: Option<ActivityFilter>,
-    first: Option<i32>,
-    after: Option<String>,
-    after_position: Option<i64>,
-) -> Result<PageOf<Activity>, ApiError> {
-    let filter = filter.unwrap_or_default();
-    let mut sql = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {COLUMNS} FROM activity_feed WHERE organization_id = "
-    ));
-    sql.push_bind(request.caller.organization_id);
-    filter.push(&mut sql);
-    let listing = Listing {
-        first,
-        after,
-        after_position,
-    };
-    let order = Order {
-        column: "created_at",
-        descending: true,
-    };
-    fetch(request, "activity_feed", listing, sql, order).await
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
@@ -86,38 +86,34 @@ impl AssignmentQuery {
             after,
             after_position,
         };
-        assignments(request, filter.unwrap_or_default(), listing)
+        fetch(request, filter.unwrap_or_default(), listing)
             .await
             .map_err(|e| e.extend())
     }
 }
 
-async fn assignments(
-    request: &Request,
-    filter: AssignmentFilter,
-    listing: Listing,
-) -> Result<PageOf<Assignment>, ApiError> {
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT id, assignment_type, entity_type, entity_id, entity_name, user_id, role, status,
-                starts_at, ends_at, project, event_id, visibility, updated_at
-         FROM assignments WHERE organization_id = ",
-    );
-    sql.push_bind(request.caller.organization_id);
-    if let Some(user_id) = filter.user_id {
-        sql.push(" AND user_id = ").push_bind(user_id);
-    }
-    if let Some(from) = filter.from {
-        sql.push(" AND starts_at >= ").push_bind(from);
-    }
-    if let Some(to) = filter.to {
-        sql.push(" AND starts_at < ").push_bind(to);
-    }
-    if let Some(status) = filter.status {
-        sql.push(" AND status = ").push_bind(status);
-    }
-    let order = Order {
+impl Listed for AssignmentFilter {
+    type Row = Assignment;
+    const TABLE: &'static str = "assignments";
+    const COLUMNS: &'static str = "id, assignment_type, entity_type, entity_id, entity_name, user_id, role, status, starts_at, ends_at, project, event_id, visibility, updated_at";
+    const ORDER: Order = Order {
         column: "updated_at",
         descending: true,
     };
-    fetch(request, "assignments", listing, sql, order).await
+
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
+        if let Some(user_id) = self.user_id {
+            sql.push(" AND user_id = ").push_bind(user_id);
+        }
+        if let Some(from) = self.from {
+            sql.push(" AND starts_at >= ").push_bind(from);
+        }
+        if let Some(to) = self.to {
+            sql.push(" AND starts_at < ").push_bind(to);
+        }
+        if let Some(status) = self.status {
+            sql.push(" AND status = ").push_bind(status);
+        }
+        Ok(())
+    }
 }

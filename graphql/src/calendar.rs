@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use sqlx::{Postgres, QueryBuilder};
 
-use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
@@ -81,46 +81,39 @@ impl CalendarQuery {
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<CalendarEvent>> {
         let request = Request::of(ctx).map_err(|e| e.extend())?;
-        calendar_events(request, filter, first, after, after_position)
+        let listing = Listing {
+            first,
+            after,
+            after_position,
+        };
+        fetch(request, filter.unwrap_or_default(), listing)
             .await
             .map_err(|e| e.extend())
     }
 }
 
-async fn calendar_events(
-    request: &Request,
-    filter: Option<CalendarFilter>,
-    first: Option<i32>,
-    after: Option<String>,
-    after_position: Option<i64>,
-) -> Result<PageOf<CalendarEvent>, ApiError> {
-    let filter = filter.unwrap_or_default();
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT id, title, starts_at, ends_at, source_type, entity_type, entity_id, status,
-                visibility, owner_id, created_at, updated_at
-         FROM calendar_events WHERE organization_id = ",
-    );
-    sql.push_bind(request.caller.organization_id);
-    if let Some(from) = filter.from {
-        sql.push(" AND starts_at >= ").push_bind(from);
-    }
-    if let Some(to) = filter.to {
-        sql.push(" AND starts_at < ").push_bind(to);
-    }
-    if let Some(source_type) = filter.source_type {
-        sql.push(" AND source_type = ").push_bind(source_type);
-    }
-    if let Some(entity_id) = filter.entity_id {
-        sql.push(" AND entity_id = ").push_bind(entity_id);
-    }
-    let listing = Listing {
-        first,
-        after,
-        after_position,
-    };
-    let order = Order {
+impl Listed for CalendarFilter {
+    type Row = CalendarEvent;
+    const TABLE: &'static str = "calendar_events";
+    const COLUMNS: &'static str = "id, title, starts_at, ends_at, source_type, entity_type, entity_id, status, visibility, owner_id, created_at, updated_at";
+    const ORDER: Order = Order {
         column: "starts_at",
         descending: false,
     };
-    fetch(request, "calendar_events", listing, sql, order).await
+
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
+        if let Some(from) = self.from {
+            sql.push(" AND starts_at >= ").push_bind(from);
+        }
+        if let Some(to) = self.to {
+            sql.push(" AND starts_at < ").push_bind(to);
+        }
+        if let Some(source_type) = self.source_type {
+            sql.push(" AND source_type = ").push_bind(source_type);
+        }
+        if let Some(entity_id) = self.entity_id {
+            sql.push(" AND entity_id = ").push_bind(entity_id);
+        }
+        Ok(())
+    }
 }

@@ -5,6 +5,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::OutputType;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, QueryBuilder};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::page::{Cursor, Page};
@@ -31,6 +32,9 @@ pub struct Listing {
 }
 
 /// How a connection is ordered: by `column` (a timestamp), then by id.
+/// Each connection's table has an index in exactly this order after
+/// `organization_id` (`migrations/0015_connection_order.sql`), so a page is
+/// read in index order and stops after its rows.
 #[derive(Debug, Clone, Copy)]
 pub struct Order {
     /// The timestamp column.
@@ -39,20 +43,59 @@ pub struct Order {
     pub descending: bool,
 }
 
-/// Runs `sql` (a `SELECT … WHERE …` with the filters pushed) for one page of
-/// `listing` in `order`, after `projection` has reached the position asked for.
-pub async fn fetch<T>(
-    request: &Request,
-    projection: &str,
-    listing: Listing,
-    mut sql: QueryBuilder<'_, Postgres>,
-    order: Order,
-) -> Result<PageOf<T>, ApiError>
-where
-    T: for<'r> FromRow<'r, PgRow> + Send + Unpin + Paged + OutputType,
-{
-    let page = Page::new(listing.first, listing.after.as_deref())?;
-    request.wait_for(projection, listing.after_position).await?;
+/// A list the API pages through, implemented by its filter: the table it
+/// reads, the columns of its rows, its order, and how the filter narrows it.
+/// The resolvers, the plan test and the benchmarks build a page's statement
+/// from it ([`statement`]), so all three run the same SQL.
+pub trait Listed: Sized {
+    /// The rows listed.
+    type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin + Paged + OutputType;
+    /// The read table, also the projection that writes it.
+    const TABLE: &'static str;
+    /// The columns of a [`Listed::Row`].
+    const COLUMNS: &'static str;
+    /// The list's order.
+    const ORDER: Order;
+
+    /// Adds the filter's conditions to `sql`, a query of [`Listed::TABLE`]
+    /// whose `WHERE` already names the organization.
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError>;
+}
+
+/// The statement for one page of a list.
+pub struct Statement {
+    /// The SQL and its parameters.
+    pub sql: QueryBuilder<'static, Postgres>,
+    /// Whether it is planned for its values on every call rather than
+    /// prepared once with a generic plan. A page with filters is: the rows
+    /// a filter keeps depend on its value (one client holds most of an
+    /// organization's invoices, another none; a month holds all of a young
+    /// organization's rows), and a generic plan guesses them, sorting most
+    /// of the organization where an ordered read would have stopped after a
+    /// page. A page with none is one index range read in order whatever the
+    /// values, so its plan is made once per connection.
+    pub planned_per_call: bool,
+}
+
+/// The statement for one `page` of `filter`'s list in `organization`, after
+/// `head` (empty, or `EXPLAIN …` to see its plan). The page size is written
+/// into the text, so that a generic plan knows how few rows it needs.
+pub fn statement<F: Listed>(
+    head: &str,
+    filter: F,
+    organization: Uuid,
+    page: &Page,
+) -> Result<Statement, ApiError> {
+    let mut sql = QueryBuilder::new(format!(
+        "{head}SELECT {} FROM {} WHERE organization_id = ",
+        F::COLUMNS,
+        F::TABLE
+    ));
+    sql.push_bind(organization);
+    let unfiltered = sql.sql().len();
+    filter.push(&mut sql)?;
+    let planned_per_call = sql.sql().len() > unfiltered;
+    let order = F::ORDER;
     let (direction, beyond) = if order.descending {
         ("DESC", "<")
     } else {
@@ -66,12 +109,35 @@ where
             .push(")");
     }
     sql.push(format!(
-        " ORDER BY {} {direction}, id {direction} LIMIT ",
-        order.column
-    ))
-    .push_bind(page.limit());
+        " ORDER BY {column} {direction}, id {direction} LIMIT {limit}",
+        column = order.column,
+        limit = page.limit()
+    ));
+    Ok(Statement {
+        sql,
+        planned_per_call,
+    })
+}
+
+/// One page of `filter`'s list as `request`'s caller sees it, after its
+/// table has reached the position asked for.
+pub async fn fetch<F: Listed>(
+    request: &Request,
+    filter: F,
+    listing: Listing,
+) -> Result<PageOf<F::Row>, ApiError> {
+    let page = Page::new(listing.first, listing.after.as_deref())?;
+    let mut statement = statement("", filter, request.caller.organization_id, &page)?;
+    request.wait_for(F::TABLE, listing.after_position).await?;
     let mut conn = request.read().await?;
-    let rows: Vec<T> = sql.build_query_as().fetch_all(&mut *conn).await?;
+    // An unnamed statement is planned for its values each time it is sent
+    // (the read connections' `plan_cache_mode` is `auto`).
+    let rows: Vec<F::Row> = statement
+        .sql
+        .build_query_as()
+        .persistent(!statement.planned_per_call)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(page_of(rows, page))
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
@@ -95,36 +95,34 @@ impl DocumentQuery {
             after,
             after_position,
         };
-        documents(request, filter.unwrap_or_default(), listing)
+        fetch(request, filter.unwrap_or_default(), listing)
             .await
             .map_err(|e| e.extend())
     }
 }
 
-async fn documents(
-    request: &Request,
-    filter: DocumentFilter,
-    listing: Listing,
-) -> Result<PageOf<DocumentRow>, ApiError> {
-    let mut sql = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {COLUMNS} FROM document_registry WHERE organization_id = "
-    ));
-    sql.push_bind(request.caller.organization_id);
-    if let Some(document_type) = filter.document_type {
-        sql.push(" AND document_type = ").push_bind(document_type);
-    }
-    if let Some(status) = filter.status {
-        sql.push(" AND status = ").push_bind(status);
-    }
-    if let Some(before) = filter.expiring_before {
-        sql.push(" AND expires_on < ").push_bind(before);
-    }
-    if let Some(entity_id) = filter.entity_id {
-        sql.push(" AND entity_id = ").push_bind(entity_id);
-    }
-    let order = Order {
+impl Listed for DocumentFilter {
+    type Row = DocumentRow;
+    const TABLE: &'static str = "document_registry";
+    const COLUMNS: &'static str = COLUMNS;
+    const ORDER: Order = Order {
         column: "updated_at",
         descending: true,
     };
-    fetch(request, "document_registry", listing, sql, order).await
+
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
+        if let Some(document_type) = self.document_type {
+            sql.push(" AND document_type = ").push_bind(document_type);
+        }
+        if let Some(status) = self.status {
+            sql.push(" AND status = ").push_bind(status);
+        }
+        if let Some(before) = self.expiring_before {
+            sql.push(" AND expires_on < ").push_bind(before);
+        }
+        if let Some(entity_id) = self.entity_id {
+            sql.push(" AND entity_id = ").push_bind(entity_id);
+        }
+        Ok(())
+    }
 }

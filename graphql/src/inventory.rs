@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
@@ -88,38 +88,34 @@ impl InventoryQuery {
             after,
             after_position,
         };
-        inventory(request, filter.unwrap_or_default(), listing)
+        fetch(request, filter.unwrap_or_default(), listing)
             .await
             .map_err(|e| e.extend())
     }
 }
 
-async fn inventory(
-    request: &Request,
-    filter: InventoryFilter,
-    listing: Listing,
-) -> Result<PageOf<InventoryItem>, ApiError> {
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT id, item_type, entity_id, name, tag, quantity, value, currency, location_id,
-                current_holder_id, status, due_back_at, next_maintenance_at, visibility, updated_at
-         FROM inventory_registry WHERE organization_id = ",
-    );
-    sql.push_bind(request.caller.organization_id);
-    if let Some(item_type) = filter.item_type {
-        sql.push(" AND item_type = ").push_bind(item_type);
-    }
-    if let Some(status) = filter.status {
-        sql.push(" AND status = ").push_bind(status);
-    }
-    if let Some(location_id) = filter.location_id {
-        sql.push(" AND location_id = ").push_bind(location_id);
-    }
-    if let Some(before) = filter.maintenance_due_before {
-        sql.push(" AND next_maintenance_at < ").push_bind(before);
-    }
-    let order = Order {
+impl Listed for InventoryFilter {
+    type Row = InventoryItem;
+    const TABLE: &'static str = "inventory_registry";
+    const COLUMNS: &'static str = "id, item_type, entity_id, name, tag, quantity, value, currency, location_id, current_holder_id, status, due_back_at, next_maintenance_at, visibility, updated_at";
+    const ORDER: Order = Order {
         column: "updated_at",
         descending: true,
     };
-    fetch(request, "inventory_registry", listing, sql, order).await
+
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
+        if let Some(item_type) = self.item_type {
+            sql.push(" AND item_type = ").push_bind(item_type);
+        }
+        if let Some(status) = self.status {
+            sql.push(" AND status = ").push_bind(status);
+        }
+        if let Some(location_id) = self.location_id {
+            sql.push(" AND location_id = ").push_bind(location_id);
+        }
+        if let Some(before) = self.maintenance_due_before {
+            sql.push(" AND next_maintenance_at < ").push_bind(before);
+        }
+        Ok(())
+    }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
@@ -104,47 +104,41 @@ impl LedgerQuery {
             after,
             after_position,
         };
-        ledger(request, filter.unwrap_or_default(), listing)
+        fetch(request, filter.unwrap_or_default(), listing)
             .await
             .map_err(|e| e.extend())
     }
 }
 
-async fn ledger(
-    request: &Request,
-    filter: LedgerFilter,
-    listing: Listing,
-) -> Result<PageOf<LedgerEntry>, ApiError> {
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT id, transaction_type, direction, entity_type, entity_id, amount, currency, status,
-                counterparty_type, counterparty_id, counterparty_name, event_id, transaction_date,
-                issued_date, due_date, paid_date, description, reference, visibility, owner_id,
-                updated_at
-         FROM financial_ledger WHERE organization_id = ",
-    );
-    sql.push_bind(request.caller.organization_id);
-    if let Some(direction) = filter.direction {
-        sql.push(" AND direction = ").push_bind(direction);
-    }
-    if let Some(status) = filter.status {
-        sql.push(" AND status = ").push_bind(status);
-    }
-    if let Some(counterparty_id) = filter.counterparty_id {
-        sql.push(" AND counterparty_id = ")
-            .push_bind(counterparty_id);
-    }
-    if let Some(event_id) = filter.event_id {
-        sql.push(" AND event_id = ").push_bind(event_id);
-    }
-    if let Some(from) = filter.from {
-        sql.push(" AND transaction_date >= ").push_bind(from);
-    }
-    if let Some(to) = filter.to {
-        sql.push(" AND transaction_date < ").push_bind(to);
-    }
-    let order = Order {
+impl Listed for LedgerFilter {
+    type Row = LedgerEntry;
+    const TABLE: &'static str = "financial_ledger";
+    const COLUMNS: &'static str = "id, transaction_type, direction, entity_type, entity_id, amount, currency, status, counterparty_type, counterparty_id, counterparty_name, event_id, transaction_date, issued_date, due_date, paid_date, description, reference, visibility, owner_id, updated_at";
+    const ORDER: Order = Order {
         column: "updated_at",
         descending: true,
     };
-    fetch(request, "financial_ledger", listing, sql, order).await
+
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
+        if let Some(direction) = self.direction {
+            sql.push(" AND direction = ").push_bind(direction);
+        }
+        if let Some(status) = self.status {
+            sql.push(" AND status = ").push_bind(status);
+        }
+        if let Some(counterparty_id) = self.counterparty_id {
+            sql.push(" AND counterparty_id = ")
+                .push_bind(counterparty_id);
+        }
+        if let Some(event_id) = self.event_id {
+            sql.push(" AND event_id = ").push_bind(event_id);
+        }
+        if let Some(from) = self.from {
+            sql.push(" AND transaction_date >= ").push_bind(from);
+        }
+        if let Some(to) = self.to {
+            sql.push(" AND transaction_date < ").push_bind(to);
+        }
+        Ok(())
+    }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
@@ -68,7 +68,7 @@ pub struct Radius {
 pub struct LocationFilter {
     /// Only this location type.
     pub location_type: Option<String>,
-    /// Words in the name.
+    /// Words in the name, each the start of a word: `amst` finds Amsterdam.
     pub search: Option<String>,
     /// Only those within this circle.
     pub within: Option<Radius>,
@@ -95,66 +95,62 @@ impl LocationQuery {
             after,
             after_position,
         };
-        locations(request, filter.unwrap_or_default(), listing)
+        fetch(request, filter.unwrap_or_default(), listing)
             .await
             .map_err(|e| e.extend())
     }
 }
 
-async fn locations(
-    request: &Request,
-    filter: LocationFilter,
-    listing: Listing,
-) -> Result<PageOf<Location>, ApiError> {
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT id, location_type, entity_type, entity_id, name, address_line_1, city, country,
-                latitude, longitude, capacity, venue_id, visibility, updated_at
-         FROM location_registry WHERE organization_id = ",
-    );
-    sql.push_bind(request.caller.organization_id);
-    if let Some(location_type) = filter.location_type {
-        sql.push(" AND location_type = ").push_bind(location_type);
-    }
-    if let Some(search) = filter.search.filter(|s| !s.trim().is_empty()) {
-        sql.push(" AND name ILIKE '%' || ")
-            .push_bind(search)
-            .push(" || '%'");
-    }
-    if let Some(within) = filter.within {
-        for (name, value, bound) in [
-            ("latitude", within.latitude, 90.0),
-            ("longitude", within.longitude, 180.0),
-        ] {
-            if !(-bound..=bound).contains(&value) {
-                return Err(ApiError::BadUserInput(format!(
-                    "`{name}` must be between -{bound} and {bound}"
-                )));
-            }
-        }
-        if !(0.0..=20_000.0).contains(&within.kilometres) {
-            return Err(ApiError::BadUserInput(
-                "`kilometres` must be between 0 and 20000".into(),
-            ));
-        }
-        // Great-circle distance (haversine), Earth radius 6371 km; the box
-        // first lets the coordinates' index narrow the rows.
-        let degrees = within.kilometres / 111.0;
-        sql.push(" AND latitude BETWEEN ")
-            .push_bind(within.latitude - degrees)
-            .push(" AND ")
-            .push_bind(within.latitude + degrees)
-            .push(" AND 2 * 6371 * asin(sqrt(power(sin(radians(latitude - ")
-            .push_bind(within.latitude)
-            .push(") / 2), 2) + cos(radians(")
-            .push_bind(within.latitude)
-            .push(")) * cos(radians(latitude)) * power(sin(radians(longitude - ")
-            .push_bind(within.longitude)
-            .push(") / 2), 2))) <= ")
-            .push_bind(within.kilometres);
-    }
-    let order = Order {
+impl Listed for LocationFilter {
+    type Row = Location;
+    const TABLE: &'static str = "location_registry";
+    const COLUMNS: &'static str = "id, location_type, entity_type, entity_id, name, address_line_1, city, country, latitude, longitude, capacity, venue_id, visibility, updated_at";
+    const ORDER: Order = Order {
         column: "updated_at",
         descending: true,
     };
-    fetch(request, "location_registry", listing, sql, order).await
+
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
+        if let Some(location_type) = self.location_type {
+            sql.push(" AND location_type = ").push_bind(location_type);
+        }
+        if let Some(search) = self.search.filter(|s| !s.trim().is_empty()) {
+            sql.push(" AND to_tsvector('simple', name) @@ search_prefixes(")
+                .push_bind(search)
+                .push(")");
+        }
+        if let Some(within) = self.within {
+            for (name, value, bound) in [
+                ("latitude", within.latitude, 90.0),
+                ("longitude", within.longitude, 180.0),
+            ] {
+                if !(-bound..=bound).contains(&value) {
+                    return Err(ApiError::BadUserInput(format!(
+                        "`{name}` must be between -{bound} and {bound}"
+                    )));
+                }
+            }
+            if !(0.0..=20_000.0).contains(&within.kilometres) {
+                return Err(ApiError::BadUserInput(
+                    "`kilometres` must be between 0 and 20000".into(),
+                ));
+            }
+            // Great-circle distance (haversine), Earth radius 6371 km; the box
+            // first lets the coordinates' index narrow the rows.
+            let degrees = within.kilometres / 111.0;
+            sql.push(" AND latitude BETWEEN ")
+                .push_bind(within.latitude - degrees)
+                .push(" AND ")
+                .push_bind(within.latitude + degrees)
+                .push(" AND 2 * 6371 * asin(sqrt(power(sin(radians(latitude - ")
+                .push_bind(within.latitude)
+                .push(") / 2), 2) + cos(radians(")
+                .push_bind(within.latitude)
+                .push(")) * cos(radians(latitude)) * power(sin(radians(longitude - ")
+                .push_bind(within.longitude)
+                .push(") / 2), 2))) <= ")
+                .push_bind(within.kilometres);
+        }
+        Ok(())
+    }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
@@ -53,7 +53,7 @@ impl Paged for Person {
 /// Which people to list.
 #[derive(Debug, Clone, Default, InputObject)]
 pub struct PeopleFilter {
-    /// Words in the name.
+    /// Words in the name, each the start of a word: `car` finds Carol.
     pub search: Option<String>,
     /// Only this person type.
     pub person_type: Option<String>,
@@ -80,34 +80,30 @@ impl PeopleQuery {
             after,
             after_position,
         };
-        people(request, filter.unwrap_or_default(), listing)
+        fetch(request, filter.unwrap_or_default(), listing)
             .await
             .map_err(|e| e.extend())
     }
 }
 
-async fn people(
-    request: &Request,
-    filter: PeopleFilter,
-    listing: Listing,
-) -> Result<PageOf<Person>, ApiError> {
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT id, person_type, entity_type, entity_id, name, email, phone, job_title, role,
-                company_id, company_name, visibility, updated_at
-         FROM people_directory WHERE organization_id = ",
-    );
-    sql.push_bind(request.caller.organization_id);
-    if let Some(search) = filter.search.filter(|s| !s.trim().is_empty()) {
-        sql.push(" AND to_tsvector('simple', name) @@ plainto_tsquery('simple', ")
-            .push_bind(search)
-            .push(")");
-    }
-    if let Some(person_type) = filter.person_type {
-        sql.push(" AND person_type = ").push_bind(person_type);
-    }
-    let order = Order {
+impl Listed for PeopleFilter {
+    type Row = Person;
+    const TABLE: &'static str = "people_directory";
+    const COLUMNS: &'static str = "id, person_type, entity_type, entity_id, name, email, phone, job_title, role, company_id, company_name, visibility, updated_at";
+    const ORDER: Order = Order {
         column: "updated_at",
         descending: true,
     };
-    fetch(request, "people_directory", listing, sql, order).await
+
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
+        if let Some(search) = self.search.filter(|s| !s.trim().is_empty()) {
+            sql.push(" AND to_tsvector('simple', name) @@ search_prefixes(")
+                .push_bind(search)
+                .push(")");
+        }
+        if let Some(person_type) = self.person_type {
+            sql.push(" AND person_type = ").push_bind(person_type);
+        }
+        Ok(())
+    }
 }

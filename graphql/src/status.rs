@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listing, Order, PageOf, Paged};
+use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
 use crate::request::Request;
@@ -84,36 +84,31 @@ impl StatusQuery {
             after,
             after_position,
         };
-        statuses(request, filter.unwrap_or_default(), listing)
+        fetch(request, filter.unwrap_or_default(), listing)
             .await
             .map_err(|e| e.extend())
     }
 }
 
-async fn statuses(
-    request: &Request,
-    filter: StatusFilter,
-    listing: Listing,
-) -> Result<PageOf<EntityStatus>, ApiError> {
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT id, entity_type, entity_id, entity_name, current_status, previous_status,
-                status_category, changed_by, changed_at, event_id, due_date, priority,
-                visibility, updated_at
-         FROM status_tracker WHERE organization_id = ",
-    );
-    sql.push_bind(request.caller.organization_id);
-    if let Some(category) = filter.category {
-        sql.push(" AND status_category = ").push_bind(category);
-    }
-    if let Some(entity_type) = filter.entity_type {
-        sql.push(" AND entity_type = ").push_bind(entity_type);
-    }
-    if filter.overdue == Some(true) {
-        sql.push(" AND due_date < current_date AND status_category <> 'completed'");
-    }
-    let order = Order {
+impl Listed for StatusFilter {
+    type Row = EntityStatus;
+    const TABLE: &'static str = "status_tracker";
+    const COLUMNS: &'static str = "id, entity_type, entity_id, entity_name, current_status, previous_status, status_category, changed_by, changed_at, event_id, due_date, priority, visibility, updated_at";
+    const ORDER: Order = Order {
         column: "updated_at",
         descending: true,
     };
-    fetch(request, "status_tracker", listing, sql, order).await
+
+    fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
+        if let Some(category) = self.category {
+            sql.push(" AND status_category = ").push_bind(category);
+        }
+        if let Some(entity_type) = self.entity_type {
+            sql.push(" AND entity_type = ").push_bind(entity_type);
+        }
+        if self.overdue == Some(true) {
+            sql.push(" AND due_date < current_date AND status_category <> 'completed'");
+        }
+        Ok(())
+    }
 }

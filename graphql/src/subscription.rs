@@ -293,7 +293,7 @@ impl Follower {
             .push(", ")
             .push_bind(self.seen.2)
             .push(")");
-        self.filter.clone().push(&mut sql);
+        self.filter.clone().push_conditions(&mut sql);
         sql.push(" ORDER BY transaction_id, last_position, id LIMIT ")
             .push_bind(BATCH);
         // When the memberships change (and now and then besides) the read

@@ -16,7 +16,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Months, Utc};
 use foldline_graphql::activity::Activity;
@@ -26,11 +26,9 @@ use foldline_graphql::caller::Caller;
 use foldline_graphql::reads::Reads;
 use foldline_graphql::request::Request;
 use foldline_graphql::Limits;
-use foldline_projectors::rebuild::{rebuild, Target as Rebuild};
 use foldline_server::http::{router, AppState};
-use foldline_tests::bulk::fill;
-use foldline_tests::measure::{env_or, ms, Figures};
-use foldline_tests::{Org, TestDb};
+use foldline_tests::bulk::projected_store;
+use foldline_tests::measure::{drive, env_or, ms, Figures};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -89,33 +87,8 @@ async fn main() {
     let connections = env_or("BENCH_CONNECTIONS", 32) as usize;
     let duration = Duration::from_secs(env_or("BENCH_SECONDS", 10) as u64);
 
-    let db = TestDb::new().await;
-    let org = Org::create(&db.bus(), "Load").await;
-    let events = fill(
-        &db,
-        &org,
-        wanted,
-        (wanted + organizations - 1) / organizations,
-    )
-    .await;
-    let started = Instant::now();
-    let quiet = |_: u64, _: u64| {};
-    rebuild(
-        &db.pool,
-        &foldline_projectors::all(),
-        Rebuild::InPlace,
-        10_000,
-        &quiet,
-    )
-    .await
-    .expect("projected");
-    // Measure the queries, not the writing back of what was just projected:
-    // without a checkpoint here, the checkpointer's flushing takes a share
-    // of the two cores during the first runs.
-    for statement in ["VACUUM ANALYZE", "CHECKPOINT"] {
-        sqlx::query(statement).execute(&db.pool).await.unwrap();
-    }
-    println!("projected in {:.1} s", started.elapsed().as_secs_f64());
+    let db = projected_store(wanted, organizations).await;
+    let events = db.event_count().await;
     let tenants = Arc::new(tenants(&db.pool).await);
     let (calendar_rows, activity_rows): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM calendar_events), (SELECT count(*) FROM activity_feed)",
@@ -260,47 +233,6 @@ async fn tenants(pool: &PgPool) -> Vec<Tenant> {
     tenants
 }
 
-/// Runs `clients` loops of `request` for the warm-up and then `duration`,
-/// and gives the figures of what started after the warm-up. `request` is
-/// called with the client's number and its request count; it checks its
-/// own answer.
-async fn drive<S, F>(clients: Vec<S>, duration: Duration, request: F) -> Figures
-where
-    S: Send + 'static,
-    F: Fn(&mut S, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>
-        + Send
-        + Sync
-        + 'static,
-{
-    let request = Arc::new(request);
-    let measured_from = Instant::now() + WARM_UP;
-    let end = measured_from + duration;
-    let mut tasks = Vec::new();
-    for (client, mut state) in clients.into_iter().enumerate() {
-        let request = request.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut n = client;
-            loop {
-                let started = Instant::now();
-                if started >= end {
-                    return latencies;
-                }
-                request(&mut state, n).await;
-                if started >= measured_from {
-                    latencies.push(started.elapsed());
-                }
-                n += 1;
-            }
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.unwrap());
-    }
-    Figures::new(duration, latencies)
-}
-
 /// GraphQL requests over `connections` keep-alive HTTP/1.1 connections.
 async fn http_load(
     address: SocketAddr,
@@ -319,7 +251,7 @@ async fn http_load(
         tokio::spawn(connection);
         clients.push((sender, tenants.clone()));
     }
-    drive(clients, duration, move |(sender, tenants), n| {
+    drive(clients, WARM_UP, duration, move |(sender, tenants), n| {
         Box::pin(async move {
             let tenant = &tenants[n % tenants.len()];
             let body = match query {
@@ -364,7 +296,7 @@ async fn execute_load(
     let states = (0..clients)
         .map(|_| (state.clone(), tenants.clone()))
         .collect();
-    drive(states, duration, move |(state, tenants), n| {
+    drive(states, WARM_UP, duration, move |(state, tenants), n| {
         Box::pin(async move {
             let tenant = &tenants[n % tenants.len()];
             let request = match query {
@@ -402,34 +334,39 @@ async fn sql_load(
     let states = (0..clients)
         .map(|_| (pool.clone(), reads.cloned(), tenants.clone()))
         .collect();
-    drive(states, duration, move |(pool, reads, tenants), n| {
-        Box::pin(async move {
-            let tenant = &tenants[n % tenants.len()];
-            let organization = tenant.caller.organization_id;
-            let mut conn = match reads {
-                Some(reads) => reads.as_caller(&tenant.caller).await.unwrap(),
-                None => pool.acquire().await.unwrap(),
-            };
-            let rows = match query {
-                Query::Calendar => sqlx::query_as::<_, CalendarEvent>(CALENDAR_SQL)
-                    .bind(organization)
-                    .bind(tenant.month.0)
-                    .bind(tenant.month.1)
-                    .bind(PAGE + 1)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .unwrap()
-                    .len(),
-                Query::Activity => sqlx::query_as::<_, Activity>(ACTIVITY_SQL)
-                    .bind(organization)
-                    .bind(PAGE + 1)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .unwrap()
-                    .len(),
-            };
-            assert_eq!(rows as i64, PAGE + 1);
-        })
-    })
+    drive(
+        states,
+        WARM_UP,
+        duration,
+        move |(pool, reads, tenants), n| {
+            Box::pin(async move {
+                let tenant = &tenants[n % tenants.len()];
+                let organization = tenant.caller.organization_id;
+                let mut conn = match reads {
+                    Some(reads) => reads.as_caller(&tenant.caller).await.unwrap(),
+                    None => pool.acquire().await.unwrap(),
+                };
+                let rows = match query {
+                    Query::Calendar => sqlx::query_as::<_, CalendarEvent>(CALENDAR_SQL)
+                        .bind(organization)
+                        .bind(tenant.month.0)
+                        .bind(tenant.month.1)
+                        .bind(PAGE + 1)
+                        .fetch_all(&mut *conn)
+                        .await
+                        .unwrap()
+                        .len(),
+                    Query::Activity => sqlx::query_as::<_, Activity>(ACTIVITY_SQL)
+                        .bind(organization)
+                        .bind(PAGE + 1)
+                        .fetch_all(&mut *conn)
+                        .await
+                        .unwrap()
+                        .len(),
+                };
+                assert_eq!(rows as i64, PAGE + 1);
+            })
+        },
+    )
     .await
 }

@@ -11,6 +11,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use foldline_projectors::rebuild::{rebuild, Target};
+
 use crate::workload::iteration;
 use crate::{Org, TestDb};
 
@@ -60,6 +62,76 @@ pub async fn fill(db: &TestDb, org: &Org, wanted: i64, base: i64) -> i64 {
         .await
         .expect("vacuum");
     db.event_count().await
+}
+
+/// A store of about `wanted` events over `organizations` organizations
+/// (one through the command bus, the others bulk copies of it), projected
+/// into the nine tables, vacuumed, analyzed and checkpointed: what the read
+/// benchmarks measure. With `BENCH_REUSE=1` the database is kept under a
+/// name of its size and reused by the next run that asks for the same size
+/// (rebuilt if that run finds it unfinished).
+pub async fn projected_store(wanted: i64, organizations: i64) -> TestDb {
+    let reuse = std::env::var("BENCH_REUSE").is_ok_and(|v| v == "1");
+    let db = if reuse {
+        let name = format!("foldline_bench_{wanted}_{organizations}");
+        let (mut db, fresh) = TestDb::kept(&name).await;
+        if !fresh {
+            if finished(&db.pool).await {
+                println!("reusing the projected store in database {name}");
+                return db;
+            }
+            println!("database {name} is unfinished: making it again");
+            db.keep = false;
+            drop(db);
+            db = TestDb::kept(&name).await.0;
+        }
+        db
+    } else {
+        TestDb::new().await
+    };
+    let org = Org::create(&db.bus(), "Load").await;
+    fill(
+        &db,
+        &org,
+        wanted,
+        (wanted + organizations - 1) / organizations,
+    )
+    .await;
+    let started = Instant::now();
+    let quiet = |_: u64, _: u64| {};
+    rebuild(
+        &db.pool,
+        &foldline_projectors::all(),
+        Target::InPlace,
+        10_000,
+        &quiet,
+    )
+    .await
+    .expect("projected");
+    // Measure the queries, not the writing back of what was just projected:
+    // without a checkpoint here, the checkpointer's flushing takes a share
+    // of the two cores during the first runs.
+    for statement in ["VACUUM ANALYZE", "CHECKPOINT"] {
+        sqlx::query(statement).execute(&db.pool).await.unwrap();
+    }
+    println!("projected in {:.1} s", started.elapsed().as_secs_f64());
+    db
+}
+
+/// Whether every projection has reached the store's last event.
+async fn finished(pool: &PgPool) -> bool {
+    let behind: Option<i64> = sqlx::query_scalar(
+        "SELECT count(*) FROM projection_checkpoints
+         WHERE global_position < (SELECT max(global_position) FROM events)",
+    )
+    .fetch_one(pool)
+    .await
+    .ok();
+    let projected: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_checkpoints")
+        .fetch_one(pool)
+        .await
+        .unwrap_or(0);
+    behind == Some(0) && projected as usize == foldline_projectors::all().len()
 }
 
 /// Events read and appended per statement.

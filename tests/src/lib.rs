@@ -8,6 +8,7 @@ pub mod api;
 pub mod bulk;
 pub mod commands;
 pub mod legacy;
+pub mod lists;
 pub mod measure;
 pub mod read_side;
 pub mod workload;
@@ -44,6 +45,8 @@ pub struct TestDb {
     pub options: PgConnectOptions,
     admin: PgConnectOptions,
     name: String,
+    /// Kept databases outlive the value (benchmarks that reuse a filled store).
+    keep: bool,
 }
 
 impl TestDb {
@@ -54,6 +57,46 @@ impl TestDb {
         TestDb::create(admin, Some(&template)).await
     }
 
+    /// The database `name`, kept after the value is dropped: created from
+    /// the migrated template when missing (`true`), else reused as it is,
+    /// with any newer migration applied (`false`). For benchmarks whose
+    /// store takes minutes to fill.
+    pub async fn kept(name: &str) -> (TestDb, bool) {
+        let admin = server().await;
+        let mut conn = PgConnection::connect_with(&admin)
+            .await
+            .expect("connect to the test server");
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(name)
+                .fetch_one(&mut conn)
+                .await
+                .expect("look up the kept database");
+        conn.close().await.ok();
+        if !exists {
+            let template = ensure_template(&admin).await;
+            let mut db = TestDb::create_named(admin, Some(&template), name.to_owned()).await;
+            db.keep = true;
+            return (db, true);
+        }
+        let options = admin.clone().database(name);
+        let pool = database::pool(options.clone(), 16)
+            .await
+            .expect("connect to the kept database");
+        MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrate the kept database");
+        let db = TestDb {
+            pool,
+            options,
+            admin,
+            name: name.to_owned(),
+            keep: true,
+        };
+        (db, false)
+    }
+
     /// Creates a fresh, empty database: no migrations.
     pub async fn empty() -> TestDb {
         TestDb::create(server().await, None).await
@@ -61,6 +104,10 @@ impl TestDb {
 
     async fn create(admin: PgConnectOptions, template: Option<&str>) -> TestDb {
         let name = format!("foldline_test_{}", Uuid::new_v4().simple());
+        TestDb::create_named(admin, template, name).await
+    }
+
+    async fn create_named(admin: PgConnectOptions, template: Option<&str>, name: String) -> TestDb {
         let mut conn = PgConnection::connect_with(&admin)
             .await
             .expect("connect to the test server");
@@ -84,6 +131,7 @@ impl TestDb {
             options,
             admin,
             name,
+            keep: false,
         }
     }
 
@@ -103,6 +151,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         let admin = self.admin.clone();
         let name = self.name.clone();
         // Drop cannot await; a short-lived runtime on its own thread can. The
@@ -164,11 +215,19 @@ async fn ensure_template(admin: &PgConnectOptions) -> String {
             .execute(&mut conn)
             .await
             .expect("create the template");
-        let pool = database::pool(admin.clone().database(&building), 1)
+        // One connection, closed before the rename: a pool's connection
+        // could still be on its way back to the pool, and connected.
+        let mut migrating = PgConnection::connect_with(&admin.clone().database(&building))
             .await
             .expect("connect to the template");
-        MIGRATOR.run(&pool).await.expect("migrate the template");
-        pool.close().await;
+        MIGRATOR
+            .run(&mut migrating)
+            .await
+            .expect("migrate the template");
+        migrating
+            .close()
+            .await
+            .expect("disconnect from the template");
         // A closed connection's backend exits a moment after the client has
         // let go of it, and the rename refuses (after waiting 5 s itself)
         // while it is still there.

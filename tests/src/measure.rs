@@ -1,6 +1,9 @@
 //! Throughput and latency figures for the benchmarks.
 
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// What a timed run did: how long it took, and each operation's latency.
 #[derive(Debug, Clone)]
@@ -46,4 +49,47 @@ pub fn env_or(name: &str, default: i64) -> i64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Runs `clients` loops of `request` for `warm_up` and then `duration`,
+/// and gives the figures of what started after the warm-up. `request` is
+/// called with the client's number and its request count; it checks its
+/// own answer.
+pub async fn drive<S, F>(
+    clients: Vec<S>,
+    warm_up: Duration,
+    duration: Duration,
+    request: F,
+) -> Figures
+where
+    S: Send + 'static,
+    F: Fn(&mut S, usize) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
+    let measured_from = Instant::now() + warm_up;
+    let end = measured_from + duration;
+    let mut tasks = Vec::new();
+    for (client, mut state) in clients.into_iter().enumerate() {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = client;
+            loop {
+                let started = Instant::now();
+                if started >= end {
+                    return latencies;
+                }
+                request(&mut state, n).await;
+                if started >= measured_from {
+                    latencies.push(started.elapsed());
+                }
+                n += 1;
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    Figures::new(duration, latencies)
 }

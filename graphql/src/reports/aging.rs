@@ -74,6 +74,21 @@ pub struct InvoiceAging {
 #[derive(Default)]
 pub struct AgingQuery;
 
+/// The outstanding invoices: `$1` the organization, `$2` the day, `$3`
+/// the direction; each row's currency, days past due and amount left.
+pub const SQL: &str = "SELECT invoice.currency,
+            $2::date - coalesce(invoice.due_date, invoice.issued_date, invoice.transaction_date),
+            invoice.amount - coalesce(paid.amount, 0)
+     FROM financial_ledger invoice
+     LEFT JOIN LATERAL (
+         SELECT sum(payment.amount)::bigint AS amount FROM financial_ledger payment
+         WHERE payment.organization_id = invoice.organization_id
+           AND payment.entity_type = 'Invoice' AND payment.entity_id = invoice.entity_id
+           AND payment.transaction_type = 'payment'
+     ) paid ON true
+     WHERE invoice.organization_id = $1 AND invoice.transaction_type = 'invoice'
+       AND invoice.direction = $3 AND invoice.status IN ('issued', 'partially_paid')";
+
 #[Object]
 impl AgingQuery {
     /// Issued and partly paid invoices' outstanding amounts, by how many
@@ -105,25 +120,12 @@ async fn invoice_aging(
         )));
     }
     let mut conn = request.read().await?;
-    let invoices: Vec<(String, i32, i64)> = sqlx::query_as(
-        "SELECT invoice.currency,
-                $2::date - coalesce(invoice.due_date, invoice.issued_date, invoice.transaction_date),
-                invoice.amount - coalesce(paid.amount, 0)
-         FROM financial_ledger invoice
-         LEFT JOIN LATERAL (
-             SELECT sum(payment.amount)::bigint AS amount FROM financial_ledger payment
-             WHERE payment.organization_id = invoice.organization_id
-               AND payment.entity_type = 'Invoice' AND payment.entity_id = invoice.entity_id
-               AND payment.transaction_type = 'payment'
-         ) paid ON true
-         WHERE invoice.organization_id = $1 AND invoice.transaction_type = 'invoice'
-           AND invoice.direction = $3 AND invoice.status IN ('issued', 'partially_paid')",
-    )
-    .bind(request.caller.organization_id)
-    .bind(as_of)
-    .bind(&direction)
-    .fetch_all(&mut *conn)
-    .await?;
+    let invoices: Vec<(String, i32, i64)> = sqlx::query_as(SQL)
+        .bind(request.caller.organization_id)
+        .bind(as_of)
+        .bind(&direction)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(InvoiceAging {
         as_of,
         direction,

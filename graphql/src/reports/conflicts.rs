@@ -93,6 +93,55 @@ struct Row {
     second_ends_at: Option<DateTime<Utc>>,
 }
 
+/// The overlapping bookings: `$1` the organization, `[$2, $3)` the
+/// window, `$4` one subject or null, `$5` the most conflicts returned.
+pub const SQL: &str = "WITH booking AS (
+         SELECT 'venue' AS kind, location.venue_id AS subject_id, 'Event' AS entity_type,
+                calendar.entity_id, calendar.title, calendar.starts_at, calendar.ends_at
+         FROM calendar_events calendar
+         JOIN location_registry location
+           ON location.organization_id = calendar.organization_id
+          AND location.location_type = 'event' AND location.entity_type = 'Event'
+          AND location.entity_id = calendar.entity_id
+         WHERE calendar.organization_id = $1 AND calendar.source_type = 'event'
+           AND calendar.status IS DISTINCT FROM 'cancelled'
+           AND location.venue_id IS NOT NULL
+           AND calendar.starts_at < $3 AND coalesce(calendar.ends_at, calendar.starts_at) >= $2
+         UNION ALL
+         SELECT 'person', shift.user_id, 'Shift', shift.entity_id, shift.entity_name,
+                shift.starts_at, shift.ends_at
+         FROM assignments shift
+         WHERE shift.organization_id = $1 AND shift.assignment_type = 'shift'
+           AND shift.status IS DISTINCT FROM 'cancelled' AND shift.starts_at IS NOT NULL
+           AND shift.starts_at < $3 AND coalesce(shift.ends_at, shift.starts_at) >= $2
+     ),
+     ranged AS (
+         SELECT *, tstzrange(starts_at, coalesce(ends_at, starts_at),
+                             CASE WHEN coalesce(ends_at, starts_at) = starts_at
+                                  THEN '[]' ELSE '[)' END) AS span
+         FROM booking
+         WHERE $4::uuid IS NULL OR subject_id = $4
+     )
+     SELECT a.kind, a.subject_id,
+            coalesce(venue.name, person.name) AS subject_name,
+            a.entity_type AS first_entity_type, a.entity_id AS first_entity_id,
+            a.title AS first_title, a.starts_at AS first_starts_at, a.ends_at AS first_ends_at,
+            b.entity_type AS second_entity_type, b.entity_id AS second_entity_id,
+            b.title AS second_title, b.starts_at AS second_starts_at,
+            b.ends_at AS second_ends_at
+     FROM ranged a
+     JOIN ranged b
+       ON a.kind = b.kind AND a.subject_id = b.subject_id AND a.span && b.span
+      AND (a.starts_at, a.entity_id) < (b.starts_at, b.entity_id)
+     LEFT JOIN location_registry venue
+       ON a.kind = 'venue' AND venue.organization_id = $1
+      AND venue.location_type = 'venue' AND venue.entity_id = a.subject_id
+     LEFT JOIN people_directory person
+       ON a.kind = 'person' AND person.organization_id = $1
+      AND person.entity_type = 'Member' AND person.entity_id = a.subject_id
+     ORDER BY a.starts_at, a.entity_id, b.starts_at, b.entity_id
+     LIMIT $5";
+
 impl From<Row> for Conflict {
     fn from(row: Row) -> Self {
         Conflict {
@@ -140,60 +189,13 @@ async fn calendar_conflicts(
     let mut conn = request.read().await?;
     // A booking is a range closed at its end only when it has no length, so
     // that a moment still collides with what spans it.
-    let rows: Vec<Row> = sqlx::query_as(
-        "WITH booking AS (
-             SELECT 'venue' AS kind, location.venue_id AS subject_id, 'Event' AS entity_type,
-                    calendar.entity_id, calendar.title, calendar.starts_at, calendar.ends_at
-             FROM calendar_events calendar
-             JOIN location_registry location
-               ON location.organization_id = calendar.organization_id
-              AND location.location_type = 'event' AND location.entity_type = 'Event'
-              AND location.entity_id = calendar.entity_id
-             WHERE calendar.organization_id = $1 AND calendar.source_type = 'event'
-               AND calendar.status IS DISTINCT FROM 'cancelled'
-               AND location.venue_id IS NOT NULL
-               AND calendar.starts_at < $3 AND coalesce(calendar.ends_at, calendar.starts_at) >= $2
-             UNION ALL
-             SELECT 'person', shift.user_id, 'Shift', shift.entity_id, shift.entity_name,
-                    shift.starts_at, shift.ends_at
-             FROM assignments shift
-             WHERE shift.organization_id = $1 AND shift.assignment_type = 'shift'
-               AND shift.status IS DISTINCT FROM 'cancelled' AND shift.starts_at IS NOT NULL
-               AND shift.starts_at < $3 AND coalesce(shift.ends_at, shift.starts_at) >= $2
-         ),
-         ranged AS (
-             SELECT *, tstzrange(starts_at, coalesce(ends_at, starts_at),
-                                 CASE WHEN coalesce(ends_at, starts_at) = starts_at
-                                      THEN '[]' ELSE '[)' END) AS span
-             FROM booking
-             WHERE $4::uuid IS NULL OR subject_id = $4
-         )
-         SELECT a.kind, a.subject_id,
-                coalesce(venue.name, person.name) AS subject_name,
-                a.entity_type AS first_entity_type, a.entity_id AS first_entity_id,
-                a.title AS first_title, a.starts_at AS first_starts_at, a.ends_at AS first_ends_at,
-                b.entity_type AS second_entity_type, b.entity_id AS second_entity_id,
-                b.title AS second_title, b.starts_at AS second_starts_at,
-                b.ends_at AS second_ends_at
-         FROM ranged a
-         JOIN ranged b
-           ON a.kind = b.kind AND a.subject_id = b.subject_id AND a.span && b.span
-          AND (a.starts_at, a.entity_id) < (b.starts_at, b.entity_id)
-         LEFT JOIN location_registry venue
-           ON a.kind = 'venue' AND venue.organization_id = $1
-          AND venue.location_type = 'venue' AND venue.entity_id = a.subject_id
-         LEFT JOIN people_directory person
-           ON a.kind = 'person' AND person.organization_id = $1
-          AND person.entity_type = 'Member' AND person.entity_id = a.subject_id
-         ORDER BY a.starts_at, a.entity_id, b.starts_at, b.entity_id
-         LIMIT $5",
-    )
-    .bind(request.caller.organization_id)
-    .bind(from)
-    .bind(to)
-    .bind(subject_id)
-    .bind(MOST_CONFLICTS)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows: Vec<Row> = sqlx::query_as(SQL)
+        .bind(request.caller.organization_id)
+        .bind(from)
+        .bind(to)
+        .bind(subject_id)
+        .bind(MOST_CONFLICTS)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows.into_iter().map(Conflict::from).collect())
 }

@@ -1,10 +1,10 @@
 //! The seeds' reports, as queries over the read tables under the caller's
 //! row-level security: what a report counts is only what the caller may see.
 
-mod aging;
-mod conflicts;
-mod expiring;
-mod workload;
+pub mod aging;
+pub mod conflicts;
+pub mod expiring;
+pub mod workload;
 
 use async_graphql::MergedObject;
 

@@ -37,6 +37,42 @@ pub struct Workload {
 #[derive(Default)]
 pub struct WorkloadQuery;
 
+/// Each member's load: `$1` the organization, `[$2, $3)` the window,
+/// `$4` one member or null, `$5` now.
+pub const SQL: &str = "WITH assigned AS (
+         SELECT a.user_id, a.assignment_type, a.starts_at, a.ends_at,
+                coalesce(status.status_category, 'active') <> 'completed' AS open
+         FROM assignments a
+         LEFT JOIN status_tracker status
+           ON status.organization_id = a.organization_id
+          AND status.entity_type = a.entity_type AND status.entity_id = a.entity_id
+         WHERE a.organization_id = $1 AND ($4::uuid IS NULL OR a.user_id = $4)
+     ),
+     load AS (
+         SELECT user_id,
+                count(*) FILTER (WHERE open) AS open_assignments,
+                count(*) FILTER (WHERE open AND assignment_type = 'task') AS open_tasks,
+                count(*) FILTER (WHERE open AND assignment_type = 'production_advance')
+                    AS open_advances,
+                count(*) FILTER (WHERE open AND assignment_type = 'asset') AS assets_held,
+                count(*) FILTER (WHERE open AND assignment_type = 'shift'
+                                 AND starts_at < $3 AND ends_at > $2) AS shifts,
+                coalesce(sum(extract(epoch FROM least(ends_at, $3) - greatest(starts_at, $2)))
+                    FILTER (WHERE open AND assignment_type = 'shift'
+                            AND starts_at < $3 AND ends_at > $2), 0)::float8 / 3600
+                    AS scheduled_hours,
+                count(*) FILTER (WHERE open AND assignment_type IN ('task', 'production_advance')
+                                 AND starts_at < $5) AS overdue
+         FROM assigned
+         GROUP BY user_id
+     )
+     SELECT load.*, person.name
+     FROM load
+     LEFT JOIN people_directory person
+       ON person.organization_id = $1 AND person.entity_type = 'Member'
+      AND person.entity_id = load.user_id
+     ORDER BY open_assignments DESC, scheduled_hours DESC, user_id";
+
 #[Object]
 impl WorkloadQuery {
     /// Each member's open assignments, and their shifts in `[from, to)`
@@ -72,47 +108,13 @@ async fn user_workload(
     let mut conn = request.read().await?;
     // Whether an assignment is still open is its entity's status category;
     // an entity whose status the caller may not see counts as open.
-    let rows = sqlx::query_as(
-        "WITH assigned AS (
-             SELECT a.user_id, a.assignment_type, a.starts_at, a.ends_at,
-                    coalesce(status.status_category, 'active') <> 'completed' AS open
-             FROM assignments a
-             LEFT JOIN status_tracker status
-               ON status.organization_id = a.organization_id
-              AND status.entity_type = a.entity_type AND status.entity_id = a.entity_id
-             WHERE a.organization_id = $1 AND ($4::uuid IS NULL OR a.user_id = $4)
-         ),
-         load AS (
-             SELECT user_id,
-                    count(*) FILTER (WHERE open) AS open_assignments,
-                    count(*) FILTER (WHERE open AND assignment_type = 'task') AS open_tasks,
-                    count(*) FILTER (WHERE open AND assignment_type = 'production_advance')
-                        AS open_advances,
-                    count(*) FILTER (WHERE open AND assignment_type = 'asset') AS assets_held,
-                    count(*) FILTER (WHERE open AND assignment_type = 'shift'
-                                     AND starts_at < $3 AND ends_at > $2) AS shifts,
-                    coalesce(sum(extract(epoch FROM least(ends_at, $3) - greatest(starts_at, $2)))
-                        FILTER (WHERE open AND assignment_type = 'shift'
-                                AND starts_at < $3 AND ends_at > $2), 0)::float8 / 3600
-                        AS scheduled_hours,
-                    count(*) FILTER (WHERE open AND assignment_type IN ('task', 'production_advance')
-                                     AND starts_at < $5) AS overdue
-             FROM assigned
-             GROUP BY user_id
-         )
-         SELECT load.*, person.name
-         FROM load
-         LEFT JOIN people_directory person
-           ON person.organization_id = $1 AND person.entity_type = 'Member'
-          AND person.entity_id = load.user_id
-         ORDER BY open_assignments DESC, scheduled_hours DESC, user_id",
-    )
-    .bind(request.caller.organization_id)
-    .bind(from)
-    .bind(to)
-    .bind(user_id)
-    .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query_as(SQL)
+        .bind(request.caller.organization_id)
+        .bind(from)
+        .bind(to)
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(rows)
 }

@@ -13,6 +13,7 @@ mod event_store;
 mod fixtures;
 mod leadership;
 mod outages;
+mod plans;
 mod projections;
 mod read_tables_a;
 mod read_tables_b;

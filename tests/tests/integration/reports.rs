@@ -377,6 +377,35 @@ async fn the_reports_count_what_the_scenario_did_and_only_what_the_caller_may_se
             .any(|h| h["source"] == "financial_ledger" && h["entityType"] == "Invoice"),
         "{invoice}"
     );
+    // The lists' own search filters match word prefixes too, as
+    // type-ahead needs: `quay` finds Quayside Arena, `own` the founder.
+    let places = "query($text: String) { locations(filter: {search: $text}) {
+                      edges { node { entityId name } } } }";
+    for (text, found) in [("quay", true), ("arena quays", true), ("ayside", false)] {
+        let listed = data(&api, owner, org, places, json!({"text": text})).await;
+        let names: Vec<&str> = listed["locations"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names.contains(&"Quayside Arena"),
+            found,
+            "{text}: {names:?}"
+        );
+    }
+    let people = "query($text: String) { people(filter: {search: $text}) {
+                      edges { node { name } } } }";
+    let listed = data(&api, owner, org, people, json!({"text": "own"})).await;
+    assert!(
+        listed["people"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["node"]["name"] == "Owner"),
+        "{listed}"
+    );
     let settlement = json!({"text": "settlement"});
     let owner_hits = data(&api, owner, org, search, settlement.clone()).await;
     assert!(owner_hits["search"]

@@ -1,0 +1,141 @@
+//! The plans of every connection, with each filter, for a large
+//! organization, as the API runs them (on its read connections, as the
+//! caller, row security on, a prepared statement's generic plan or a
+//! filtered page's plan for its values): a page is read in an index's order
+//! and stops, or narrowed by an index to what its filter keeps before that
+//! is sorted. No plan scans a read table, and none reads or sorts the
+//! organization's rows beyond what its filter keeps.
+
+use foldline_graphql::caller::Caller;
+use foldline_graphql::page::{Cursor, Page};
+use foldline_graphql::reads::Reads;
+use foldline_projectors::rebuild::{rebuild, Target};
+use foldline_tests::bulk::fill;
+use foldline_tests::lists::cases;
+use foldline_tests::{Org, TestDb};
+use serde_json::Value;
+
+/// Rows per page, as a client asks.
+const FIRST: i32 = 20;
+
+#[tokio::test]
+async fn no_connection_sorts_or_scans_a_large_organization() {
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Plans").await;
+    // One organization through the command bus, two copies of it: the
+    // planner sees a table of several organizations, as in production.
+    fill(&db, &org, 24_000, 8_000).await;
+    rebuild(
+        &db.pool,
+        &foldline_projectors::all(),
+        Target::InPlace,
+        10_000,
+        &|_, _| {},
+    )
+    .await
+    .expect("projected");
+    sqlx::query("ANALYZE").execute(&db.pool).await.unwrap();
+
+    let reads = Reads::beside(&db.pool);
+    let callers = [
+        ("owner", org.owner, Vec::new()),
+        ("member", org.member, Vec::new()),
+        ("finance", org.finance, vec!["finance".to_owned()]),
+    ];
+    let mut faults = Vec::new();
+    let mut checked = 0;
+    for case in cases(&db.pool, org.id).await {
+        let table = case.list.table();
+        for (role, user_id, capabilities) in &callers {
+            let caller = Caller {
+                user_id: *user_id,
+                organization_id: org.id,
+                role: if *role == "finance" { "member" } else { role }.to_string(),
+                capabilities: capabilities.clone(),
+            };
+            let mut conn = reads.as_caller(&caller).await.unwrap();
+            // A list with no filter is read in order and stops after ten
+            // pages at most; one with a filter may also read what the
+            // filter keeps, twice over (an index that narrows it less), and
+            // sort it.
+            let matched = case.list.count(&mut conn, &case.filter, org.id).await;
+            let pages = 10 * i64::from(FIRST);
+            let unfiltered = case.filter.as_object().is_some_and(|o| o.is_empty());
+            let (read_bound, sort_bound) = if unfiltered {
+                (pages, pages)
+            } else {
+                (2 * matched + pages, matched + pages)
+            };
+            let mut after: Option<Cursor> = None;
+            for number in 1..=5 {
+                let page = Page {
+                    first: FIRST,
+                    after,
+                };
+                if number == 1 || number == 5 {
+                    let plan = case
+                        .list
+                        .explain(&mut conn, &case.filter, org.id, &page)
+                        .await;
+                    checked += 1;
+                    let root = &plan[0]["Plan"];
+                    let mut found = Vec::new();
+                    inspect(root, table, (read_bound, sort_bound), &mut found);
+                    if !found.is_empty() {
+                        faults.push(format!(
+                            "{} as {role}, page {number} ({matched} rows listed): {}\n{}",
+                            case.name,
+                            found.join("; "),
+                            serde_json::to_string_pretty(root).unwrap()
+                        ));
+                    }
+                }
+                let cursors = case.list.page(&mut conn, &case.filter, org.id, &page).await;
+                if cursors.len() <= FIRST as usize {
+                    break;
+                }
+                after = Some(cursors[FIRST as usize - 1]);
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} plans were looked at");
+    assert!(faults.is_empty(), "{}", faults.join("\n\n"));
+}
+
+/// Adds to `found` what in the plan under `node` reads `table` whole, or
+/// reads or sorts more rows than `bounds` allow.
+fn inspect(node: &Value, table: &str, bounds: (i64, i64), found: &mut Vec<String>) {
+    let (read_bound, sort_bound) = bounds;
+    let kind = node["Node Type"].as_str().unwrap_or_default();
+    let count = |key: &str| {
+        node[key].as_f64().unwrap_or(0.0) * node["Actual Loops"].as_f64().unwrap_or(1.0)
+    };
+    if kind == "Seq Scan" && node["Relation Name"] == table {
+        found.push(format!("a sequential scan of {table}"));
+    }
+    if matches!(kind, "Index Scan" | "Index Only Scan" | "Bitmap Heap Scan") {
+        let read = count("Actual Rows")
+            + count("Rows Removed by Filter")
+            + count("Rows Removed by Index Recheck");
+        if read > read_bound as f64 {
+            found.push(format!("{kind} reads {read} rows"));
+        }
+    }
+    if kind == "Sort" {
+        let sorted: f64 = node["Plans"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|child| {
+                child["Actual Rows"].as_f64().unwrap_or(0.0)
+                    * child["Actual Loops"].as_f64().unwrap_or(1.0)
+            })
+            .sum();
+        if sorted > sort_bound as f64 {
+            found.push(format!("a sort of {sorted} rows"));
+        }
+    }
+    for child in node["Plans"].as_array().into_iter().flatten() {
+        inspect(child, table, bounds, found);
+    }
+}
