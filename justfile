@@ -20,6 +20,7 @@ bench:
     cargo bench -p foldline-tests --bench replay
     cargo bench -p foldline-tests --bench lag
     cargo bench -p foldline-tests --bench api_load
+    cargo bench -p foldline-tests --bench api_matrix
     cargo bench -p foldline-tests --bench audit
     cargo bench -p foldline-server --bench takeover
 

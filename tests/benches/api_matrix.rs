@@ -9,8 +9,8 @@
 //!
 //! `cargo bench -p foldline-tests --bench api_matrix` (part of `just
 //! bench`). `BENCH_EVENTS` (1,000,000) events over `BENCH_ORGS` (50)
-//! organizations, as `api_load` builds them; `BENCH_SECONDS` (1) measured
-//! per line after a short warm-up; `BENCH_ONLY` runs the queries whose name
+//! organizations, as `api_load` builds them; `BENCH_MS` (1,000) milliseconds
+//! measured per run after a 0.3 s warm-up; `BENCH_ONLY` runs the queries whose name
 //! contains it. Each request is for the next organization. Prints a
 //! Markdown table, one line per query and role.
 
@@ -88,7 +88,7 @@ async fn main() {
     let wanted = env_or("BENCH_EVENTS", 1_000_000);
     let organizations = env_or("BENCH_ORGS", 50);
     let connections = env_or("BENCH_CONNECTIONS", 32) as usize;
-    let duration = Duration::from_secs_f64(env_or("BENCH_SECONDS", 1) as f64);
+    let duration = Duration::from_millis(env_or("BENCH_MS", 1000) as u64);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
 
     let db = projected_store(wanted, organizations).await;
