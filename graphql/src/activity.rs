@@ -1,14 +1,13 @@
 //! `activityFeed`: what happened in an organization, newest first.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
+use crate::connection::{resolve, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
-use crate::request::Request;
 
 /// One thing that happened to an entity.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -128,14 +127,11 @@ impl ActivityQuery {
         )]
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<Activity>> {
-        let request = Request::of(ctx).map_err(|e| e.extend())?;
         let listing = Listing {
             first,
             after,
             after_position,
         };
-        fetch(request, filter.unwrap_or_default(), listing)
-            .await
-            .map_err(|e| e.extend())
+        resolve(ctx, filter, listing).await
     }
 }

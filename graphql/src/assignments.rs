@@ -1,14 +1,13 @@
 //! `assignments`: who is responsible for what, and when.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
+use crate::connection::{resolve, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
-use crate::request::Request;
 
 /// A task's or advance's assignee, a shift's crew member, an asset's holder.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -80,22 +79,22 @@ impl AssignmentQuery {
         after: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<Assignment>> {
-        let request = Request::of(ctx).map_err(|e| e.extend())?;
         let listing = Listing {
             first,
             after,
             after_position,
         };
-        fetch(request, filter.unwrap_or_default(), listing)
-            .await
-            .map_err(|e| e.extend())
+        resolve(ctx, filter, listing).await
     }
 }
 
 impl Listed for AssignmentFilter {
     type Row = Assignment;
     const TABLE: &'static str = "assignments";
-    const COLUMNS: &'static str = "id, assignment_type, entity_type, entity_id, entity_name, user_id, role, status, starts_at, ends_at, project, event_id, visibility, updated_at";
+    const COLUMNS: &'static str =
+        "id, assignment_type, entity_type, entity_id, entity_name, user_id, \
+        role, status, starts_at, ends_at, project, event_id, visibility, \
+        updated_at";
     const ORDER: Order = Order {
         column: "updated_at",
         descending: true,

@@ -1,15 +1,14 @@
 //! `calendarEvents`: the calendar of an organization, by time.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use sqlx::{Postgres, QueryBuilder};
 
-use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
+use crate::connection::{resolve, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
-use crate::request::Request;
 
 /// Something on the calendar: an event, a due date, a shift, an expiry.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -80,22 +79,21 @@ impl CalendarQuery {
         )]
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<CalendarEvent>> {
-        let request = Request::of(ctx).map_err(|e| e.extend())?;
         let listing = Listing {
             first,
             after,
             after_position,
         };
-        fetch(request, filter.unwrap_or_default(), listing)
-            .await
-            .map_err(|e| e.extend())
+        resolve(ctx, filter, listing).await
     }
 }
 
 impl Listed for CalendarFilter {
     type Row = CalendarEvent;
     const TABLE: &'static str = "calendar_events";
-    const COLUMNS: &'static str = "id, title, starts_at, ends_at, source_type, entity_type, entity_id, status, visibility, owner_id, created_at, updated_at";
+    const COLUMNS: &'static str =
+        "id, title, starts_at, ends_at, source_type, entity_type, entity_id, \
+        status, visibility, owner_id, created_at, updated_at";
     const ORDER: Order = Order {
         column: "starts_at",
         descending: false,

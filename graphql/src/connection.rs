@@ -2,9 +2,9 @@
 //! row-level security and ordered by a timestamp then the row id.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::OutputType;
+use async_graphql::{Context, ErrorExtensions, OutputType};
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -77,6 +77,23 @@ pub struct Statement {
     pub planned_per_call: bool,
 }
 
+impl Statement {
+    /// Runs it on `conn`, prepared or planned for its values as
+    /// [`Statement::planned_per_call`] says: an unnamed statement is planned
+    /// each time it is sent (the read connections' `plan_cache_mode` is
+    /// `auto`).
+    pub async fn fetch_all<T>(&mut self, conn: &mut PgConnection) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        self.sql
+            .build_query_as()
+            .persistent(!self.planned_per_call)
+            .fetch_all(conn)
+            .await
+    }
+}
+
 /// The statement for one `page` of `filter`'s list in `organization`, after
 /// `head` (empty, or `EXPLAIN …` to see its plan). The page size is written
 /// into the text, so that a generic plan knows how few rows it needs.
@@ -130,15 +147,21 @@ pub async fn fetch<F: Listed>(
     let mut statement = statement("", filter, request.caller.organization_id, &page)?;
     request.wait_for(F::TABLE, listing.after_position).await?;
     let mut conn = request.read().await?;
-    // An unnamed statement is planned for its values each time it is sent
-    // (the read connections' `plan_cache_mode` is `auto`).
-    let rows: Vec<F::Row> = statement
-        .sql
-        .build_query_as()
-        .persistent(!statement.planned_per_call)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<F::Row> = statement.fetch_all(&mut conn).await?;
     Ok(page_of(rows, page))
+}
+
+/// A list's resolver: one page of `filter`'s list for the caller of `ctx`,
+/// its errors with their GraphQL codes.
+pub async fn resolve<F: Listed + Default>(
+    ctx: &Context<'_>,
+    filter: Option<F>,
+    listing: Listing,
+) -> async_graphql::Result<PageOf<F::Row>> {
+    let request = Request::of(ctx).map_err(|e| e.extend())?;
+    fetch(request, filter.unwrap_or_default(), listing)
+        .await
+        .map_err(|e| e.extend())
 }
 
 /// The connection of `rows`, fetched with `page.limit()`: the extra row, if

@@ -1,14 +1,13 @@
 //! `documents`: every document, wherever it is attached.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
+use crate::connection::{resolve, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
-use crate::request::Request;
 
 /// The columns of a [`DocumentRow`].
 pub(crate) const COLUMNS: &str = "id, document_type, source_type, document_id, entity_type, \
@@ -89,15 +88,12 @@ impl DocumentQuery {
         after: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<DocumentRow>> {
-        let request = Request::of(ctx).map_err(|e| e.extend())?;
         let listing = Listing {
             first,
             after,
             after_position,
         };
-        fetch(request, filter.unwrap_or_default(), listing)
-            .await
-            .map_err(|e| e.extend())
+        resolve(ctx, filter, listing).await
     }
 }
 

@@ -1,14 +1,13 @@
 //! `inventory`: assets, consumables, equipment and vehicles.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
+use crate::connection::{resolve, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
-use crate::request::Request;
 
 /// An item of inventory.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -82,22 +81,22 @@ impl InventoryQuery {
         after: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<InventoryItem>> {
-        let request = Request::of(ctx).map_err(|e| e.extend())?;
         let listing = Listing {
             first,
             after,
             after_position,
         };
-        fetch(request, filter.unwrap_or_default(), listing)
-            .await
-            .map_err(|e| e.extend())
+        resolve(ctx, filter, listing).await
     }
 }
 
 impl Listed for InventoryFilter {
     type Row = InventoryItem;
     const TABLE: &'static str = "inventory_registry";
-    const COLUMNS: &'static str = "id, item_type, entity_id, name, tag, quantity, value, currency, location_id, current_holder_id, status, due_back_at, next_maintenance_at, visibility, updated_at";
+    const COLUMNS: &'static str =
+        "id, item_type, entity_id, name, tag, quantity, value, currency, \
+        location_id, current_holder_id, status, due_back_at, \
+        next_maintenance_at, visibility, updated_at";
     const ORDER: Order = Order {
         column: "updated_at",
         descending: true,

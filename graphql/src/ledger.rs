@@ -1,14 +1,13 @@
 //! `ledger`: money owed, paid and committed.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
+use crate::connection::{resolve, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
-use crate::request::Request;
 
 /// One money movement or commitment.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -98,22 +97,23 @@ impl LedgerQuery {
         after: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<LedgerEntry>> {
-        let request = Request::of(ctx).map_err(|e| e.extend())?;
         let listing = Listing {
             first,
             after,
             after_position,
         };
-        fetch(request, filter.unwrap_or_default(), listing)
-            .await
-            .map_err(|e| e.extend())
+        resolve(ctx, filter, listing).await
     }
 }
 
 impl Listed for LedgerFilter {
     type Row = LedgerEntry;
     const TABLE: &'static str = "financial_ledger";
-    const COLUMNS: &'static str = "id, transaction_type, direction, entity_type, entity_id, amount, currency, status, counterparty_type, counterparty_id, counterparty_name, event_id, transaction_date, issued_date, due_date, paid_date, description, reference, visibility, owner_id, updated_at";
+    const COLUMNS: &'static str =
+        "id, transaction_type, direction, entity_type, entity_id, amount, \
+        currency, status, counterparty_type, counterparty_id, \
+        counterparty_name, event_id, transaction_date, issued_date, due_date, \
+        paid_date, description, reference, visibility, owner_id, updated_at";
     const ORDER: Order = Order {
         column: "updated_at",
         descending: true,

@@ -1,14 +1,13 @@
 //! `locations`: venues, warehouses, offices and events' places.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
+use crate::connection::{resolve, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
-use crate::request::Request;
 
 /// A place.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -89,22 +88,22 @@ impl LocationQuery {
         after: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<Location>> {
-        let request = Request::of(ctx).map_err(|e| e.extend())?;
         let listing = Listing {
             first,
             after,
             after_position,
         };
-        fetch(request, filter.unwrap_or_default(), listing)
-            .await
-            .map_err(|e| e.extend())
+        resolve(ctx, filter, listing).await
     }
 }
 
 impl Listed for LocationFilter {
     type Row = Location;
     const TABLE: &'static str = "location_registry";
-    const COLUMNS: &'static str = "id, location_type, entity_type, entity_id, name, address_line_1, city, country, latitude, longitude, capacity, venue_id, visibility, updated_at";
+    const COLUMNS: &'static str =
+        "id, location_type, entity_type, entity_id, name, address_line_1, \
+        city, country, latitude, longitude, capacity, venue_id, visibility, \
+        updated_at";
     const ORDER: Order = Order {
         column: "updated_at",
         descending: true,

@@ -1,14 +1,13 @@
 //! `people`: members, contacts, talent and companies.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
+use crate::connection::{resolve, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
-use crate::request::Request;
 
 /// A person or an organisation the organization works with.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -74,22 +73,20 @@ impl PeopleQuery {
         after: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<Person>> {
-        let request = Request::of(ctx).map_err(|e| e.extend())?;
         let listing = Listing {
             first,
             after,
             after_position,
         };
-        fetch(request, filter.unwrap_or_default(), listing)
-            .await
-            .map_err(|e| e.extend())
+        resolve(ctx, filter, listing).await
     }
 }
 
 impl Listed for PeopleFilter {
     type Row = Person;
     const TABLE: &'static str = "people_directory";
-    const COLUMNS: &'static str = "id, person_type, entity_type, entity_id, name, email, phone, job_title, role, company_id, company_name, visibility, updated_at";
+    const COLUMNS: &'static str = "id, person_type, entity_type, entity_id, name, email, phone, \
+        job_title, role, company_id, company_name, visibility, updated_at";
     const ORDER: Order = Order {
         column: "updated_at",
         descending: true,

@@ -1,14 +1,13 @@
 //! `statuses`: where every entity stands.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::connection::{fetch, Listed, Listing, Order, PageOf, Paged};
+use crate::connection::{resolve, Listed, Listing, Order, PageOf, Paged};
 use crate::error::ApiError;
 use crate::page::Cursor;
-use crate::request::Request;
 
 /// An entity's current and previous status.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -78,22 +77,21 @@ impl StatusQuery {
         after: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<EntityStatus>> {
-        let request = Request::of(ctx).map_err(|e| e.extend())?;
         let listing = Listing {
             first,
             after,
             after_position,
         };
-        fetch(request, filter.unwrap_or_default(), listing)
-            .await
-            .map_err(|e| e.extend())
+        resolve(ctx, filter, listing).await
     }
 }
 
 impl Listed for StatusFilter {
     type Row = EntityStatus;
     const TABLE: &'static str = "status_tracker";
-    const COLUMNS: &'static str = "id, entity_type, entity_id, entity_name, current_status, previous_status, status_category, changed_by, changed_at, event_id, due_date, priority, visibility, updated_at";
+    const COLUMNS: &'static str = "id, entity_type, entity_id, entity_name, current_status, \
+        previous_status, status_category, changed_by, changed_at, event_id, \
+        due_date, priority, visibility, updated_at";
     const ORDER: Order = Order {
         column: "updated_at",
         descending: true,

@@ -28,10 +28,9 @@ use foldline_graphql::request::Request;
 use foldline_graphql::Limits;
 use foldline_server::http::{router, AppState};
 use foldline_tests::bulk::projected_store;
+use foldline_tests::load::Client;
 use foldline_tests::measure::{drive, env_or, ms, Figures};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -241,17 +240,12 @@ async fn http_load(
     tenants: &Arc<Vec<Tenant>>,
     query: Query,
 ) -> Figures {
-    let mut clients = Vec::new();
-    for _ in 0..connections {
-        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        clients.push((sender, tenants.clone()));
-    }
-    drive(clients, WARM_UP, duration, move |(sender, tenants), n| {
+    let clients = Client::connect_many(address, connections)
+        .await
+        .into_iter()
+        .map(|client| (client, tenants.clone()))
+        .collect();
+    drive(clients, WARM_UP, duration, move |(client, tenants), n| {
         Box::pin(async move {
             let tenant = &tenants[n % tenants.len()];
             let body = match query {
@@ -259,19 +253,14 @@ async fn http_load(
                     "from": tenant.month.0, "to": tenant.month.1}}),
                 Query::Activity => json!({"query": ACTIVITY_GRAPHQL}),
             };
-            let request = hyper::Request::post("/graphql")
-                .header("host", "localhost")
-                .header("content-type", "application/json")
-                .header("authorization", &tenant.token)
-                .header(
-                    "x-organization-id",
-                    tenant.caller.organization_id.to_string(),
+            let (status, bytes) = client
+                .graphql(
+                    &tenant.token,
+                    tenant.caller.organization_id,
+                    body.to_string(),
                 )
-                .body(Full::new(Bytes::from(body.to_string())))
-                .unwrap();
-            let response = sender.send_request(request).await.unwrap();
-            assert_eq!(response.status(), 200);
-            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+                .await;
+            assert_eq!(status, 200);
             // Counting is enough to check a page, and keeps the load
             // generator's share of the two cores small.
             let text = std::str::from_utf8(&bytes).unwrap();

@@ -26,11 +26,10 @@ use foldline_graphql::reads::Reads;
 use foldline_graphql::Limits;
 use foldline_server::http::{router, AppState};
 use foldline_tests::bulk::projected_store;
-use foldline_tests::lists::{cases, List};
+use foldline_tests::lists::{cases, page_starts, List};
+use foldline_tests::load::Client;
 use foldline_tests::measure::{drive, env_or, ms, Figures};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
+
 use serde_json::{json, Value};
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgPool};
@@ -230,48 +229,23 @@ async fn lines(pool: &PgPool, reads: &Reads) -> Vec<Line> {
             // The connections, pages one and five.
             for case in cases(pool, organization).await {
                 let mut conn = reads.as_caller(caller).await.unwrap();
-                let mut after = None;
-                for number in 1..=5 {
-                    if number == 1 || number == 5 {
-                        let name = format!("{}, page {number}", case.name);
-                        let variables = json!({
-                            "filter": case.filter,
-                            "first": FIRST,
-                            "after": after.map(|c: Cursor| c.encode()),
-                        });
-                        let body = json!({"query": case.list.graphql(), "variables": variables});
-                        let sql = Sql::Page {
-                            list: case.list,
-                            filter: case.filter.clone(),
-                            after,
-                        };
-                        push(name, role, request(body, sql));
-                    }
-                    let page = Page {
-                        first: FIRST,
+                let starts =
+                    page_starts(case.list, &mut conn, &case.filter, organization, FIRST, 5).await;
+                // A list of fewer than five pages: its last stands for the fifth.
+                for (number, after) in [(1, starts[0]), (5, *starts.last().unwrap())] {
+                    let variables = json!({
+                        "filter": case.filter,
+                        "first": FIRST,
+                        "after": after.map(|c| c.encode()),
+                    });
+                    let body = json!({"query": case.list.graphql(), "variables": variables});
+                    let sql = Sql::Page {
+                        list: case.list,
+                        filter: case.filter.clone(),
                         after,
                     };
-                    let cursors = case
-                        .list
-                        .page(&mut conn, &case.filter, organization, &page)
-                        .await;
-                    if cursors.len() <= FIRST as usize {
-                        // Fewer than five pages: page five is the last.
-                        if number < 5 {
-                            let name = format!("{}, page 5", case.name);
-                            let variables = json!({"filter": case.filter, "first": FIRST, "after": after.map(|c: Cursor| c.encode())});
-                            let body =
-                                json!({"query": case.list.graphql(), "variables": variables});
-                            let sql = Sql::Page {
-                                list: case.list,
-                                filter: case.filter.clone(),
-                                after,
-                            };
-                            push(name, role, request(body, sql));
-                        }
-                        break;
-                    }
-                    after = Some(cursors[FIRST as usize - 1]);
+                    let name = format!("{}, page {number}", case.name);
+                    push(name, role, request(body, sql));
                 }
             }
             // Search, one to three words of a title.
@@ -462,32 +436,21 @@ async fn http(
     duration: Duration,
     requests: &Arc<Vec<Request>>,
 ) -> Figures {
-    let mut clients = Vec::new();
-    for _ in 0..connections {
-        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        clients.push((sender, requests.clone()));
-    }
-    drive(clients, WARM_UP, duration, move |(sender, requests), n| {
+    let clients = Client::connect_many(address, connections)
+        .await
+        .into_iter()
+        .map(|client| (client, requests.clone()))
+        .collect();
+    drive(clients, WARM_UP, duration, move |(client, requests), n| {
         Box::pin(async move {
             let request = &requests[n % requests.len()];
-            let http = hyper::Request::post("/graphql")
-                .header("host", "localhost")
-                .header("content-type", "application/json")
-                .header("authorization", &request.token)
-                .header(
-                    "x-organization-id",
-                    request.caller.organization_id.to_string(),
+            let (status, bytes) = client
+                .graphql(
+                    &request.token,
+                    request.caller.organization_id,
+                    request.body.clone(),
                 )
-                .body(Full::new(Bytes::from(request.body.clone())))
-                .unwrap();
-            let response = sender.send_request(http).await.unwrap();
-            let status = response.status();
-            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+                .await;
             let text = std::str::from_utf8(&bytes).unwrap();
             assert!(
                 status == 200 && !text.contains("\"errors\""),

@@ -120,18 +120,15 @@ pub async fn projected_store(wanted: i64, organizations: i64) -> TestDb {
 
 /// Whether every projection has reached the store's last event.
 async fn finished(pool: &PgPool) -> bool {
-    let behind: Option<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM projection_checkpoints
-         WHERE global_position < (SELECT max(global_position) FROM events)",
+    sqlx::query_scalar(
+        "SELECT count(*) = $1
+                AND coalesce(bool_and(global_position = (SELECT max(global_position) FROM events)), false)
+         FROM projection_checkpoints",
     )
+    .bind(foldline_projectors::all().len() as i64)
     .fetch_one(pool)
     .await
-    .ok();
-    let projected: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_checkpoints")
-        .fetch_one(pool)
-        .await
-        .unwrap_or(0);
-    behind == Some(0) && projected as usize == foldline_projectors::all().len()
+    .unwrap_or(false)
 }
 
 /// Events read and appended per statement.

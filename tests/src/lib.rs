@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod commands;
 pub mod legacy;
 pub mod lists;
+pub mod load;
 pub mod measure;
 pub mod read_side;
 pub mod workload;

@@ -115,12 +115,8 @@ impl<F: Listed + InputType> List for Of<F> {
         organization: Uuid,
         page: &Page,
     ) -> Vec<Cursor> {
-        let mut statement =
-            statement("", parse::<F>(filter), organization, page).expect("a statement");
-        let rows: Vec<F::Row> = statement
-            .sql
-            .build_query_as()
-            .persistent(!statement.planned_per_call)
+        let rows: Vec<F::Row> = statement("", parse::<F>(filter), organization, page)
+            .expect("a statement")
             .fetch_all(conn)
             .await
             .expect("a page");
@@ -151,18 +147,12 @@ impl<F: Listed + InputType> List for Of<F> {
         organization: Uuid,
         page: &Page,
     ) -> Value {
-        let statement = statement("", parse::<F>(filter), organization, page).expect("a statement");
+        let head = "EXPLAIN (ANALYZE, FORMAT JSON) ";
+        let statement =
+            statement(head, parse::<F>(filter), organization, page).expect("a statement");
+        let mut sql = statement.sql;
         if statement.planned_per_call {
             // Planned for its values, as `EXPLAIN` plans it.
-            let head = "EXPLAIN (ANALYZE, FORMAT JSON) ";
-            let mut sql = foldline_graphql::connection::statement(
-                head,
-                parse::<F>(filter),
-                organization,
-                page,
-            )
-            .expect("a statement")
-            .sql;
             return sql
                 .build_query_scalar()
                 .persistent(false)
@@ -170,8 +160,7 @@ impl<F: Listed + InputType> List for Of<F> {
                 .await
                 .expect("a plan");
         }
-        let mut sql = statement.sql;
-        let text = sql.sql().to_owned();
+        let text = sql.sql()[head.len()..].to_owned();
         let mut query = sql.build();
         let arguments = query
             .take_arguments()
@@ -259,6 +248,32 @@ const INVENTORY: Of<InventoryFilter> = Of::new(
     "InventoryFilter",
     "id itemType entityId name tag quantity status locationId visibility updatedAt",
 );
+
+/// Where each of the first `pages` pages of `first` rows starts (`None`
+/// for the first), as the caller on `conn` pages through the list; fewer
+/// when the list ends sooner.
+pub async fn page_starts(
+    list: &dyn List,
+    conn: &mut PgConnection,
+    filter: &Value,
+    organization: Uuid,
+    first: i32,
+    pages: usize,
+) -> Vec<Option<Cursor>> {
+    let mut starts = vec![None];
+    while starts.len() < pages {
+        let page = Page {
+            first,
+            after: *starts.last().expect("a start"),
+        };
+        let cursors = list.page(conn, filter, organization, &page).await;
+        if cursors.len() <= first as usize {
+            break;
+        }
+        starts.push(Some(cursors[first as usize - 1]));
+    }
+    starts
+}
 
 /// One list with one filter.
 pub struct Case {
@@ -438,20 +453,17 @@ impl Picker<'_> {
     /// The busiest month of `column`: its first instant and the next
     /// month's, in RFC 3339.
     async fn month(&self, table: &str, column: &str) -> (String, String) {
-        let start = self
+        let both = self
             .value(&format!(
-                "SELECT to_char(date_trunc('month', {column}::timestamptz AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-                 FROM {table} WHERE organization_id = $1 AND {column} IS NOT NULL
-                 GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+                "SELECT to_char(m, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' '
+                        || to_char(m + interval '1 month', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+                 FROM (SELECT date_trunc('month', {column}::timestamptz AT TIME ZONE 'UTC') AS m
+                       FROM {table} WHERE organization_id = $1 AND {column} IS NOT NULL
+                       GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1) busiest"
             ))
             .await;
-        let end = self
-            .value(&format!(
-                "SELECT to_char(('{start}'::timestamp + interval '1 month'), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-                 WHERE $1::uuid IS NOT NULL"
-            ))
-            .await;
-        (start, end)
+        let (start, end) = both.split_once(' ').expect("two instants");
+        (start.to_owned(), end.to_owned())
     }
 
     async fn value(&self, sql: &str) -> String {

@@ -381,7 +381,16 @@ async fn the_reports_count_what_the_scenario_did_and_only_what_the_caller_may_se
     // type-ahead needs: `quay` finds Quayside Arena, `own` the founder.
     let places = "query($text: String) { locations(filter: {search: $text}) {
                       edges { node { entityId name } } } }";
-    for (text, found) in [("quay", true), ("arena quays", true), ("ayside", false)] {
+    // Query syntax is only text: `quay:*` is the word `quay`, and what has
+    // no word in it finds nothing rather than failing.
+    for (text, found) in [
+        ("quay", true),
+        ("arena quays", true),
+        ("quay:* | !x", false),
+        ("quay:*", true),
+        ("ayside", false),
+        ("&|!:*", false),
+    ] {
         let listed = data(&api, owner, org, places, json!({"text": text})).await;
         let names: Vec<&str> = listed["locations"]["edges"]
             .as_array()
