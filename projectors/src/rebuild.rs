@@ -195,6 +195,11 @@ async fn fold_and_swap(
                 .await?;
             for table in projection.tables() {
                 index_copy(&mut tx, SHADOW_SCHEMA, table).await?;
+                // The copy goes live with statistics, not with none until
+                // autovacuum comes by: its first readers are planned well.
+                sqlx::query(&format!("ANALYZE {SHADOW_SCHEMA}.{table}"))
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await
         });

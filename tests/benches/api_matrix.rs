@@ -11,7 +11,7 @@
 //! bench`). `BENCH_EVENTS` (1,000,000) events over `BENCH_ORGS` (50)
 //! organizations, as `api_load` builds them; `BENCH_MS` (1,000) milliseconds
 //! measured per run after a 0.3 s warm-up; `BENCH_ONLY` runs the queries whose name
-//! contains it. Each request is for the next organization. Prints a
+//! contains it (or one of its `;`-separated parts). Each request is for the next organization. Prints a
 //! Markdown table, one line per query and role.
 
 use std::net::SocketAddr;
@@ -88,7 +88,11 @@ async fn main() {
     let organizations = env_or("BENCH_ORGS", 50);
     let connections = env_or("BENCH_CONNECTIONS", 32) as usize;
     let duration = Duration::from_millis(env_or("BENCH_MS", 1000) as u64);
-    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let only: Vec<String> = std::env::var("BENCH_ONLY")
+        .unwrap_or_default()
+        .split(';')
+        .map(str::to_owned)
+        .collect();
 
     let db = projected_store(wanted, organizations).await;
     let pool = db.pool.clone();
@@ -113,7 +117,10 @@ async fn main() {
          | plain SQL, {connections}: req/s | p99 ms | GraphQL ÷ plain SQL |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for line in lines.iter().filter(|line| line.name.contains(&only)) {
+    for line in lines
+        .iter()
+        .filter(|line| only.iter().any(|part| line.name.contains(part.as_str())))
+    {
         let requests = Arc::new(line.requests.clone());
         let graphql_one = http(address, 1, duration, &requests).await;
         let graphql = http(address, connections, duration, &requests).await;

@@ -390,7 +390,8 @@ async fn after_a_rebuild_live_projections_fold_what_they_have_no_state_of_from_t
 }
 
 /// What a table is besides its rows: indexes and constraints by name and
-/// definition, row-level security, policies, grants and triggers.
+/// definition, row-level security, policies, grants, triggers and extended
+/// statistics (by kind and columns: a copy's get names of their own).
 async fn table_definition(db: &TestDb, table: &str) -> serde_json::Value {
     sqlx::query_scalar(
         "SELECT jsonb_build_object(
@@ -403,7 +404,10 @@ async fn table_definition(db: &TestDb, table: &str) -> serde_json::Value {
              'policies', (SELECT jsonb_agg(to_jsonb(p) ORDER BY policyname)
                           FROM pg_policies p WHERE schemaname = 'public' AND tablename = $1),
              'triggers', (SELECT jsonb_agg(pg_get_triggerdef(oid) ORDER BY tgname)
-                          FROM pg_trigger WHERE tgrelid = ('public.' || $1)::regclass AND NOT tgisinternal))",
+                          FROM pg_trigger WHERE tgrelid = ('public.' || $1)::regclass AND NOT tgisinternal),
+             'statistics', (SELECT jsonb_agg(jsonb_build_array(stxkind::text, stxkeys::text)
+                                             ORDER BY stxkeys::text)
+                            FROM pg_statistic_ext WHERE stxrelid = ('public.' || $1)::regclass))",
     )
     .bind(table)
     .fetch_one(&db.pool)
@@ -438,6 +442,7 @@ async fn a_shadow_rebuild_keeps_what_the_live_table_is_besides_its_rows() {
         .collect();
     assert_eq!(policies, ["member_visibility", "same_organization"]);
     assert_eq!(before["triggers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(before["statistics"].as_array().map(Vec::len), Some(1));
     let rows = table_json(&db, "calendar_events").await;
     assert!(rows.as_array().is_some_and(|rows| !rows.is_empty()));
 
@@ -447,6 +452,14 @@ async fn a_shadow_rebuild_keeps_what_the_live_table_is_besides_its_rows() {
         .unwrap();
     assert_eq!(table_definition(&db, "calendar_events").await, before);
     assert_eq!(table_json(&db, "calendar_events").await, rows);
+    let analyzed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stats
+                        WHERE schemaname = 'public' AND tablename = 'calendar_events')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(analyzed, "the copy goes live with its statistics");
     let leftovers: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_tables WHERE schemaname = 'foldline_shadow'
            AND tablename NOT IN ('projection_states', 'projection_checkpoints')",
