@@ -116,6 +116,7 @@ pub struct ActivityQuery;
 #[Object]
 impl ActivityQuery {
     /// The activity feed, newest first.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn activity_feed(
         &self,
         ctx: &Context<'_>,

@@ -71,6 +71,7 @@ pub struct AssignmentQuery;
 #[Object]
 impl AssignmentQuery {
     /// Assignments, most recently changed first.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn assignments(
         &self,
         ctx: &Context<'_>,

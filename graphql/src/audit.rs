@@ -145,6 +145,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The events of one stream, in order; `after` is a sequence.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn audit_stream(
         &self,
         ctx: &Context<'_>,
@@ -173,6 +174,7 @@ impl AuditQuery {
 
     /// Every event, across aggregates, one request caused; `after` is a
     /// global position.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn audit_request(
         &self,
         ctx: &Context<'_>,
@@ -263,6 +265,7 @@ impl AuditQuery {
     /// Each field's successive values, with when, who and from which
     /// source; only `field` and the fields under it, if given. `after` is
     /// the cursor of the last value of the previous page.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn field_history(
         &self,
         ctx: &Context<'_>,

@@ -68,6 +68,7 @@ pub struct CalendarQuery;
 #[Object]
 impl CalendarQuery {
     /// The calendar, by start time.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn calendar_events(
         &self,
         ctx: &Context<'_>,

@@ -80,6 +80,7 @@ pub struct DocumentQuery;
 #[Object]
 impl DocumentQuery {
     /// Documents, most recently changed first.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn documents(
         &self,
         ctx: &Context<'_>,

@@ -22,6 +22,10 @@ pub enum ApiError {
     /// Input that does not parse, or a command that breaks a rule.
     #[error("{0}")]
     BadUserInput(String),
+    /// The caller has as many requests in flight as allowed; the same
+    /// request may succeed once one is answered.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The database cannot be reached now; the same request may succeed
     /// in a moment. Its cause is logged, never sent.
     #[error("the service cannot reach its database; retry shortly")]
@@ -40,6 +44,7 @@ impl ApiError {
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
             ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }

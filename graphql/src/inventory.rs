@@ -73,6 +73,7 @@ pub struct InventoryQuery;
 #[Object]
 impl InventoryQuery {
     /// The inventory, most recently changed first.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn inventory(
         &self,
         ctx: &Context<'_>,

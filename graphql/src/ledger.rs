@@ -89,6 +89,7 @@ pub struct LedgerQuery;
 #[Object]
 impl LedgerQuery {
     /// The financial ledger, most recently changed first.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn ledger(
         &self,
         ctx: &Context<'_>,

@@ -24,6 +24,7 @@ pub mod locations;
 pub mod mutation;
 pub mod page;
 pub mod people;
+pub mod query_shape;
 pub mod reads;
 pub mod reports;
 pub mod request;
@@ -63,8 +64,18 @@ pub type FoldlineSchema = Schema<Query, mutation::Mutation, subscription::Subscr
 pub struct Limits {
     /// Deepest selection.
     pub depth: usize,
-    /// Most complex query (fields, times the page sizes they ask for).
+    /// Most complex query: each field counts one, and the fields below a
+    /// paged field count once per row its `first` may return
+    /// ([`page::cost`]).
     pub complexity: usize,
+    /// Most fields at an operation's root.
+    pub root_fields: usize,
+    /// Most aliases in a request.
+    pub aliases: usize,
+    /// Requests one user may have served at once (over HTTP).
+    pub running_per_user: usize,
+    /// Requests one user may have queued behind those; more are refused.
+    pub queued_per_user: usize,
     /// Whether the schema may be introspected.
     pub introspection: bool,
 }
@@ -73,7 +84,12 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             depth: 12,
-            complexity: 5_000,
+            // Four full pages of 100 rows, every field asked for.
+            complexity: 10_000,
+            root_fields: 10,
+            aliases: 30,
+            running_per_user: 4,
+            queued_per_user: 64,
             introspection: true,
         }
     }
@@ -87,6 +103,10 @@ pub fn schema(limits: Limits) -> FoldlineSchema {
         subscription::SubscriptionRoot,
     )
     .extension(input_checks::InputChecks)
+    .extension(query_shape::QueryShape {
+        root_fields: limits.root_fields,
+        aliases: limits.aliases,
+    })
     .extension(socket::SocketAdmission)
     .extension(timings::OperationTimings)
     .limit_depth(limits.depth)

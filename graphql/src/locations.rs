@@ -80,6 +80,7 @@ pub struct LocationQuery;
 #[Object]
 impl LocationQuery {
     /// The location registry, most recently changed first.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn locations(
         &self,
         ctx: &Context<'_>,
@@ -114,9 +115,7 @@ impl Listed for LocationFilter {
             sql.push(" AND location_type = ").push_bind(location_type);
         }
         if let Some(search) = self.search.filter(|s| !s.trim().is_empty()) {
-            sql.push(" AND to_tsvector('simple', name) @@ search_prefixes(")
-                .push_bind(search)
-                .push(")");
+            crate::search::push_matching(sql, Self::TABLE, search);
         }
         if let Some(within) = self.within {
             for (name, value, bound) in [

@@ -12,6 +12,14 @@ pub const MAX_PAGE: i32 = 100;
 /// A page's size when `first` is not given.
 pub const DEFAULT_PAGE: i32 = 20;
 
+/// What a paged field costs toward a query's complexity limit: what it
+/// asks for of each row, times the rows it may return (`first`, or the
+/// default; out-of-range values are refused when the field runs).
+pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize;
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// Where a page starts: after the row with this sort key and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {

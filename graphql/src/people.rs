@@ -65,6 +65,7 @@ pub struct PeopleQuery;
 #[Object]
 impl PeopleQuery {
     /// The people directory, most recently changed first.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn people(
         &self,
         ctx: &Context<'_>,
@@ -94,9 +95,7 @@ impl Listed for PeopleFilter {
 
     fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
         if let Some(search) = self.search.filter(|s| !s.trim().is_empty()) {
-            sql.push(" AND to_tsvector('simple', name) @@ search_prefixes(")
-                .push_bind(search)
-                .push(")");
+            crate::search::push_matching(sql, Self::TABLE, search);
         }
         if let Some(person_type) = self.person_type {
             sql.push(" AND person_type = ").push_bind(person_type);

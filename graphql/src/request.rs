@@ -2,14 +2,14 @@
 //! and the command bus. Built per request, so nothing cached here can leak
 //! between callers.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_graphql::Context;
 use foldline_aggregates::CommandBus;
 use foldline_projectors::checkpoint;
 use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgConnection, PgPool, Postgres};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::caller::Caller;
 use crate::error::ApiError;
@@ -30,9 +30,9 @@ pub struct Request {
     pub bus: CommandBus,
     /// The transport's request id, recorded in the events' metadata.
     pub request_id: String,
-    /// The read connection admission set up as the caller, for the first
-    /// read to take.
-    pub admitted: Mutex<Option<PoolConnection<Postgres>>>,
+    /// The request's read connection, as the caller: the one admission set
+    /// up, if any, else one taken at the first read.
+    pub connection: Mutex<Option<PoolConnection<Postgres>>>,
 }
 
 impl Request {
@@ -42,16 +42,17 @@ impl Request {
             .map_err(|_| ApiError::Unauthenticated("no authenticated request".into()))
     }
 
-    /// A read connection under row-level security as the caller.
-    pub async fn read(&self) -> Result<PoolConnection<Postgres>, ApiError> {
-        let admitted = self
-            .admitted
-            .lock()
-            .map_or(None, |mut admitted| admitted.take());
-        match admitted {
-            Some(connection) => Ok(connection),
-            None => self.reads.as_caller(&self.caller).await,
-        }
+    /// The request's read connection, under row-level security as the
+    /// caller. The fields of one request take turns on it, so a request
+    /// holds one read connection however many fields it asks for, and a
+    /// query of many fields cannot take the pool from everyone else.
+    pub async fn read(&self) -> Result<MappedMutexGuard<'_, PgConnection>, ApiError> {
+        let mut slot = self.connection.lock().await;
+        let connection = match slot.take() {
+            Some(connection) => connection,
+            None => self.reads.as_caller(&self.caller).await?,
+        };
+        Ok(MutexGuard::map(slot, |slot| &mut **slot.insert(connection)))
     }
 
     /// Waits, up to [`READ_YOUR_WRITES_WAIT`], until `projection` has applied

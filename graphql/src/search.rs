@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, ErrorExtensions, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -12,74 +13,84 @@ use crate::request::Request;
 pub const LONGEST_SEARCH: usize = 200;
 
 /// The search: `$1` the organization, `$2` the text, `$3` hits wanted.
-/// The text becomes word prefixes (`search_prefixes`,
-/// `migrations/0015_connection_order.sql`), so no input is tsquery syntax.
-/// Each table matches on the expression its GIN index is built over
-/// (`migrations/0008_search_and_subscriptions.sql`) and gives its best `$3`
-/// before the union is ranked.
-pub const SQL: &str = "WITH q AS (SELECT search_prefixes($2) AS q)
+/// `search_matches` (`migrations/0017_search_matches.sql`) finds the rows
+/// whose words start with each word of the text (no input is tsquery
+/// syntax) and their rank, through GIN indexes that row security would not
+/// let the tables' own scans use; the rows are then read here as the
+/// caller, under the policies, best first, until each table has given its
+/// best `$3` that the caller may see; the union is ranked last.
+pub const SQL: &str = "WITH m AS MATERIALIZED (
+       SELECT source, id, rank FROM search_matches(ARRAY[
+         'calendar_events', 'activity_feed', 'document_registry', 'financial_ledger',
+         'people_directory', 'assignments', 'location_registry', 'status_tracker',
+         'inventory_registry'], $2, true))
      SELECT * FROM (
-       (SELECT 'calendar_events' AS source, id, entity_type, entity_id, title,
-               ts_rank(to_tsvector('simple', title), q) AS rank, updated_at
-        FROM calendar_events, q
-        WHERE organization_id = $1 AND to_tsvector('simple', title) @@ q
-        ORDER BY rank DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'activity_feed', id, entity_type, entity_id, title,
-               ts_rank(to_tsvector('simple', title), q), updated_at
-        FROM activity_feed, q
-        WHERE organization_id = $1 AND to_tsvector('simple', title) @@ q
-        ORDER BY 6 DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'document_registry', id, entity_type, entity_id, title,
-               ts_rank(to_tsvector('simple', title), q), updated_at
-        FROM document_registry, q
-        WHERE organization_id = $1 AND to_tsvector('simple', title) @@ q
-        ORDER BY 6 DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'financial_ledger', id, entity_type, entity_id, description,
-               ts_rank(to_tsvector('simple', description || ' ' || coalesce(reference, '')
-                                             || ' ' || coalesce(counterparty_name, '')), q),
-               updated_at
-        FROM financial_ledger, q
+       (SELECT 'calendar_events' AS source, t.id, entity_type, entity_id, title, m.rank, updated_at
+        FROM (SELECT id, rank FROM m WHERE source = 'calendar_events' ORDER BY rank DESC) m
+        JOIN calendar_events t ON t.id = m.id
         WHERE organization_id = $1
-          AND to_tsvector('simple', description || ' ' || coalesce(reference, '')
-                                    || ' ' || coalesce(counterparty_name, '')) @@ q
-        ORDER BY 6 DESC LIMIT $3)
+        ORDER BY m.rank DESC LIMIT $3)
        UNION ALL
-       (SELECT 'people_directory', id, entity_type, entity_id, name,
-               ts_rank(to_tsvector('simple', name), q), updated_at
-        FROM people_directory, q
-        WHERE organization_id = $1 AND to_tsvector('simple', name) @@ q
-        ORDER BY 6 DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'assignments', id, entity_type, entity_id, entity_name,
-               ts_rank(to_tsvector('simple', entity_name), q), updated_at
-        FROM assignments, q
-        WHERE organization_id = $1 AND to_tsvector('simple', entity_name) @@ q
-        ORDER BY 6 DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'location_registry', id, entity_type, entity_id, name,
-               ts_rank(to_tsvector('simple', name), q), updated_at
-        FROM location_registry, q
-        WHERE organization_id = $1 AND to_tsvector('simple', name) @@ q
-        ORDER BY 6 DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'status_tracker', id, entity_type, entity_id, entity_name,
-               ts_rank(to_tsvector('simple', entity_name), q), updated_at
-        FROM status_tracker, q
-        WHERE organization_id = $1 AND to_tsvector('simple', entity_name) @@ q
-        ORDER BY 6 DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'inventory_registry', id, entity_type, entity_id, name,
-               ts_rank(to_tsvector('simple', name || ' ' || coalesce(tag, '')), q), updated_at
-        FROM inventory_registry, q
+       (SELECT 'activity_feed', t.id, entity_type, entity_id, title, m.rank, updated_at
+        FROM (SELECT id, rank FROM m WHERE source = 'activity_feed' ORDER BY rank DESC) m
+        JOIN activity_feed t ON t.id = m.id
         WHERE organization_id = $1
-          AND to_tsvector('simple', name || ' ' || coalesce(tag, '')) @@ q
-        ORDER BY 6 DESC LIMIT $3)
+        ORDER BY m.rank DESC LIMIT $3)
+       UNION ALL
+       (SELECT 'document_registry', t.id, entity_type, entity_id, title, m.rank, updated_at
+        FROM (SELECT id, rank FROM m WHERE source = 'document_registry' ORDER BY rank DESC) m
+        JOIN document_registry t ON t.id = m.id
+        WHERE organization_id = $1
+        ORDER BY m.rank DESC LIMIT $3)
+       UNION ALL
+       (SELECT 'financial_ledger', t.id, entity_type, entity_id, description, m.rank, updated_at
+        FROM (SELECT id, rank FROM m WHERE source = 'financial_ledger' ORDER BY rank DESC) m
+        JOIN financial_ledger t ON t.id = m.id
+        WHERE organization_id = $1
+        ORDER BY m.rank DESC LIMIT $3)
+       UNION ALL
+       (SELECT 'people_directory', t.id, entity_type, entity_id, name, m.rank, updated_at
+        FROM (SELECT id, rank FROM m WHERE source = 'people_directory' ORDER BY rank DESC) m
+        JOIN people_directory t ON t.id = m.id
+        WHERE organization_id = $1
+        ORDER BY m.rank DESC LIMIT $3)
+       UNION ALL
+       (SELECT 'assignments', t.id, entity_type, entity_id, entity_name, m.rank, updated_at
+        FROM (SELECT id, rank FROM m WHERE source = 'assignments' ORDER BY rank DESC) m
+        JOIN assignments t ON t.id = m.id
+        WHERE organization_id = $1
+        ORDER BY m.rank DESC LIMIT $3)
+       UNION ALL
+       (SELECT 'location_registry', t.id, entity_type, entity_id, name, m.rank, updated_at
+        FROM (SELECT id, rank FROM m WHERE source = 'location_registry' ORDER BY rank DESC) m
+        JOIN location_registry t ON t.id = m.id
+        WHERE organization_id = $1
+        ORDER BY m.rank DESC LIMIT $3)
+       UNION ALL
+       (SELECT 'status_tracker', t.id, entity_type, entity_id, entity_name, m.rank, updated_at
+        FROM (SELECT id, rank FROM m WHERE source = 'status_tracker' ORDER BY rank DESC) m
+        JOIN status_tracker t ON t.id = m.id
+        WHERE organization_id = $1
+        ORDER BY m.rank DESC LIMIT $3)
+       UNION ALL
+       (SELECT 'inventory_registry', t.id, entity_type, entity_id, name, m.rank, updated_at
+        FROM (SELECT id, rank FROM m WHERE source = 'inventory_registry' ORDER BY rank DESC) m
+        JOIN inventory_registry t ON t.id = m.id
+        WHERE organization_id = $1
+        ORDER BY m.rank DESC LIMIT $3)
      ) hit
      ORDER BY rank DESC, updated_at DESC, id
      LIMIT $3";
+
+/// Narrows a list of `table` to the rows whose text has words starting with
+/// each word of `text`, found as `search` finds them.
+pub fn push_matching(sql: &mut QueryBuilder<'static, Postgres>, table: &str, text: String) {
+    sql.push(format!(
+        " AND id IN (SELECT id FROM search_matches(ARRAY['{table}'], "
+    ))
+    .push_bind(text)
+    .push(", false))");
+}
 
 /// A row that matched.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -108,6 +119,7 @@ pub struct SearchQuery;
 impl SearchQuery {
     /// Rows of any of the nine tables whose title, name or description has
     /// words starting with each word of `text`, best match first.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn search(
         &self,
         ctx: &Context<'_>,

@@ -4,7 +4,7 @@
 //! HTTP request's are, so a member removed or downgraded while the socket
 //! is open is treated as such from their next operation on.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
@@ -49,7 +49,7 @@ impl SocketSession {
             reads: self.reads.clone(),
             bus: self.bus.clone(),
             request_id: self.request_id.clone(),
-            admitted: Mutex::new(Some(connection)),
+            connection: tokio::sync::Mutex::new(Some(connection)),
         })
     }
 }

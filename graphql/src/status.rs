@@ -69,6 +69,7 @@ pub struct StatusQuery;
 #[Object]
 impl StatusQuery {
     /// The status tracker, most recently changed first.
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn statuses(
         &self,
         ctx: &Context<'_>,

@@ -266,6 +266,15 @@ pub struct ApiArgs {
     /// Refuse schema introspection.
     #[arg(long, env = "FOLDLINE_NO_INTROSPECTION")]
     pub no_introspection: bool,
+    /// Requests one user may have served at once; more wait their turn.
+    /// Each holds a read connection: keep it well under
+    /// FOLDLINE_MAX_CONNECTIONS, so one user cannot take them all.
+    #[arg(long, env = "FOLDLINE_RUNNING_PER_USER", default_value_t = foldline_graphql::Limits::default().running_per_user)]
+    pub running_per_user: usize,
+    /// Requests one user may have waiting; beyond them a request is
+    /// refused at once with HTTP 429.
+    #[arg(long, env = "FOLDLINE_QUEUED_PER_USER", default_value_t = foldline_graphql::Limits::default().queued_per_user)]
+    pub queued_per_user: usize,
     /// Token settings.
     #[command(flatten)]
     pub jwt: JwtArgs,

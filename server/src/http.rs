@@ -5,7 +5,7 @@
 //! in GraphQL's error shape with `extensions.code`, and an HTTP status that
 //! says the same.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
@@ -29,13 +29,13 @@ use foldline_graphql::{ApiError, FoldlineSchema, Limits};
 use foldline_projectors::checkpoint;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::PgPool;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::database::MIGRATOR;
+use crate::in_flight::InFlight;
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -63,6 +63,8 @@ pub struct AppState {
     pub prometheus: PrometheusHandle,
     /// What subscriptions wait on.
     pub activity: ActivityWatch,
+    /// Each user's requests in flight.
+    pub in_flight: Arc<InFlight>,
 }
 
 impl AppState {
@@ -73,6 +75,10 @@ impl AppState {
             bus: CommandBus::new(EventStore::new(pool.clone())),
             activity: ActivityWatch::new(pool.clone()),
             reads: Reads::beside(&pool),
+            in_flight: Arc::new(InFlight::new(
+                limits.running_per_user,
+                limits.queued_per_user,
+            )),
             pool,
             authenticator: Arc::new(authenticator),
             graphiql,
@@ -166,16 +172,23 @@ async fn graphql(
     body: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     metrics::counter!("foldline_graphql_requests_total").increment(1);
-    let (caller, admitted) = match authenticate(
-        &state,
-        header_text(&headers, AUTHORIZATION),
-        header_text(&headers, ORGANIZATION),
-    )
-    .await
+    let verified = match state
+        .authenticator
+        .verify(header_text(&headers, AUTHORIZATION))
     {
-        Ok(admitted) => admitted,
+        Ok(verified) => verified,
         Err(error) => return refuse(error),
     };
+    // The user's turn comes before admission, which takes a read connection.
+    let _turn = match state.in_flight.enter(verified.user_id).await {
+        Ok(turn) => turn,
+        Err(error) => return refuse(error),
+    };
+    let (caller, admitted) =
+        match Caller::resolve(&state.reads, verified, header_text(&headers, ORGANIZATION)).await {
+            Ok(admitted) => admitted,
+            Err(error) => return refuse(error),
+        };
     let span = tracing::Span::current();
     span.record(
         "organization_id",
@@ -199,7 +212,7 @@ async fn graphql(
         reads: state.reads.clone(),
         bus: state.bus.clone(),
         request_id,
-        admitted: Mutex::new(Some(admitted)),
+        connection: tokio::sync::Mutex::new(Some(admitted)),
     });
     match tokio::time::timeout(REQUEST_TIMEOUT, state.schema.execute(request)).await {
         Ok(mut response) => {
@@ -253,15 +266,6 @@ fn request_id(headers: &HeaderMap) -> String {
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
         .unwrap_or_else(|| Uuid::new_v4().to_string())
-}
-
-async fn authenticate(
-    state: &AppState,
-    authorization: Option<&str>,
-    organization: Option<&str>,
-) -> Result<(Caller, PoolConnection<Postgres>), ApiError> {
-    let verified = state.authenticator.verify(authorization)?;
-    Caller::resolve(&state.reads, verified, organization).await
 }
 
 /// Where subscriptions are served, over WebSocket (graphql-ws, or the older
@@ -370,13 +374,17 @@ fn refuse(error: ApiError) -> Response {
             tracing::warn!(%cause, "database unavailable");
             StatusCode::SERVICE_UNAVAILABLE
         }
+        ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
     };
     let body = json!({
         "data": null,
         "errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}],
     });
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    if matches!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+    ) {
         return (status, [(header::RETRY_AFTER, "1")], Json(body)).into_response();
     }
     (status, Json(body)).into_response()

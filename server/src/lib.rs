@@ -6,6 +6,7 @@ pub mod cli;
 pub mod database;
 pub mod fixture;
 pub mod http;
+pub mod in_flight;
 pub mod local_cluster;
 pub mod replay;
 pub mod serve;

@@ -39,6 +39,8 @@ pub fn state(pool: PgPool, api: &ApiArgs) -> anyhow::Result<AppState> {
     .context("reading the JWT key")?;
     let limits = Limits {
         introspection: !api.no_introspection,
+        running_per_user: api.running_per_user,
+        queued_per_user: api.queued_per_user,
         ..Limits::default()
     };
     Ok(AppState::new(pool, authenticator, limits, !api.no_graphiql))

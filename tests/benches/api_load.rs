@@ -300,7 +300,7 @@ async fn execute_load(
                 reads: state.reads.clone(),
                 bus: state.bus.clone(),
                 request_id: String::new(),
-                admitted: Default::default(),
+                connection: Default::default(),
             });
             let response = state.schema.execute(request).await;
             assert!(response.errors.is_empty(), "{:?}", response.errors);

@@ -75,6 +75,17 @@ struct Request {
     sql: Sql,
 }
 
+impl Request {
+    /// Whether its SQL searches, through `search_matches`.
+    fn searches(&self) -> bool {
+        match &self.sql {
+            Sql::Statement { sql, .. } => sql.contains("search_matches"),
+            Sql::Page { filter, .. } => filter.get("search").is_some(),
+            Sql::None => false,
+        }
+    }
+}
+
 /// One line of the matrix: a query, as one role, over every organization.
 struct Line {
     name: String,
@@ -493,6 +504,15 @@ async fn sql_load(
                     None => pool.acquire().await.unwrap(),
                 };
                 let organization = request.caller.organization_id;
+                if reads.is_none() && request.searches() {
+                    // `search_matches` finds the matches of the organization
+                    // admission set; plainly, it is set here.
+                    sqlx::query("SELECT set_config('app.organization_id', $1, false)")
+                        .bind(organization.to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .unwrap();
+                }
                 match &request.sql {
                     Sql::Page {
                         list,

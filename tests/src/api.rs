@@ -17,6 +17,7 @@ use crate::TestDb;
 pub const SECRET: &[u8] = b"foldline-test-secret";
 
 /// The API over a test database.
+#[derive(Clone)]
 pub struct Api {
     /// The router requests go through.
     pub router: Router,
@@ -27,14 +28,23 @@ pub struct Api {
 impl Api {
     /// The API over `db`, checking HS256 tokens signed with [`SECRET`].
     pub fn new(db: &TestDb) -> Api {
-        let authenticator =
-            Authenticator::new(&VerifyingKey::Secret(SECRET.to_vec()), None, None).unwrap();
-        Api::with_authenticator(db, authenticator)
+        Api::with_limits(db, Limits::default())
     }
 
     /// The API over `db`, checking tokens with `authenticator`.
     pub fn with_authenticator(db: &TestDb, authenticator: Authenticator) -> Api {
-        let state = AppState::new(db.pool.clone(), authenticator, Limits::default(), true);
+        Api::with(db, authenticator, Limits::default())
+    }
+
+    /// The API over `db` with `limits`, checking tokens as [`Api::new`] does.
+    pub fn with_limits(db: &TestDb, limits: Limits) -> Api {
+        let authenticator =
+            Authenticator::new(&VerifyingKey::Secret(SECRET.to_vec()), None, None).unwrap();
+        Api::with(db, authenticator, limits)
+    }
+
+    fn with(db: &TestDb, authenticator: Authenticator, limits: Limits) -> Api {
+        let state = AppState::new(db.pool.clone(), authenticator, limits, true);
         Api {
             router: router(state.clone()),
             state,

@@ -29,6 +29,7 @@ impl ExpiringQuery {
     /// Documents expiring within `withinDays` (30 by default) of `asOf`
     /// (today by default), those already expired included, soonest first;
     /// at most `first` (up to 100).
+    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
     async fn expiring_documents(
         &self,
         ctx: &Context<'_>,

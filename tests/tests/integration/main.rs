@@ -12,6 +12,7 @@ mod domain_rules;
 mod event_store;
 mod fixtures;
 mod leadership;
+mod limits;
 mod outages;
 mod plans;
 mod projections;
