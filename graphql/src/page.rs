@@ -87,6 +87,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_paged_field_costs_what_it_asks_of_each_row_it_may_return() {
+        // Twelve fields below a page of the default size.
+        assert_eq!(cost(None, 12), 20 * 12 + 1);
+        assert_eq!(cost(Some(100), 12), 100 * 12 + 1);
+        // Out of range `first` is refused when the field runs; until then
+        // it counts as the nearest size a page can have.
+        assert_eq!(cost(Some(1_000_000), 12), 100 * 12 + 1);
+        assert_eq!(cost(Some(-5), 12), 12 + 1);
+    }
+
+    #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let cursor = Cursor {
             at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),

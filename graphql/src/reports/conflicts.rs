@@ -95,18 +95,25 @@ struct Row {
 
 /// The overlapping bookings: `$1` the organization, `[$2, $3)` the
 /// window, `$4` one subject or null, `$5` the most conflicts returned.
-pub const SQL: &str = "WITH booking AS (
+/// The window's events are found first, whatever the plan: a generic plan
+/// (the statement is prepared) otherwise looked each of the organization's
+/// event locations up in the calendar, 65 ms for a busy month against 2 ms.
+pub const SQL: &str = "WITH event AS MATERIALIZED (
+         SELECT entity_id, title, starts_at, ends_at
+         FROM calendar_events
+         WHERE organization_id = $1 AND source_type = 'event'
+           AND status IS DISTINCT FROM 'cancelled'
+           AND starts_at < $3 AND coalesce(ends_at, starts_at) >= $2
+     ),
+     booking AS (
          SELECT 'venue' AS kind, location.venue_id AS subject_id, 'Event' AS entity_type,
-                calendar.entity_id, calendar.title, calendar.starts_at, calendar.ends_at
-         FROM calendar_events calendar
+                event.entity_id, event.title, event.starts_at, event.ends_at
+         FROM event
          JOIN location_registry location
-           ON location.organization_id = calendar.organization_id
+           ON location.organization_id = $1
           AND location.location_type = 'event' AND location.entity_type = 'Event'
-          AND location.entity_id = calendar.entity_id
-         WHERE calendar.organization_id = $1 AND calendar.source_type = 'event'
-           AND calendar.status IS DISTINCT FROM 'cancelled'
-           AND location.venue_id IS NOT NULL
-           AND calendar.starts_at < $3 AND coalesce(calendar.ends_at, calendar.starts_at) >= $2
+          AND location.entity_id = event.entity_id
+         WHERE location.venue_id IS NOT NULL
          UNION ALL
          SELECT 'person', shift.user_id, 'Shift', shift.entity_id, shift.entity_name,
                 shift.starts_at, shift.ends_at
