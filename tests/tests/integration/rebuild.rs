@@ -10,12 +10,14 @@ use foldline_projectors::rebuild::{
 };
 use foldline_projectors::Engine;
 use foldline_server::fixture::{self, Fixture};
+use foldline_tests::api::Api;
 use foldline_tests::read_side::{
     assert_rebuild_equals_live, assert_same, catch_up_all, snapshot, status_of, table_json, WAIT,
 };
 use foldline_tests::TestDb;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde_json::json;
 use uuid::Uuid;
 
 /// The demo's first organization, and a member who may create tasks in it.
@@ -514,4 +516,46 @@ async fn a_swap_behind_a_long_read_does_not_stall_the_other_readers() {
         .await
         .unwrap()
         .expect("swapped in once the read ended");
+}
+
+/// `search_matches` keeps its plans for the session: on a read connection
+/// that searched before a swap, a search after it reads the new tables.
+#[tokio::test]
+async fn search_finds_the_same_rows_after_a_shadow_rebuild() {
+    let db = TestDb::new().await;
+    let (_, demo) = demo(&db).await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let (organization, owner) = (demo.steps[0].organization_id, demo.steps[0].actor_id);
+    let api = Api::new(&db);
+    let hits = || async {
+        let (_, response) = api
+            .query(
+                owner,
+                organization,
+                "{ search(text: \"gala\", first: 100) { source id title } }",
+                json!({}),
+            )
+            .await;
+        let mut hits: Vec<String> = response["data"]["search"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{response}"))
+            .iter()
+            .map(|hit| hit.to_string())
+            .collect();
+        hits.sort();
+        hits
+    };
+    // Enough searches for the connections to keep generic plans.
+    let before = hits().await;
+    for _ in 0..6 {
+        assert_eq!(hits().await, before);
+    }
+    assert!(before.len() > 2, "the demo has galas: {before:?}");
+    let quiet = |_: u64, _: u64| {};
+    for projection in foldline_projectors::all() {
+        rebuild_in_shadow(&db.pool, projection.clone(), 50, &quiet)
+            .await
+            .unwrap();
+    }
+    assert_eq!(hits().await, before);
 }
