@@ -1,5 +1,7 @@
 //! `search`: one box over all nine read tables.
 
+use std::sync::LazyLock;
+
 use async_graphql::{Context, ErrorExtensions, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
@@ -12,75 +14,56 @@ use crate::request::Request;
 /// The longest search text accepted.
 pub const LONGEST_SEARCH: usize = 200;
 
+/// Each read table `search` reads, and the column a hit shows of it. What a
+/// row matched on is its text as `search_matches` indexes it
+/// (`migrations/0017_search_matches.sql`).
+const SHOWN: [(&str, &str); 9] = [
+    ("calendar_events", "title"),
+    ("activity_feed", "title"),
+    ("document_registry", "title"),
+    ("financial_ledger", "description"),
+    ("people_directory", "name"),
+    ("assignments", "entity_name"),
+    ("location_registry", "name"),
+    ("status_tracker", "entity_name"),
+    ("inventory_registry", "name"),
+];
+
 /// The search: `$1` the organization, `$2` the text, `$3` hits wanted.
-/// `search_matches` (`migrations/0017_search_matches.sql`) finds the rows
-/// whose words start with each word of the text (no input is tsquery
-/// syntax) and their rank, through GIN indexes that row security would not
-/// let the tables' own scans use; the rows are then read here as the
-/// caller, under the policies, best first, until each table has given its
-/// best `$3` that the caller may see; the union is ranked last.
-pub const SQL: &str = "WITH m AS MATERIALIZED (
-       SELECT source, id, rank FROM search_matches(ARRAY[
-         'calendar_events', 'activity_feed', 'document_registry', 'financial_ledger',
-         'people_directory', 'assignments', 'location_registry', 'status_tracker',
-         'inventory_registry'], $2, true))
-     SELECT * FROM (
-       (SELECT 'calendar_events' AS source, t.id, entity_type, entity_id, title, m.rank, updated_at
-        FROM (SELECT id, rank FROM m WHERE source = 'calendar_events' ORDER BY rank DESC) m
-        JOIN calendar_events t ON t.id = m.id
-        WHERE organization_id = $1
-        ORDER BY m.rank DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'activity_feed', t.id, entity_type, entity_id, title, m.rank, updated_at
-        FROM (SELECT id, rank FROM m WHERE source = 'activity_feed' ORDER BY rank DESC) m
-        JOIN activity_feed t ON t.id = m.id
-        WHERE organization_id = $1
-        ORDER BY m.rank DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'document_registry', t.id, entity_type, entity_id, title, m.rank, updated_at
-        FROM (SELECT id, rank FROM m WHERE source = 'document_registry' ORDER BY rank DESC) m
-        JOIN document_registry t ON t.id = m.id
-        WHERE organization_id = $1
-        ORDER BY m.rank DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'financial_ledger', t.id, entity_type, entity_id, description, m.rank, updated_at
-        FROM (SELECT id, rank FROM m WHERE source = 'financial_ledger' ORDER BY rank DESC) m
-        JOIN financial_ledger t ON t.id = m.id
-        WHERE organization_id = $1
-        ORDER BY m.rank DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'people_directory', t.id, entity_type, entity_id, name, m.rank, updated_at
-        FROM (SELECT id, rank FROM m WHERE source = 'people_directory' ORDER BY rank DESC) m
-        JOIN people_directory t ON t.id = m.id
-        WHERE organization_id = $1
-        ORDER BY m.rank DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'assignments', t.id, entity_type, entity_id, entity_name, m.rank, updated_at
-        FROM (SELECT id, rank FROM m WHERE source = 'assignments' ORDER BY rank DESC) m
-        JOIN assignments t ON t.id = m.id
-        WHERE organization_id = $1
-        ORDER BY m.rank DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'location_registry', t.id, entity_type, entity_id, name, m.rank, updated_at
-        FROM (SELECT id, rank FROM m WHERE source = 'location_registry' ORDER BY rank DESC) m
-        JOIN location_registry t ON t.id = m.id
-        WHERE organization_id = $1
-        ORDER BY m.rank DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'status_tracker', t.id, entity_type, entity_id, entity_name, m.rank, updated_at
-        FROM (SELECT id, rank FROM m WHERE source = 'status_tracker' ORDER BY rank DESC) m
-        JOIN status_tracker t ON t.id = m.id
-        WHERE organization_id = $1
-        ORDER BY m.rank DESC LIMIT $3)
-       UNION ALL
-       (SELECT 'inventory_registry', t.id, entity_type, entity_id, name, m.rank, updated_at
-        FROM (SELECT id, rank FROM m WHERE source = 'inventory_registry' ORDER BY rank DESC) m
-        JOIN inventory_registry t ON t.id = m.id
-        WHERE organization_id = $1
-        ORDER BY m.rank DESC LIMIT $3)
-     ) hit
-     ORDER BY rank DESC, updated_at DESC, id
-     LIMIT $3";
+/// `search_matches` finds the rows whose words start with each word of the
+/// text (no input is tsquery syntax) and their rank, through GIN indexes
+/// that row security would not let the tables' own scans use; the rows are
+/// then read here as the caller, under the policies, best first, until each
+/// table has given its best `$3` that the caller may see; the union is
+/// ranked last.
+pub static SQL: LazyLock<String> = LazyLock::new(|| {
+    let tables: Vec<String> = SHOWN
+        .iter()
+        .map(|(table, _)| format!("'{table}'"))
+        .collect();
+    let branches: Vec<String> = SHOWN
+        .iter()
+        .map(|(table, shown)| {
+            format!(
+                "(SELECT '{table}' AS source, t.id, entity_type, entity_id, {shown} AS title,
+                         m.rank, updated_at
+                  FROM (SELECT id, rank FROM m WHERE source = '{table}' ORDER BY rank DESC) m
+                  JOIN {table} t ON t.id = m.id
+                  WHERE organization_id = $1
+                  ORDER BY m.rank DESC LIMIT $3)"
+            )
+        })
+        .collect();
+    format!(
+        "WITH m AS MATERIALIZED (
+           SELECT source, id, rank FROM search_matches(ARRAY[{}], $2, true))
+         SELECT * FROM ({}) hit
+         ORDER BY rank DESC, updated_at DESC, id
+         LIMIT $3",
+        tables.join(", "),
+        branches.join("\n UNION ALL\n ")
+    )
+});
 
 /// Narrows a list of `table` to the rows whose text has words starting with
 /// each word of `text`, found as `search` finds them.
@@ -148,7 +131,7 @@ async fn search(
     }
     let first = i64::from(Page::new(first, None)?.first);
     let mut conn = request.read().await?;
-    let hits = sqlx::query_as(SQL)
+    let hits = sqlx::query_as(SQL.as_str())
         .bind(request.caller.organization_id)
         .bind(text)
         .bind(first)

@@ -75,9 +75,11 @@ impl AppState {
             bus: CommandBus::new(EventStore::new(pool.clone())),
             activity: ActivityWatch::new(pool.clone()),
             reads: Reads::beside(&pool),
+            // A request waits for its turn no longer than it may run.
             in_flight: Arc::new(InFlight::new(
                 limits.running_per_user,
                 limits.queued_per_user,
+                REQUEST_TIMEOUT,
             )),
             pool,
             authenticator: Arc::new(authenticator),
@@ -179,18 +181,10 @@ async fn graphql(
         Ok(verified) => verified,
         Err(error) => return refuse(error),
     };
-    // The user's turn comes before admission, which takes a read connection;
-    // a request does not wait for it longer than it may run.
-    let _turn = match tokio::time::timeout(REQUEST_TIMEOUT, state.in_flight.enter(verified.user_id))
-        .await
-    {
-        Ok(Ok(turn)) => turn,
-        Ok(Err(error)) => return refuse(error),
-        Err(_) => {
-            return refuse(ApiError::TooManyRequests(format!(
-                "this user's earlier requests held every place for {REQUEST_TIMEOUT:?}"
-            )))
-        }
+    // The user's turn comes before admission, which takes a read connection.
+    let _turn = match state.in_flight.enter(verified.user_id).await {
+        Ok(turn) => turn,
+        Err(error) => return refuse(error),
     };
     let (caller, admitted) =
         match Caller::resolve(&state.reads, verified, header_text(&headers, ORGANIZATION)).await {

@@ -2,13 +2,14 @@
 //! burst waits its own turn instead of taking every read connection.
 //!
 //! Each user may have `running` requests served at once; up to `waiting`
-//! more queue, first come first served, and any beyond those are refused at
-//! once (HTTP 429). A request's slot is taken before admission, which
+//! more queue, first come first served, for at most `wait`; any beyond those,
+//! and any that waited longer, are refused (HTTP 429). A request's slot is taken before admission, which
 //! itself takes a read connection, and held until its response is built.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use foldline_graphql::ApiError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -19,6 +20,7 @@ use uuid::Uuid;
 pub struct InFlight {
     running: usize,
     waiting: usize,
+    wait: Duration,
     users: Mutex<HashMap<Uuid, Arc<User>>>,
 }
 
@@ -42,17 +44,19 @@ pub struct Slot<'a> {
 
 impl InFlight {
     /// `running` requests per user at once (at least one), and up to
-    /// `waiting` queued behind them.
-    pub fn new(running: usize, waiting: usize) -> InFlight {
+    /// `waiting` queued behind them for at most `wait`.
+    pub fn new(running: usize, waiting: usize, wait: Duration) -> InFlight {
         InFlight {
             running: running.max(1),
             waiting,
+            wait,
             users: Mutex::default(),
         }
     }
 
     /// Waits for `user`'s turn; refused at once if `user` already has as
-    /// many requests running and queued as allowed.
+    /// many requests running and queued as allowed, or once it has waited
+    /// `wait`.
     pub async fn enter(&self, user: Uuid) -> Result<Slot<'_>, ApiError> {
         let entry = {
             let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
@@ -78,9 +82,14 @@ impl InFlight {
             user,
             entry: Some(Arc::clone(&entry)),
         };
-        let permit = Arc::clone(&entry.running)
-            .acquire_owned()
+        let permit = tokio::time::timeout(self.wait, Arc::clone(&entry.running).acquire_owned())
             .await
+            .map_err(|_| {
+                ApiError::TooManyRequests(format!(
+                    "this user's earlier requests held every place for {:?}",
+                    self.wait
+                ))
+            })?
             .map_err(|_| ApiError::Internal("the in-flight limit was closed".into()))?;
         leaving.entry = None;
         Ok(Slot {
@@ -142,7 +151,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_user_runs_so_many_queues_so_many_and_is_refused_beyond() {
-        let limits = InFlight::new(2, 1);
+        let limits = InFlight::new(2, 1, Duration::from_secs(60));
         let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
         let first = limits.enter(alice).await.expect("runs");
         let second = limits.enter(alice).await.expect("runs");
@@ -166,7 +175,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_dropped_while_queued_gives_its_place_back() {
-        let limits = InFlight::new(1, 1);
+        let limits = InFlight::new(1, 1, Duration::from_secs(60));
         let user = Uuid::new_v4();
         let running = limits.enter(user).await.expect("runs");
         let mut queued = Box::pin(limits.enter(user));
@@ -177,6 +186,23 @@ mod tests {
         assert!(futures::poll!(&mut next).is_pending());
         drop(running);
         drop(next.await.expect("runs"));
+        assert_eq!(limits.users(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_queued_longer_than_it_may_wait_is_refused() {
+        let limits = InFlight::new(1, 1, Duration::from_millis(50));
+        let user = Uuid::new_v4();
+        let running = limits.enter(user).await.expect("runs");
+        let refused = limits.enter(user).await.expect_err("waited too long");
+        assert_eq!(refused.code(), "TOO_MANY_REQUESTS");
+        assert!(
+            refused.to_string().contains("held every place"),
+            "{refused}"
+        );
+        // It gave its place back: only the running request is counted.
+        assert_eq!(limits.requests(user), 1);
+        drop(running);
         assert_eq!(limits.users(), 0);
     }
 }

@@ -276,7 +276,7 @@ async fn lines(pool: &PgPool, reads: &Reads) -> Vec<Line> {
                     "variables": {"text": text},
                 });
                 let sql = Sql::Statement {
-                    sql: foldline_graphql::search::SQL,
+                    sql: foldline_graphql::search::SQL.as_str(),
                     binds: vec![Bind::Uuid(organization), Bind::Text(text), Bind::Int(20)],
                 };
                 push(format!("search, {words} word(s)"), role, request(body, sql));

@@ -446,8 +446,17 @@ async fn another_organizations_reports_and_search_show_none_of_it() {
         userWorkload(from: \"2027-04-10T00:00:00Z\", to: \"2027-04-11T00:00:00Z\") { userId shifts }
         expiringDocuments(asOf: \"2027-03-01\") { daysLeft }
         search(text: \"quayside\") { entityId }
+        locations(filter: {search: \"quay\"}) { edges { node { name } } }
+        people(filter: {search: \"own\"}) { edges { node { entityId } } }
     }";
     let theirs = data(&api, other.owner, other.id, reports, json!({})).await;
+    // The lists' word filters find through the same lookup as `search`:
+    // the scenario's Quayside Arena and its owner, which the scenario's own
+    // owner finds (above), are not theirs.
+    assert_eq!(theirs["locations"]["edges"], json!([]));
+    for person in theirs["people"]["edges"].as_array().unwrap() {
+        assert_ne!(person["node"]["entityId"], s.org.owner.to_string());
+    }
     assert_eq!(theirs["invoiceAging"]["buckets"], json!([]));
     assert_eq!(theirs["calendarConflicts"], json!([]));
     assert_eq!(theirs["expiringDocuments"], json!([]));
