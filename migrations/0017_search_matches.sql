@@ -45,98 +45,62 @@ RETURN (SELECT string_agg(
 DROP INDEX calendar_events_search, activity_feed_search, document_registry_search,
     financial_ledger_search, assignments_search, status_tracker_search,
     inventory_registry_search, people_directory_name, location_registry_name;
-CREATE INDEX calendar_events_search ON calendar_events
-    USING gin (search_words(organization_id, title));
-CREATE INDEX activity_feed_search ON activity_feed
-    USING gin (search_words(organization_id, title));
-CREATE INDEX document_registry_search ON document_registry
-    USING gin (search_words(organization_id, title));
-CREATE INDEX financial_ledger_search ON financial_ledger
-    USING gin (search_words(organization_id, description || ' ' || coalesce(reference, '') || ' ' || coalesce(counterparty_name, '')));
-CREATE INDEX people_directory_search ON people_directory
-    USING gin (search_words(organization_id, name));
-CREATE INDEX assignments_search ON assignments
-    USING gin (search_words(organization_id, entity_name));
-CREATE INDEX location_registry_search ON location_registry
-    USING gin (search_words(organization_id, name));
-CREATE INDEX status_tracker_search ON status_tracker
-    USING gin (search_words(organization_id, entity_name));
-CREATE INDEX inventory_registry_search ON inventory_registry
-    USING gin (search_words(organization_id, name || ' ' || coalesce(tag, '')));
 
--- The rows of `tables` in the admitted organization whose text matches
--- `typed` (`search_word_prefixes`), and, if `ranked`, their rank against
--- its prefixes (`search_prefixes`): ranking, which reads each row's text
+-- Each table's searched text is written once, here: its index and its part
+-- of `search_matches` are made from it.
+--
+-- search_matches(tables, typed, ranked): the rows of `tables` in the
+-- admitted organization whose text matches `typed`
+-- (`search_word_prefixes`), and, if `ranked`, their rank against its
+-- prefixes (`search_prefixes`): ranking, which reads each row's text
 -- again, is most of a search's cost, and a list filtered by words keeps its
 -- own order. The organization and prefixes are worked out once, not for
--- each row that matched. PL/pgSQL, whose plans are kept for the
--- session: a SQL function's are made again at every call, which cost more
--- than the search.
+-- each row that matched. PL/pgSQL, whose plans are kept for the session: a
+-- SQL function's are made again at every call, which cost more than the
+-- search.
+DO $do$
+DECLARE
+    searched CONSTANT text[] := ARRAY[
+        ['calendar_events', 'title'],
+        ['activity_feed', 'title'],
+        ['document_registry', 'title'],
+        ['financial_ledger', $t$description || ' ' || coalesce(reference, '') || ' ' || coalesce(counterparty_name, '')$t$],
+        ['people_directory', 'name'],
+        ['assignments', 'entity_name'],
+        ['location_registry', 'name'],
+        ['status_tracker', 'entity_name'],
+        ['inventory_registry', $t$name || ' ' || coalesce(tag, '')$t$]
+    ];
+    one text[];
+    branches text[] := '{}';
+BEGIN
+    FOREACH one SLICE 1 IN ARRAY searched LOOP
+        EXECUTE format('CREATE INDEX %I ON %I USING gin (search_words(organization_id, %s))',
+                       one[1] || '_search', one[1], one[2]);
+        branches := branches || format($b$
+    SELECT %1$L::text, id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', %2$s), prefixes) END
+    FROM asked, %1$I
+    WHERE %1$L = ANY (tables)
+      AND organization_id = organization
+      AND search_words(organization_id, %2$s) @@ search_word_prefixes(organization, typed)$b$,
+            one[1], one[2]);
+    END LOOP;
+    EXECUTE format($f$
 CREATE FUNCTION search_matches(tables text[], typed text, ranked boolean)
 RETURNS TABLE (source text, id uuid, rank real)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public
 ROWS 100
-AS $$
+AS $body$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
     WITH asked AS MATERIALIZED (
         SELECT nullif(current_setting('app.organization_id', true), '')::uuid AS organization,
                search_prefixes(typed) AS prefixes)
-    SELECT 'calendar_events', id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', title), prefixes) END
-    FROM asked, calendar_events
-    WHERE 'calendar_events' = ANY (tables)
-      AND organization_id = organization
-      AND search_words(organization_id, title) @@ search_word_prefixes(organization, typed)
-    UNION ALL
-    SELECT 'activity_feed', id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', title), prefixes) END
-    FROM asked, activity_feed
-    WHERE 'activity_feed' = ANY (tables)
-      AND organization_id = organization
-      AND search_words(organization_id, title) @@ search_word_prefixes(organization, typed)
-    UNION ALL
-    SELECT 'document_registry', id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', title), prefixes) END
-    FROM asked, document_registry
-    WHERE 'document_registry' = ANY (tables)
-      AND organization_id = organization
-      AND search_words(organization_id, title) @@ search_word_prefixes(organization, typed)
-    UNION ALL
-    SELECT 'financial_ledger', id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', description || ' ' || coalesce(reference, '') || ' ' || coalesce(counterparty_name, '')), prefixes) END
-    FROM asked, financial_ledger
-    WHERE 'financial_ledger' = ANY (tables)
-      AND organization_id = organization
-      AND search_words(organization_id, description || ' ' || coalesce(reference, '') || ' ' || coalesce(counterparty_name, '')) @@ search_word_prefixes(organization, typed)
-    UNION ALL
-    SELECT 'people_directory', id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', name), prefixes) END
-    FROM asked, people_directory
-    WHERE 'people_directory' = ANY (tables)
-      AND organization_id = organization
-      AND search_words(organization_id, name) @@ search_word_prefixes(organization, typed)
-    UNION ALL
-    SELECT 'assignments', id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', entity_name), prefixes) END
-    FROM asked, assignments
-    WHERE 'assignments' = ANY (tables)
-      AND organization_id = organization
-      AND search_words(organization_id, entity_name) @@ search_word_prefixes(organization, typed)
-    UNION ALL
-    SELECT 'location_registry', id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', name), prefixes) END
-    FROM asked, location_registry
-    WHERE 'location_registry' = ANY (tables)
-      AND organization_id = organization
-      AND search_words(organization_id, name) @@ search_word_prefixes(organization, typed)
-    UNION ALL
-    SELECT 'status_tracker', id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', entity_name), prefixes) END
-    FROM asked, status_tracker
-    WHERE 'status_tracker' = ANY (tables)
-      AND organization_id = organization
-      AND search_words(organization_id, entity_name) @@ search_word_prefixes(organization, typed)
-    UNION ALL
-    SELECT 'inventory_registry', id, CASE WHEN ranked THEN ts_rank(to_tsvector('simple', name || ' ' || coalesce(tag, '')), prefixes) END
-    FROM asked, inventory_registry
-    WHERE 'inventory_registry' = ANY (tables)
-      AND organization_id = organization
-      AND search_words(organization_id, name || ' ' || coalesce(tag, '')) @@ search_word_prefixes(organization, typed);
+%s;
 END
-$$;
+$body$$f$, array_to_string(branches, E'\n    UNION ALL'));
+END
+$do$;
 REVOKE ALL ON FUNCTION search_matches(text[], text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION search_matches(text[], text, boolean) TO foldline_api;
