@@ -3,11 +3,8 @@
 //! character, nor a time outside its range, and either would otherwise come
 //! back as an internal error instead of the caller's mistake.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerResult, Value, Variables};
+use async_graphql::{Value, Variables};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::error::ApiError;
@@ -73,7 +70,12 @@ fn check_selections(set: &SelectionSet) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_document(document: &ExecutableDocument, variables: &Variables) -> Result<(), ApiError> {
+/// What is wrong with a value of `document` or of its `variables`, if
+/// anything.
+pub(crate) fn check_document(
+    document: &ExecutableDocument,
+    variables: &Variables,
+) -> Result<(), ApiError> {
     for value in variables.values() {
         check_value(value)?;
     }
@@ -84,32 +86,6 @@ fn check_document(document: &ExecutableDocument, variables: &Variables) -> Resul
         check_selections(&fragment.node.selection_set.node)?;
     }
     Ok(())
-}
-
-/// The extension that runs the checks on every request.
-pub struct InputChecks;
-
-impl ExtensionFactory for InputChecks {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(InputChecksExtension)
-    }
-}
-
-struct InputChecksExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for InputChecksExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        check_document(&document, variables).map_err(ApiError::into_server_error)?;
-        Ok(document)
-    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod inventory;
 pub mod ledger;
 pub mod locations;
 pub mod mutation;
+pub mod operation;
 pub mod page;
 pub mod people;
 pub mod query_shape;
@@ -32,7 +33,6 @@ pub mod search;
 pub mod socket;
 pub mod status;
 pub mod subscription;
-pub mod timings;
 
 use async_graphql::{MergedObject, Schema};
 
@@ -95,22 +95,38 @@ impl Default for Limits {
     }
 }
 
-/// Builds the schema with `limits`.
+/// The schema HTTP requests run on, with `limits`. It has no extension,
+/// so nothing is awaited around each field it resolves; a request's
+/// operation is checked and timed by its handler instead
+/// ([`operation::OperationChecks::check`]), which nothing may skip.
 pub fn schema(limits: Limits) -> FoldlineSchema {
-    let builder = Schema::build(
+    finish(builder(limits), limits)
+}
+
+/// The schema socket operations run on, with `limits`: each operation is
+/// admitted again ([`socket::SocketAdmission`]) and checked and timed by an
+/// extension ([`operation::OperationChecks`]).
+pub fn socket_schema(limits: Limits) -> FoldlineSchema {
+    let builder = builder(limits)
+        .extension(operation::OperationChecks::new(&limits))
+        .extension(socket::SocketAdmission);
+    finish(builder, limits)
+}
+
+type Builder =
+    async_graphql::SchemaBuilder<Query, mutation::Mutation, subscription::SubscriptionRoot>;
+
+fn builder(limits: Limits) -> Builder {
+    Schema::build(
         Query::default(),
         mutation::Mutation,
         subscription::SubscriptionRoot,
     )
-    .extension(input_checks::InputChecks)
-    .extension(query_shape::QueryShape {
-        root_fields: limits.root_fields,
-        aliases: limits.aliases,
-    })
-    .extension(socket::SocketAdmission)
-    .extension(timings::OperationTimings)
     .limit_depth(limits.depth)
-    .limit_complexity(limits.complexity);
+    .limit_complexity(limits.complexity)
+}
+
+fn finish(builder: Builder, limits: Limits) -> FoldlineSchema {
     if limits.introspection {
         builder.finish()
     } else {

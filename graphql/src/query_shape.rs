@@ -4,18 +4,15 @@
 //! both are refused before anything runs.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Positioned, ServerResult, Variables};
+use async_graphql::{Name, Positioned};
 
 use crate::error::ApiError;
 
-/// The extension that refuses a query with more root fields or aliases than
-/// allowed.
+/// The most root fields and aliases a query may have.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryShape {
     /// Most fields at an operation's root, fragments spread.
@@ -99,27 +96,6 @@ impl QueryShape {
             )));
         }
         Ok(())
-    }
-}
-
-impl ExtensionFactory for QueryShape {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for QueryShape {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        self.check(&document).map_err(ApiError::into_server_error)?;
-        Ok(document)
     }
 }
 

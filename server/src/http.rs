@@ -6,7 +6,7 @@
 //! says the same.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::Data;
@@ -21,6 +21,7 @@ use foldline_aggregates::{CommandBus, EventStore};
 use foldline_graphql::auth::Authenticator;
 use foldline_graphql::caller::Caller;
 use foldline_graphql::error::is_unreachable;
+use foldline_graphql::operation::{self, OperationChecks};
 use foldline_graphql::reads::Reads;
 use foldline_graphql::request::Request;
 use foldline_graphql::socket::SocketSession;
@@ -47,8 +48,14 @@ pub const READY_LAG_SECONDS: f64 = 30.0;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// The GraphQL schema.
+    /// The schema HTTP requests run on, with no extension: only the
+    /// `/graphql` handler, which checks each operation first
+    /// ([`OperationChecks`]), may execute on it.
     pub schema: FoldlineSchema,
+    /// The schema socket operations run on, checked by its extensions.
+    pub socket_schema: FoldlineSchema,
+    /// What every HTTP operation is checked against before it runs.
+    pub checks: OperationChecks,
     /// The database.
     pub pool: PgPool,
     /// The read connections, under row-level security.
@@ -72,6 +79,8 @@ impl AppState {
     pub fn new(pool: PgPool, authenticator: Authenticator, limits: Limits, graphiql: bool) -> Self {
         AppState {
             schema: foldline_graphql::schema(limits),
+            socket_schema: foldline_graphql::socket_schema(limits),
+            checks: OperationChecks::new(&limits),
             bus: CommandBus::new(EventStore::new(pool.clone())),
             activity: ActivityWatch::new(pool.clone()),
             reads: Reads::beside(&pool),
@@ -208,7 +217,7 @@ async fn graphql(
         }
     };
     let request_id = request_id(&headers);
-    let request = body.into_inner().data(Request {
+    let mut request = body.into_inner().data(Request {
         caller,
         pool: state.pool.clone(),
         reads: state.reads.clone(),
@@ -216,38 +225,47 @@ async fn graphql(
         request_id,
         connection: tokio::sync::Mutex::new(Some(admitted)),
     });
-    match tokio::time::timeout(REQUEST_TIMEOUT, state.schema.execute(request)).await {
-        Ok(mut response) => {
-            // Resolvers' errors carry their code; the only errors without one
-            // are the query's own: it does not parse, names unknown fields,
-            // passes values of the wrong type, or goes over the limits.
-            for error in &mut response.errors {
-                let extensions = error.extensions.get_or_insert_with(Default::default);
-                if extensions.get("code").is_none() {
-                    extensions.set("code", "BAD_USER_INPUT");
+    let started = Instant::now();
+    let mut response = match state.checks.check(&mut request) {
+        Ok(checked) => {
+            match tokio::time::timeout(REQUEST_TIMEOUT, state.schema.execute(request)).await {
+                Ok(response) => {
+                    operation::record(checked.root_field, &response, started.elapsed());
+                    response
+                }
+                Err(_) => {
+                    return refuse(ApiError::Internal(format!(
+                        "the request took longer than {REQUEST_TIMEOUT:?}"
+                    )))
                 }
             }
-            // A request whose every error is the database being out of
-            // reach says so in its status too, for clients and proxies that
-            // retry on 503.
-            let unavailable = !response.errors.is_empty()
-                && response.errors.iter().all(|error| {
-                    error.extensions.as_ref().and_then(|e| e.get("code"))
-                        == Some(&async_graphql::Value::from("UNAVAILABLE"))
-                });
-            let mut answer = GraphQLResponse::from(response).into_response();
-            if unavailable {
-                *answer.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                answer
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            }
-            answer
         }
-        Err(_) => refuse(ApiError::Internal(format!(
-            "the request took longer than {REQUEST_TIMEOUT:?}"
-        ))),
+        Err(error) => async_graphql::Response::from_errors(vec![error]),
+    };
+    // Resolvers' errors carry their code; the only errors without one are
+    // the query's own: it does not parse, names unknown fields, passes
+    // values of the wrong type, or goes over the limits.
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
     }
+    // A request whose every error is the database being out of reach says
+    // so in its status too, for clients and proxies that retry on 503.
+    let unavailable = !response.errors.is_empty()
+        && response.errors.iter().all(|error| {
+            error.extensions.as_ref().and_then(|e| e.get("code"))
+                == Some(&async_graphql::Value::from("UNAVAILABLE"))
+        });
+    let mut answer = GraphQLResponse::from(response).into_response();
+    if unavailable {
+        *answer.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        answer
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    answer
 }
 
 /// The header naming the organization a request acts in.
@@ -289,7 +307,7 @@ async fn subscriptions(
         .on_upgrade(move |socket| async move {
             let open = metrics::gauge!("foldline_graphql_websockets");
             open.increment(1.0);
-            let schema = state.schema.clone();
+            let schema = state.socket_schema.clone();
             GraphQLWebSocket::new(socket, schema, protocol)
                 .on_connection_init(move |payload| connection_init(state, headers, payload))
                 .serve()

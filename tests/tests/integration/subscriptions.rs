@@ -522,3 +522,75 @@ async fn downgrade_and_removal_take_effect_on_an_open_socket_within_a_second() {
         );
     }
 }
+
+/// An operation on a socket passes the checks an HTTP request passes, and
+/// is refused alike when it fails one: too many root fields or aliases, a
+/// NUL character, a time out of range, a query that does not parse.
+#[tokio::test]
+async fn a_sockets_operations_are_checked_as_http_requests_are() {
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Checked").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let served = serve(&db).await;
+    let page = "people(first: 1) { edges { cursor } }";
+    let many = |count: usize| {
+        let fields: Vec<String> = (0..count).map(|n| format!("f{n}: {page}")).collect();
+        format!("{{ {} }}", fields.join(" "))
+    };
+    let aliases: Vec<String> = (0..31).map(|n| format!("c{n}: cursor")).collect();
+    let refused = [
+        (many(11), "fields at its root"),
+        (
+            format!(
+                "{{ people(first: 1) {{ edges {{ {} }} }} }}",
+                aliases.join(" ")
+            ),
+            "aliases",
+        ),
+        (
+            "{ search(text: \"gala\\u0000\") { title } }".to_owned(),
+            "NUL",
+        ),
+        (
+            "{ calendarEvents(filter: {from: \"-200000-01-01T00:00:00Z\"}) { edges { cursor } } }"
+                .to_owned(),
+            "out of range",
+        ),
+        ("{ people(first: 1) { edges { cursor }".to_owned(), ""),
+    ];
+    let mut socket = subscribe(&served, org.member, org.id, None).await;
+    for (n, (query, why)) in refused.iter().enumerate() {
+        let (_, over_http) = served.api.query(org.member, org.id, query, json!({})).await;
+        assert_eq!(
+            over_http["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{over_http}"
+        );
+        let message = over_http["errors"][0]["message"].as_str().unwrap_or("");
+        assert!(message.contains(why), "over HTTP, {why}: {message}");
+
+        let id = format!("r{n}");
+        send(
+            &mut socket,
+            json!({"id": id, "type": "subscribe", "payload": {"query": query}}),
+        )
+        .await;
+        let answer = error_of(&mut socket, &id).await;
+        let errors = if answer["type"] == "error" {
+            &answer["payload"]
+        } else {
+            &answer["payload"]["errors"]
+        };
+        assert_eq!(
+            errors[0]["message"], over_http["errors"][0]["message"],
+            "{answer}"
+        );
+    }
+    // The socket still answers what passes them.
+    let mut n = 0;
+    let answer = list_on(&mut socket, &mut n, &many(10)).await;
+    assert!(answer["payload"]["errors"].is_null(), "{answer}");
+    assert!(
+        answer["payload"]["data"]["f9"]["edges"].is_array(),
+        "{answer}"
+    );
+}
