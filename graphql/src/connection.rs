@@ -2,12 +2,14 @@
 //! row-level security and ordered by a timestamp then the row id.
 
 use async_graphql::connection::{Connection, Edge};
+use async_graphql::resolver_utils::ContainerType;
 use async_graphql::{Context, ErrorExtensions, OutputType};
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::flat::Flat;
 use crate::page::{Cursor, Page};
 use crate::request::Request;
 
@@ -17,8 +19,9 @@ pub trait Paged {
     fn cursor(&self) -> Cursor;
 }
 
-/// A Relay connection of `T`, with opaque string cursors.
-pub type PageOf<T> = Connection<String, T>;
+/// A Relay connection of `T`, with opaque string cursors; its rows are
+/// resolved in one pass each ([`Flat`]).
+pub type PageOf<T> = Connection<String, Flat<T>>;
 
 /// The page a client asked for.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +52,7 @@ pub struct Order {
 /// from it ([`statement`]), so all three run the same SQL.
 pub trait Listed: Sized {
     /// The rows listed.
-    type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin + Paged + OutputType;
+    type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin + Paged + ContainerType + OutputType;
     /// The read table, also the projection that writes it.
     const TABLE: &'static str;
     /// The columns of a [`Listed::Row`].
@@ -166,13 +169,13 @@ pub async fn resolve<F: Listed + Default>(
 
 /// The connection of `rows`, fetched with `page.limit()`: the extra row, if
 /// any, only says that a next page exists.
-pub fn page_of<T: Paged + OutputType>(mut rows: Vec<T>, page: Page) -> PageOf<T> {
+pub fn page_of<T: Paged + ContainerType + OutputType>(mut rows: Vec<T>, page: Page) -> PageOf<T> {
     let has_next = rows.len() > page.first as usize;
     rows.truncate(page.first as usize);
     let mut connection = Connection::new(page.after.is_some(), has_next);
     connection.edges.extend(
         rows.into_iter()
-            .map(|row| Edge::new(row.cursor().encode(), row)),
+            .map(|row| Edge::new(row.cursor().encode(), Flat(row))),
     );
     connection
 }

@@ -17,6 +17,7 @@ pub mod connection;
 pub mod detail;
 pub mod documents;
 pub mod error;
+pub mod flat;
 pub mod input_checks;
 pub mod inventory;
 pub mod ledger;

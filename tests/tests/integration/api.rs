@@ -686,3 +686,52 @@ async fn rs256_tokens_are_checked_against_the_public_key_issuer_and_audience() {
         }
     }
 }
+
+/// A page's rows, resolved in one pass each, answer aliases, repeated
+/// fields, `__typename`, skipped fields and fragments as the executor does:
+/// the same row asked through a fragment (which the executor resolves its
+/// own way) reads the same.
+#[tokio::test]
+async fn a_rows_fields_answer_aliases_typename_and_fragments() {
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Rows").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let api = Api::new(&db);
+    let fields = "t: title title __typename when: startsAt title visibility @skip(if: $skip) id";
+    let query = |selection: String| {
+        format!(
+            "query($skip: Boolean!) {{ calendarEvents(first: 5) {{ edges {{ node {{ {selection} }} }} }} }}"
+        )
+    };
+    let nodes = |response: &Value| -> Vec<Value> {
+        response["data"]["calendarEvents"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|edge| edge["node"].clone())
+            .collect()
+    };
+    let (_, flat) = api
+        .query(org.owner, org.id, &query(fields.to_owned()), json!({"skip": true}))
+        .await;
+    let (_, fragment) = api
+        .query(
+            org.owner,
+            org.id,
+            &query(format!("... on CalendarEvent {{ {fields} }}")),
+            json!({"skip": true}),
+        )
+        .await;
+    assert!(flat["errors"].is_null(), "{flat}");
+    let rows = nodes(&flat);
+    assert!(!rows.is_empty(), "{flat}");
+    assert_eq!(rows, nodes(&fragment));
+    for row in &rows {
+        let keys: Vec<&String> = row.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 5, "t, title, __typename, when, id: {row}");
+        assert_eq!(row["t"], row["title"]);
+        assert_eq!(row["__typename"], "CalendarEvent");
+        assert!(row["when"].as_str().is_some_and(|w| w.contains('T')), "{row}");
+        assert!(row.get("visibility").is_none(), "skipped: {row}");
+    }
+}
