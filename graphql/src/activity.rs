@@ -107,6 +107,20 @@ impl Listed for ActivityFilter {
         self.push_conditions(sql);
         Ok(())
     }
+
+    /// Each filter alone has its index in feed order
+    /// (`migrations/0016_filtered_list_indexes.sql`).
+    fn ordered(&self) -> bool {
+        [
+            self.entity_type.is_some(),
+            self.entity_id.is_some(),
+            self.actor_id.is_some(),
+        ]
+        .into_iter()
+        .filter(|&set| set)
+        .count()
+            == 1
+    }
 }
 
 /// Activity queries.

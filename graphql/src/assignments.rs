@@ -116,4 +116,10 @@ impl Listed for AssignmentFilter {
         }
         Ok(())
     }
+
+    /// A member's assignments have their index in the list's order
+    /// (`assignments_user_changed`).
+    fn ordered(&self) -> bool {
+        self.user_id.is_some() && self.from.is_none() && self.to.is_none() && self.status.is_none()
+    }
 }

@@ -63,6 +63,18 @@ pub trait Listed: Sized {
     /// Adds the filter's conditions to `sql`, a query of [`Listed::TABLE`]
     /// whose `WHERE` already names the organization.
     fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError>;
+
+    /// Whether an index reads what this filter keeps in the list's order
+    /// (it leads with `organization_id` and the filtered column, then the
+    /// order's columns), so that one plan, made without the values, reads a
+    /// page and stops whatever they are. Its pages are then prepared once
+    /// per connection instead of planned at every call, which cost more
+    /// than reading the page. The plan test holds each filter that says so
+    /// to a generic plan that reads no more than its pages and sorts
+    /// nothing.
+    fn ordered(&self) -> bool {
+        false
+    }
 }
 
 /// The statement for one page of a list.
@@ -70,13 +82,14 @@ pub struct Statement {
     /// The SQL and its parameters.
     pub sql: QueryBuilder<'static, Postgres>,
     /// Whether it is planned for its values on every call rather than
-    /// prepared once with a generic plan. A page with filters is: the rows
-    /// a filter keeps depend on its value (one client holds most of an
-    /// organization's invoices, another none; a month holds all of a young
-    /// organization's rows), and a generic plan guesses them, sorting most
-    /// of the organization where an ordered read would have stopped after a
-    /// page. A page with none is one index range read in order whatever the
-    /// values, so its plan is made once per connection.
+    /// prepared once with a generic plan. A page with a filter no index
+    /// reads in the list's order is: the rows such a filter keeps depend on
+    /// its value (one client holds most of an organization's invoices,
+    /// another none), and a generic plan guesses them, sorting most of the
+    /// organization where an ordered read would have stopped after a page.
+    /// A page with no filter, or one that is [`Listed::ordered`], is one
+    /// index range read in order whatever the values, so its plan is made
+    /// once per connection.
     pub planned_per_call: bool,
 }
 
@@ -113,8 +126,9 @@ pub fn statement<F: Listed>(
     ));
     sql.push_bind(organization);
     let unfiltered = sql.sql().len();
+    let ordered = filter.ordered();
     filter.push(&mut sql)?;
-    let planned_per_call = sql.sql().len() > unfiltered;
+    let planned_per_call = sql.sql().len() > unfiltered && !ordered;
     let order = F::ORDER;
     let (direction, beyond) = if order.descending {
         ("DESC", "<")

@@ -110,4 +110,10 @@ impl Listed for StatusFilter {
         }
         Ok(())
     }
+
+    /// An entity type's statuses have their index in the list's order
+    /// (`status_tracker_type_changed`).
+    fn ordered(&self) -> bool {
+        self.entity_type.is_some() && self.category.is_none() && self.overdue != Some(true)
+    }
 }

@@ -31,6 +31,9 @@ pub trait List: Sync {
     fn table(&self) -> &'static str;
     /// A page's GraphQL, with `$filter`, `$first` and `$after` variables.
     fn graphql(&self) -> String;
+    /// Whether a page with `filter` is prepared once per connection rather
+    /// than planned at every call ([`Listed::ordered`]).
+    fn prepared(&self, filter: &Value) -> bool;
     /// Runs the resolver's statement for one page on `conn`, decoding the
     /// rows into the API's row type; gives each row's cursor.
     async fn page(
@@ -106,6 +109,16 @@ impl<F: Listed + InputType> List for Of<F> {
             }}",
             self.filter_type, self.field, self.nodes
         )
+    }
+
+    fn prepared(&self, filter: &Value) -> bool {
+        let page = Page {
+            first: 1,
+            after: None,
+        };
+        !statement("", parse::<F>(filter), Uuid::nil(), &page)
+            .expect("a statement")
+            .planned_per_call
     }
 
     async fn page(

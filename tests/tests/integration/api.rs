@@ -712,7 +712,12 @@ async fn a_rows_fields_answer_aliases_typename_and_fragments() {
             .collect()
     };
     let (_, flat) = api
-        .query(org.owner, org.id, &query(fields.to_owned()), json!({"skip": true}))
+        .query(
+            org.owner,
+            org.id,
+            &query(fields.to_owned()),
+            json!({"skip": true}),
+        )
         .await;
     let (_, fragment) = api
         .query(
@@ -731,7 +736,10 @@ async fn a_rows_fields_answer_aliases_typename_and_fragments() {
         assert_eq!(keys.len(), 5, "t, title, __typename, when, id: {row}");
         assert_eq!(row["t"], row["title"]);
         assert_eq!(row["__typename"], "CalendarEvent");
-        assert!(row["when"].as_str().is_some_and(|w| w.contains('T')), "{row}");
+        assert!(
+            row["when"].as_str().is_some_and(|w| w.contains('T')),
+            "{row}"
+        );
         assert!(row.get("visibility").is_none(), "skipped: {row}");
     }
 }
