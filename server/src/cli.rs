@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 use foldline_aggregates::audit::At;
 
@@ -275,7 +276,90 @@ pub struct ApiArgs {
     /// refused at once with HTTP 429.
     #[arg(long, env = "FOLDLINE_QUEUED_PER_USER", default_value_t = foldline_graphql::Limits::default().queued_per_user)]
     pub queued_per_user: usize,
+    /// Origins a browser app may call the API from, comma-separated
+    /// (`https://app.example.com,http://localhost:5173`); none by default,
+    /// so a page on another origin is refused by its browser.
+    #[arg(long, env = "FOLDLINE_ALLOWED_ORIGINS", default_value = "", value_parser = parse_origins)]
+    pub allowed_origins: AllowedOrigins,
     /// Token settings.
     #[command(flatten)]
     pub jwt: JwtArgs,
+}
+
+/// The origins browser apps may call the API from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AllowedOrigins(pub Vec<HeaderValue>);
+
+/// Comma-separated origins; an empty list (or an empty variable) is none.
+fn parse_origins(text: &str) -> Result<AllowedOrigins, String> {
+    text.split(',')
+        .filter(|origin| !origin.trim().is_empty())
+        .map(parse_origin)
+        .collect::<Result<_, _>>()
+        .map(AllowedOrigins)
+}
+
+/// An origin as a browser sends it: a scheme and a host, and a port if
+/// not the scheme's, with no path.
+fn parse_origin(text: &str) -> Result<HeaderValue, String> {
+    let text = text.trim();
+    let (scheme, rest) = text.split_once("://").ok_or_else(|| {
+        format!("`{text}` is not an origin: it needs a scheme, as in https://app.example.com")
+    })?;
+    if !matches!(scheme, "http" | "https") || rest.is_empty() || rest.contains('/') {
+        return Err(format!(
+            "`{text}` is not an origin: an http or https scheme and a host, with no path"
+        ));
+    }
+    HeaderValue::from_str(text).map_err(|_| format!("`{text}` is not an origin"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_a_scheme_and_a_host() {
+        for origin in [
+            "https://app.example.com",
+            "http://localhost:5173",
+            " http://10.0.0.2 ",
+        ] {
+            assert!(parse_origin(origin).is_ok(), "{origin}");
+        }
+        for text in [
+            "app.example.com",
+            "ftp://x",
+            "https://",
+            "https://app.example.com/",
+            "https://a.b/path",
+            "*",
+        ] {
+            let error = parse_origin(text).expect_err(text);
+            assert!(error.contains("not an origin"), "{error}");
+        }
+    }
+
+    #[test]
+    fn allowed_origins_are_read_comma_separated() {
+        let cli = Cli::try_parse_from([
+            "foldline",
+            "serve",
+            "--allowed-origins",
+            "https://a.example.com,http://localhost:5173",
+        ]);
+        let Ok(Cli {
+            command: Commands::Serve { api, .. },
+            ..
+        }) = cli
+        else {
+            panic!("parsed: {cli:?}");
+        };
+        assert_eq!(
+            api.allowed_origins.0,
+            ["https://a.example.com", "http://localhost:5173"]
+        );
+        assert_eq!(parse_origins(""), Ok(AllowedOrigins::default()));
+        assert!(parse_origins("https://a.example.com,nope").is_err());
+    }
 }

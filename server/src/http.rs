@@ -13,7 +13,7 @@ use async_graphql::Data;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -31,6 +31,7 @@ use foldline_projectors::checkpoint;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use sqlx::PgPool;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use uuid::Uuid;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub activity: ActivityWatch,
     /// Each user's requests in flight.
     pub in_flight: Arc<InFlight>,
+    /// Origins browsers may call the API from (CORS).
+    pub allowed_origins: Vec<HeaderValue>,
 }
 
 impl AppState {
@@ -94,8 +97,33 @@ impl AppState {
             authenticator: Arc::new(authenticator),
             graphiql,
             prometheus: crate::telemetry::prometheus(),
+            allowed_origins: Vec::new(),
         }
     }
+
+    /// The same state, letting browser pages on `origins` call the API.
+    pub fn with_allowed_origins(mut self, origins: Vec<HeaderValue>) -> Self {
+        self.allowed_origins = origins;
+        self
+    }
+}
+
+/// What a browser page on another origin may do, if its origin is
+/// allowed: send GraphQL with its credentials headers and read the
+/// response, including when to retry. A preflight from any other origin is
+/// answered without `Access-Control-Allow-Origin`, so its browser refuses.
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(ORGANIZATION),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
 }
 
 /// The service's routes.
@@ -106,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(cors(&state.allowed_origins))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::map_response(too_large_in_graphql_shape))
         .layer(

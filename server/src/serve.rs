@@ -43,7 +43,8 @@ pub fn state(pool: PgPool, api: &ApiArgs) -> anyhow::Result<AppState> {
         queued_per_user: api.queued_per_user,
         ..Limits::default()
     };
-    Ok(AppState::new(pool, authenticator, limits, !api.no_graphiql))
+    Ok(AppState::new(pool, authenticator, limits, !api.no_graphiql)
+        .with_allowed_origins(api.allowed_origins.0.clone()))
 }
 
 /// Serves on `listener` with the projection workers running until a shutdown

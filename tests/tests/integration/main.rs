@@ -6,6 +6,7 @@
 mod api;
 mod audit;
 mod bad_input;
+mod browser;
 mod command_bus;
 mod discovery;
 mod domain_rules;
