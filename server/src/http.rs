@@ -31,6 +31,7 @@ use foldline_projectors::checkpoint;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use sqlx::PgPool;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -135,6 +136,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(cors(&state.allowed_origins))
+        // Pages of JSON shrink to a fifth or less. The fastest level: on
+        // a service whose CPU is the limit, the bytes saved are not worth a
+        // slower response. A client that does not ask gets plain JSON.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::map_response(too_large_in_graphql_shape))
         .layer(

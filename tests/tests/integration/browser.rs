@@ -1,5 +1,6 @@
 //! What a browser app on another origin needs of the API: CORS for the
-//! origins the service is configured with, and nothing for the others.
+//! origins the service is configured with, and nothing for the others;
+//! compressed responses for a client that asks for them.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
@@ -95,4 +96,61 @@ async fn a_configured_origin_may_call_the_api_and_another_may_not() {
         .await
         .unwrap();
     assert_eq!(allowed(&response), None);
+}
+
+/// A client that accepts gzip or brotli gets the page compressed, and the
+/// same page once decoded; one that does not gets it as it was.
+#[tokio::test]
+async fn a_page_is_compressed_for_a_client_that_asks() {
+    use std::io::Read;
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Compressed").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let api = Api::new(&db);
+    let query = json!({"query": "{ activityFeed(first: 50) { edges { cursor node { title content entityName createdAt } } } }"}).to_string();
+    let fetch = |encoding: Option<&'static str>| {
+        let mut request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", Api::token(org.owner)))
+            .header("x-organization-id", org.id.to_string());
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        let router = api.router.clone();
+        let body = Body::from(query.clone());
+        async move {
+            let response = router.oneshot(request.body(body).unwrap()).await.unwrap();
+            let encoding = response
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (encoding, bytes)
+        }
+    };
+    let (encoding, plain) = fetch(None).await;
+    assert_eq!(encoding, None);
+    let page: Value = serde_json::from_slice(&plain).unwrap();
+    assert!(page["errors"].is_null(), "{page}");
+    assert!(!page["data"]["activityFeed"]["edges"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    let (encoding, gzipped) = fetch(Some("gzip")).await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    assert!(
+        gzipped.len() < plain.len() / 2,
+        "{} of {}",
+        gzipped.len(),
+        plain.len()
+    );
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&gzipped[..])
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&decoded).unwrap(), page);
+
+    let (encoding, _) = fetch(Some("br;q=1.0, gzip;q=0.5")).await;
+    assert_eq!(encoding.as_deref(), Some("br"));
 }
