@@ -12,7 +12,8 @@
 //! bench`). `BENCH_EVENTS` (1,000,000) events over `BENCH_ORGS` (50)
 //! organizations, as `api_load` builds them; `BENCH_MS` (1,000) milliseconds
 //! measured per run after a 0.3 s warm-up; `BENCH_ONLY` runs the queries whose name
-//! contains it (or one of its `;`-separated parts). Each request is for the next organization. Prints a
+//! contains it (or one of its `;`-separated parts); `BENCH_ACCEPT_ENCODING=gzip`
+//! asks for compressed responses, as a browser does. Each request is for the next organization. Prints a
 //! Markdown table, one line per query and role.
 
 use std::net::SocketAddr;

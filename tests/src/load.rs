@@ -11,7 +11,12 @@ use hyper_util::rt::TokioIo;
 use uuid::Uuid;
 
 /// One connection to the API.
-pub struct Client(SendRequest<Full<Bytes>>);
+pub struct Client {
+    sender: SendRequest<Full<Bytes>>,
+    /// `BENCH_ACCEPT_ENCODING`, sent as `Accept-Encoding` when set (`gzip`),
+    /// as a browser would; the client then decodes what it gets.
+    accept_encoding: Option<String>,
+}
 
 impl Client {
     /// Opens a connection to the API at `address`, with Nagle off.
@@ -24,7 +29,10 @@ impl Client {
             .await
             .expect("HTTP handshake");
         tokio::spawn(connection);
-        Client(sender)
+        Client {
+            sender,
+            accept_encoding: std::env::var("BENCH_ACCEPT_ENCODING").ok(),
+        }
     }
 
     /// Opens `count` connections.
@@ -37,28 +45,43 @@ impl Client {
     }
 
     /// Posts the GraphQL request `body` with `authorization` in
-    /// `organization`; gives the status and the body.
+    /// `organization`; gives the status and the body, decoded if it came
+    /// gzip-encoded.
     pub async fn graphql(
         &mut self,
         authorization: &str,
         organization: Uuid,
         body: String,
     ) -> (StatusCode, Bytes) {
-        let request = hyper::Request::post("/graphql")
+        let mut request = hyper::Request::post("/graphql");
+        if let Some(encoding) = &self.accept_encoding {
+            request = request.header("accept-encoding", encoding.as_str());
+        }
+        let request = request
             .header("host", "localhost")
             .header("content-type", "application/json")
             .header("authorization", authorization)
             .header("x-organization-id", organization.to_string())
             .body(Full::new(Bytes::from(body)))
             .expect("a request");
-        let response = self.0.send_request(request).await.expect("a response");
+        let response = self.sender.send_request(request).await.expect("a response");
         let status = response.status();
+        let gzipped = response
+            .headers()
+            .get("content-encoding")
+            .is_some_and(|encoding| encoding == "gzip");
         let bytes = response
             .into_body()
             .collect()
             .await
             .expect("a body")
             .to_bytes();
+        if gzipped {
+            let mut decoded = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut decoded)
+                .expect("a gzip body");
+            return (status, Bytes::from(decoded));
+        }
         (status, bytes)
     }
 }
