@@ -22,6 +22,7 @@ pub mod input_checks;
 pub mod inventory;
 pub mod ledger;
 pub mod locations;
+pub mod me;
 pub mod mutation;
 pub mod operation;
 pub mod page;
@@ -55,6 +56,7 @@ pub struct Query(
     reports::ReportQuery,
     search::SearchQuery,
     audit::AuditQuery,
+    me::MeQuery,
 );
 
 /// The schema.

@@ -1,7 +1,7 @@
 //! Every query of the API on the million-event store, measured: each
 //! connection with no filter and with each of its filters, its first page
 //! and its fifth; `search` with one, two and three words; every report;
-//! each detail query; the audit queries. Each as an organization's owner
+//! each detail query; `me`; the audit queries. Each as an organization's owner
 //! and as a plain member (the audit queries as the owner only: a member is
 //! refused them), at one client and at `BENCH_CONNECTIONS` (32);
 //! GraphQL over HTTP through the served router, beside the resolver's own
@@ -354,6 +354,10 @@ async fn lines(pool: &PgPool, reads: &Reads) -> Vec<Line> {
                     json!({"query": format!("{{ {field}(id: \"{id}\") {{ id version state }} }}")});
                 push(field.to_owned(), role, request(body, Sql::None));
             }
+            // Who the caller is: admission's own figures, and their
+            // organizations.
+            let body = json!({"query": "{ me { userId role capabilities organizations { organizationId name role } } }"});
+            push("me".into(), role, request(body, Sql::None));
             // The audit queries are an owner's or an admin's: a member is
             // refused them (tested in `tests/tests/integration/audit.rs`).
             if role != "owner" {

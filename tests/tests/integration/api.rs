@@ -743,3 +743,68 @@ async fn a_rows_fields_answer_aliases_typename_and_fragments() {
         assert!(row.get("visibility").is_none(), "skipped: {row}");
     }
 }
+
+/// `me` gives each caller their own role and capabilities in the
+/// organization they act in, and the organizations they belong to: theirs
+/// only, with the role they have in each.
+#[tokio::test]
+async fn me_is_the_callers_role_capabilities_and_organizations() {
+    use foldline_aggregates::organization::{Organization, OrganizationCommand};
+    use foldline_aggregates::Role;
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let first = Org::create(&bus, "Alpha Events").await;
+    let second = Org::create(&bus, "Beta Venues").await;
+    // The first organization's member also belongs to the second, as admin.
+    bus.execute::<Organization>(
+        &second.request(second.owner),
+        second.id,
+        OrganizationCommand::AddMember {
+            user_id: first.member,
+            display_name: "Shared".into(),
+            email: "shared@example.com".into(),
+            role: Role::Admin,
+            capabilities: Default::default(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let api = Api::new(&db);
+    let me = "{ me { userId organizationId role capabilities organizations { organizationId name role capabilities } } }";
+
+    for (user, role, capabilities) in [
+        (first.owner, "owner", json!([])),
+        (first.admin, "admin", json!([])),
+        (first.member, "member", json!([])),
+        (first.guest, "guest", json!([])),
+        (first.finance, "member", json!(["finance"])),
+    ] {
+        let (_, response) = api.query(user, first.id, me, json!({})).await;
+        let me = &response["data"]["me"];
+        assert_eq!(me["userId"], json!(user), "{response}");
+        assert_eq!(me["organizationId"], json!(first.id));
+        assert_eq!(me["role"], role);
+        assert_eq!(me["capabilities"], capabilities);
+        let organizations = me["organizations"].as_array().unwrap();
+        let ids: Vec<&Value> = organizations.iter().map(|o| &o["organizationId"]).collect();
+        if user == first.member {
+            assert_eq!(ids, [&json!(first.id), &json!(second.id)], "{response}");
+            assert_eq!(organizations[0]["name"], "Alpha Events");
+            assert_eq!(organizations[1]["role"], "admin");
+        } else {
+            assert_eq!(ids, [&json!(first.id)], "theirs only: {response}");
+            assert_eq!(organizations[0]["role"], role);
+            assert_eq!(organizations[0]["capabilities"], capabilities);
+        }
+    }
+
+    // Acting in the second organization, the shared member is its admin.
+    let (_, response) = api.query(first.member, second.id, me, json!({})).await;
+    assert_eq!(response["data"]["me"]["role"], "admin", "{response}");
+    assert_eq!(response["data"]["me"]["organizationId"], json!(second.id));
+    // Someone of neither organization is refused, as for any query.
+    let (_, response) = api.query(second.owner, first.id, me, json!({})).await;
+    assert_eq!(codes(&response), ["FORBIDDEN"], "{response}");
+}
