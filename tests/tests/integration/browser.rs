@@ -70,15 +70,12 @@ async fn a_configured_origin_may_call_the_api_and_another_may_not() {
 
     // The request itself: answered either way (CORS is the browser's to
     // enforce), but only the allowed origin's page may read the answer.
-    let query = json!({"query": "{ people(first: 1) { edges { cursor } } }"}).to_string();
+    let query = "{ people(first: 1) { edges { cursor } } }";
     for (origin, expected) in [(ALLOWED, Some(ALLOWED)), (OTHER, None)] {
-        let request = Request::post("/graphql")
-            .header("origin", origin)
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {}", Api::token(org.owner)))
-            .header("x-organization-id", org.id.to_string())
-            .body(Body::from(query.clone()))
-            .unwrap();
+        let mut request = Api::request(org.owner, org.id, query, json!({}));
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_static(origin));
         let response = app.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(allowed(&response), expected, "{origin}");
@@ -107,19 +104,17 @@ async fn a_page_is_compressed_for_a_client_that_asks() {
     let org = Org::create(&db.bus(), "Compressed").await;
     catch_up_all(&db, &Engine::new(db.pool.clone())).await;
     let api = Api::new(&db);
-    let query = json!({"query": "{ activityFeed(first: 50) { edges { cursor node { title content entityName createdAt } } } }"}).to_string();
+    let query = "{ activityFeed(first: 50) { edges { cursor node { title content entityName createdAt } } } }";
     let fetch = |encoding: Option<&'static str>| {
-        let mut request = Request::post("/graphql")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {}", Api::token(org.owner)))
-            .header("x-organization-id", org.id.to_string());
+        let mut request = Api::request(org.owner, org.id, query, json!({}));
         if let Some(encoding) = encoding {
-            request = request.header("accept-encoding", encoding);
+            request
+                .headers_mut()
+                .insert("accept-encoding", HeaderValue::from_static(encoding));
         }
         let router = api.router.clone();
-        let body = Body::from(query.clone());
         async move {
-            let response = router.oneshot(request.body(body).unwrap()).await.unwrap();
+            let response = router.oneshot(request).await.unwrap();
             let encoding = response
                 .headers()
                 .get("content-encoding")

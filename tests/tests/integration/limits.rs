@@ -17,7 +17,7 @@ const PAGE_FIELDS: &str = "edges { cursor node { id title startsAt endsAt status
     pageInfo { hasNextPage endCursor }";
 
 /// `count` copies of `field`, each under its own alias.
-fn aliased(count: usize, field: &str) -> String {
+pub(crate) fn aliased(count: usize, field: &str) -> String {
     let fields: Vec<String> = (0..count).map(|n| format!("f{n}: {field}")).collect();
     format!("{{ {} }}", fields.join(" "))
 }

@@ -533,10 +533,7 @@ async fn a_sockets_operations_are_checked_as_http_requests_are() {
     catch_up_all(&db, &Engine::new(db.pool.clone())).await;
     let served = serve(&db).await;
     let page = "people(first: 1) { edges { cursor } }";
-    let many = |count: usize| {
-        let fields: Vec<String> = (0..count).map(|n| format!("f{n}: {page}")).collect();
-        format!("{{ {} }}", fields.join(" "))
-    };
+    let many = |count| crate::limits::aliased(count, page);
     let aliases: Vec<String> = (0..31).map(|n| format!("c{n}: cursor")).collect();
     let refused = [
         (many(11), "fields at its root"),
