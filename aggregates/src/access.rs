@@ -11,6 +11,7 @@ use uuid::Uuid;
 ///
 /// The derived order follows the declaration order, so `Guest < Member < Admin < Owner`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads public rows only; sends no commands.
@@ -57,6 +58,7 @@ impl FromStr for Role {
 
 /// An approval capability a member may hold on top of their role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Approves production advances above the automatic tier.

@@ -6,7 +6,9 @@ use crate::domain::require_text;
 use crate::error::DomainError;
 
 /// A postal address.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlInput,
+)]
 pub struct Address {
     /// Street and number.
     pub line1: String,
@@ -41,7 +43,7 @@ impl Address {
 }
 
 /// A point on the map, in degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlInput)]
 pub struct Coordinates {
     /// Latitude, -90 to 90.
     pub latitude: f64,

@@ -9,7 +9,7 @@ use crate::access::{Requirement, Role};
 use crate::domain::require_status;
 use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
-use crate::money::Currency;
+use crate::money::{Currency, MinorUnits};
 use crate::reference::References;
 use crate::visibility::Visibility;
 
@@ -17,6 +17,7 @@ const ENTITY: &str = "asset";
 
 /// What sort of thing an asset is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum AssetKind {
     /// Anything else that is owned and tracked.
@@ -32,6 +33,7 @@ pub enum AssetKind {
 
 /// The status of an asset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum AssetStatus {
     /// In store, ready to use.
@@ -74,7 +76,7 @@ pub struct Asset {
     /// How many are held; never negative.
     pub quantity: i64,
     /// Value in minor units; never negative.
-    pub value: i64,
+    pub value: MinorUnits,
     /// Currency of the value.
     pub currency: Currency,
     /// The venue where it is kept.
@@ -95,7 +97,14 @@ pub struct Asset {
 
 /// Commands on an [`Asset`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AssetCommand {
@@ -110,7 +119,7 @@ pub enum AssetCommand {
         /// How many; not negative.
         quantity: i64,
         /// Value in minor units; not negative.
-        value: i64,
+        value: MinorUnits,
         /// Currency of the value.
         #[serde(default)]
         currency: Currency,
@@ -127,7 +136,7 @@ pub enum AssetCommand {
         /// The new tag; an empty string removes it.
         tag: Option<String>,
         /// The new value in minor units; not negative.
-        value: Option<i64>,
+        value: Option<MinorUnits>,
     },
     /// Moves the asset to another venue, or to none. Not while checked out.
     MoveAsset {
@@ -223,7 +232,7 @@ pub enum AssetEvent {
         /// How many.
         quantity: i64,
         /// Value in minor units.
-        value: i64,
+        value: MinorUnits,
         /// Currency of the value.
         currency: Currency,
         /// The venue where it is kept.
@@ -238,7 +247,7 @@ pub enum AssetEvent {
         /// The new tag; an empty string means it was removed.
         tag: Option<String>,
         /// The new value in minor units.
-        value: Option<i64>,
+        value: Option<MinorUnits>,
     },
     /// The asset moved.
     AssetMoved {

@@ -16,6 +16,7 @@ pub const MAX_BODY_CHARS: usize = 10_000;
 
 /// Whether a comment is part of the conversation or a standing note.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum CommentKind {
     /// A message in the conversation.
@@ -52,7 +53,14 @@ pub struct Comment {
 
 /// Commands on a [`Comment`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CommentCommand {

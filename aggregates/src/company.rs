@@ -15,6 +15,7 @@ const ENTITY: &str = "company";
 
 /// What a company is to the organization.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum CompanyKind {
     /// We bill them.
@@ -27,7 +28,7 @@ pub enum CompanyKind {
 }
 
 /// A company's office.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlInput)]
 pub struct Office {
     /// Its postal address.
     pub address: Address,
@@ -76,7 +77,14 @@ pub struct Company {
 
 /// Commands on a [`Company`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CompanyCommand {

@@ -9,7 +9,7 @@ use crate::access::{Requirement, Role};
 use crate::domain::require_status;
 use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
-use crate::money::Currency;
+use crate::money::{Currency, MinorUnits};
 use crate::reference::References;
 use crate::visibility::Visibility;
 
@@ -17,6 +17,7 @@ const ENTITY: &str = "contract";
 
 /// The status of a contract, in order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ContractStatus {
     /// Being written.
@@ -35,12 +36,12 @@ pub enum ContractStatus {
 }
 
 /// The terms one version of a contract states.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlInput)]
 pub struct ContractTerms {
     /// Title.
     pub title: String,
     /// Value in minor units.
-    pub value: i64,
+    pub value: MinorUnits,
     /// First day in force.
     pub starts_on: Option<NaiveDate>,
     /// Last day in force.
@@ -108,7 +109,14 @@ pub struct Contract {
 
 /// Commands on a [`Contract`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ContractCommand {

@@ -16,6 +16,7 @@ const ENTITY: &str = "document";
 
 /// What a document is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
     /// A contract or agreement.
@@ -37,6 +38,7 @@ pub enum DocumentKind {
 
 /// The status of a document.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentStatus {
     /// Current; its file may be replaced.
@@ -87,7 +89,14 @@ pub struct Document {
 
 /// Commands on a [`Document`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DocumentCommand {

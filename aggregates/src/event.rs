@@ -19,6 +19,7 @@ const VENUE: &str = "Venue";
 
 /// What kind of gathering an event is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A performance in front of an audience.
@@ -32,6 +33,7 @@ pub enum EventKind {
 
 /// The status of an event, in order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum EventStatus {
     /// Being planned; time and place may change.
@@ -76,7 +78,14 @@ pub struct Event {
 
 /// Commands on an [`Event`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventCommand {

@@ -9,7 +9,7 @@ use crate::access::{Capability, Requirement, Role};
 use crate::domain::require_status;
 use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
-use crate::money::Currency;
+use crate::money::{Currency, MinorUnits};
 use crate::reference::References;
 use crate::visibility::Visibility;
 
@@ -17,6 +17,7 @@ const ENTITY: &str = "expense";
 
 /// What kind of spending an expense records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ExpenseKind {
     /// A plain expense, often reimbursed.
@@ -32,6 +33,7 @@ pub enum ExpenseKind {
 
 /// The status of an expense.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ExpenseStatus {
     /// Being written; may be revised.
@@ -63,7 +65,7 @@ pub struct Expense {
     /// What the money is for.
     pub description: String,
     /// Amount in minor units, positive.
-    pub amount: i64,
+    pub amount: MinorUnits,
     /// Currency of the amount.
     pub currency: Currency,
     /// Who is paid, by name.
@@ -96,7 +98,14 @@ fn restricted() -> Visibility {
 
 /// Commands on an [`Expense`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ExpenseCommand {
@@ -107,7 +116,7 @@ pub enum ExpenseCommand {
         /// What the money is for.
         description: String,
         /// Amount in minor units, positive.
-        amount: i64,
+        amount: MinorUnits,
         /// Currency.
         #[serde(default)]
         currency: Currency,
@@ -128,7 +137,7 @@ pub enum ExpenseCommand {
         /// New description.
         description: Option<String>,
         /// New amount in minor units.
-        amount: Option<i64>,
+        amount: Option<MinorUnits>,
         /// New payee name.
         payee: Option<String>,
     },
@@ -198,7 +207,7 @@ pub enum ExpenseEvent {
         /// What the money is for.
         description: String,
         /// Amount in minor units.
-        amount: i64,
+        amount: MinorUnits,
         /// Currency.
         currency: Currency,
         /// Who is paid, by name.
@@ -217,7 +226,7 @@ pub enum ExpenseEvent {
         /// New description, if changed.
         description: Option<String>,
         /// New amount, if changed.
-        amount: Option<i64>,
+        amount: Option<MinorUnits>,
         /// New payee name, if changed.
         payee: Option<String>,
     },

@@ -8,7 +8,7 @@ use crate::access::{Capability, Requirement, Role};
 use crate::domain::require_status;
 use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
-use crate::money::{line_total, Currency};
+use crate::money::{line_total, Currency, MinorUnits};
 use crate::reference::References;
 use crate::visibility::Visibility;
 
@@ -16,6 +16,7 @@ const ENTITY: &str = "invoice";
 
 /// Which way the money flows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// We bill a client.
@@ -27,6 +28,7 @@ pub enum Direction {
 
 /// The status of an invoice.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
     /// Being written; lines may change.
@@ -52,7 +54,7 @@ pub struct InvoiceLine {
     /// How many.
     pub quantity: i64,
     /// Price of one, in minor units.
-    pub unit_price: i64,
+    pub unit_price: MinorUnits,
 }
 
 /// A payment against an invoice.
@@ -61,7 +63,7 @@ pub struct Payment {
     /// The payment's id.
     pub payment_id: Uuid,
     /// Amount in minor units.
-    pub amount: i64,
+    pub amount: MinorUnits,
     /// When it was paid.
     pub paid_on: NaiveDate,
     /// Bank transfer, card…
@@ -113,7 +115,14 @@ fn restricted() -> Visibility {
 
 /// Commands on an [`Invoice`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum InvoiceCommand {
@@ -145,7 +154,7 @@ pub enum InvoiceCommand {
         /// How many, at least 1.
         quantity: i64,
         /// Price of one in minor units, not negative.
-        unit_price: i64,
+        unit_price: MinorUnits,
     },
     /// Removes a line (draft only).
     RemoveInvoiceLine {
@@ -167,7 +176,7 @@ pub enum InvoiceCommand {
         /// The payment's id.
         payment_id: Uuid,
         /// Amount in minor units.
-        amount: i64,
+        amount: MinorUnits,
         /// When it was paid.
         paid_on: NaiveDate,
         /// How.

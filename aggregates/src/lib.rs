@@ -26,6 +26,8 @@ pub mod document;
 pub mod error;
 pub mod event;
 pub mod expense;
+#[cfg(feature = "graphql")]
+pub mod graphql;
 pub mod invoice;
 pub mod metadata;
 pub mod money;

@@ -4,6 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 
+/// An amount in minor units (cents) of a currency given beside it. Signed and
+/// 64-bit: sums stay exact, and GraphQL carries it as the `MinorUnits` scalar
+/// because its `Int` is 32-bit.
+pub type MinorUnits = i64;
+
 /// An ISO 4217 currency code such as `USD`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

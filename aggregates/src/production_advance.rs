@@ -11,7 +11,7 @@ use crate::access::{Capability, Requirement, Role};
 use crate::domain::require_status;
 use crate::domain::{ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand};
 use crate::error::DomainError;
-use crate::money::Currency;
+use crate::money::{Currency, MinorUnits};
 pub use crate::priority::Priority;
 use crate::reference::References;
 use crate::visibility::Visibility;
@@ -26,6 +26,7 @@ const ENTITY: &str = "production advance";
 
 /// When in the life of an event the advance is for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum AdvanceType {
     /// Before the event.
@@ -43,6 +44,7 @@ pub enum AdvanceType {
 
 /// The status of a production advance.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum AdvanceStatus {
     /// Items are being added; costs may change.
@@ -90,6 +92,7 @@ pub struct VendorRating {
 
 /// The kind of a document attached to an advance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum AttachmentKind {
     /// An artist's rider.
@@ -156,7 +159,14 @@ pub struct ProductionAdvance {
 
 /// Commands on a [`ProductionAdvance`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ProductionAdvanceCommand {
@@ -204,7 +214,7 @@ pub enum ProductionAdvanceCommand {
         /// How many are needed.
         quantity_required: i64,
         /// Cost of one, in minor units of the advance's currency.
-        unit_cost: i64,
+        unit_cost: MinorUnits,
         /// Delivery, load-in and strike.
         #[serde(default)]
         schedule: ItemSchedule,
@@ -222,7 +232,7 @@ pub enum ProductionAdvanceCommand {
         /// New quantity.
         quantity_required: i64,
         /// New unit cost.
-        unit_cost: i64,
+        unit_cost: MinorUnits,
     },
     /// Removes an item no other item depends on (draft only).
     RemoveItem {
@@ -397,7 +407,7 @@ pub enum ProductionAdvanceEvent {
         /// Quantity needed.
         quantity_required: i64,
         /// Unit cost in minor units.
-        unit_cost: i64,
+        unit_cost: MinorUnits,
         /// Schedule.
         schedule: ItemSchedule,
         /// Critical path.
@@ -412,7 +422,7 @@ pub enum ProductionAdvanceEvent {
         /// Quantity needed.
         quantity_required: i64,
         /// Unit cost.
-        unit_cost: i64,
+        unit_cost: MinorUnits,
     },
     /// An item was removed.
     ItemRemoved {

@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 /// A reference to any entity, for documents and comments that attach to
 /// whatever they are about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, foldline_derive::GraphqlInput,
+)]
 pub struct EntityRef {
     /// The aggregate type, e.g. `Invoice`.
     pub entity_type: String,

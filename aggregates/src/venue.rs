@@ -21,6 +21,7 @@ const VENUE_REGISTERED_VERSION: &str = "2.0";
 
 /// What a venue is used for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum VenueKind {
     /// A place where shows happen.
@@ -33,7 +34,7 @@ pub enum VenueKind {
 }
 
 /// The person to call at a venue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlInput)]
 pub struct VenueContact {
     /// Their name.
     pub name: String,
@@ -89,7 +90,14 @@ pub struct Venue {
 
 /// Commands on a [`Venue`].
 #[derive(
-    Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    foldline_derive::GraphqlInput,
 )]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum VenueCommand {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The visibility of an entity's rows (`visibility_type` in the seeds).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Every member, guests included.

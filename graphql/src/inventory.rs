@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use foldline_aggregates::graphql::MinorUnitsScalar;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -25,7 +26,8 @@ pub struct InventoryItem {
     /// How many.
     pub quantity: i64,
     /// Value in minor units of `currency`.
-    pub value: i64,
+    #[sqlx(try_from = "i64")]
+    pub value: MinorUnitsScalar,
     /// ISO 4217 code.
     pub currency: String,
     /// The venue where it is kept.

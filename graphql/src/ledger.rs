@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
+use foldline_aggregates::graphql::MinorUnitsScalar;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -23,7 +24,8 @@ pub struct LedgerEntry {
     /// The source entity.
     pub entity_id: Uuid,
     /// In minor units of `currency`.
-    pub amount: i64,
+    #[sqlx(try_from = "i64")]
+    pub amount: MinorUnitsScalar,
     /// ISO 4217 code.
     pub currency: String,
     /// The source's status.

@@ -120,11 +120,14 @@ type Builder =
     async_graphql::SchemaBuilder<Query, mutation::Mutation, subscription::SubscriptionRoot>;
 
 fn builder(limits: Limits) -> Builder {
+    let sink: std::sync::Arc<dyn foldline_aggregates::graphql::CommandSink> =
+        std::sync::Arc::new(mutation::ApiSink);
     Schema::build(
         Query::default(),
-        mutation::Mutation,
+        mutation::Mutation::default(),
         subscription::SubscriptionRoot,
     )
+    .data(sink)
     .limit_depth(limits.depth)
     .limit_complexity(limits.complexity)
 }

@@ -107,8 +107,9 @@ impl Api {
 }
 
 impl Api {
-    /// Sends the mutation `name` (`createTask`…) on `id` with `input` as
-    /// `user` in `organization`, and returns its `position`; panics, with
+    /// Sends the mutation `name` (`createTask`…) on `id` with `input` (of
+    /// its input type, `CreateTaskInput`; `{}` for a command without fields)
+    /// as `user` in `organization`, and returns its `position`; panics, with
     /// the response, unless it succeeded.
     pub async fn mutate(
         &self,
@@ -118,9 +119,14 @@ impl Api {
         id: Uuid,
         input: Value,
     ) -> i64 {
-        let query = format!(
-            "mutation($id: UUID!, $input: JSON) {{ {name}(id: $id, input: $input) {{ position }} }}"
-        );
+        let query = if input.as_object().is_some_and(|fields| fields.is_empty()) {
+            format!("mutation($id: UUID!) {{ {name}(id: $id) {{ position }} }}")
+        } else {
+            let input_type = format!("{}{}Input", name[..1].to_uppercase(), &name[1..]);
+            format!(
+                "mutation($id: UUID!, $input: {input_type}!) {{ {name}(id: $id, input: $input) {{ position }} }}"
+            )
+        };
         let (status, response) = self
             .query(
                 user,

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::DomainError;
-use crate::money::line_total;
+use crate::money::{line_total, MinorUnits};
 
 /// The category of an item (the seeds' advance categories).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemCategory {
     /// Audio, lighting, video, staging, power.
@@ -30,6 +31,7 @@ pub enum ItemCategory {
 
 /// Where an item is in its life, in order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     /// Not yet confirmed by the vendor.
@@ -66,6 +68,7 @@ impl ItemStatus {
 
 /// A fulfillment stage tracked with a percentage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum FulfillmentStage {
     /// Ordered from the vendor.
@@ -90,7 +93,9 @@ pub enum FulfillmentStage {
 
 /// When an item arrives, goes in and comes out. Each time is optional, but the
 /// ones given must be in that order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlInput,
+)]
 pub struct ItemSchedule {
     /// Scheduled delivery.
     pub delivery: Option<DateTime<Utc>>,
@@ -138,7 +143,7 @@ pub struct AdvanceItem {
     /// Units the vendor confirmed.
     pub quantity_confirmed: i64,
     /// Cost of one unit, in minor units.
-    pub unit_cost: i64,
+    pub unit_cost: MinorUnits,
     /// Delivery, load-in, strike.
     pub schedule: ItemSchedule,
     /// On the critical path.

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, Enum, ErrorExtensions, Object, SimpleObject};
 use chrono::{NaiveDate, Utc};
+use foldline_aggregates::graphql::MinorUnitsScalar;
 
 use crate::error::ApiError;
 use crate::request::Request;
@@ -55,7 +56,7 @@ pub struct AgingBucket {
     /// Invoices with something outstanding.
     pub invoices: i64,
     /// What is outstanding, in minor units: totals less payments.
-    pub outstanding: i64,
+    pub outstanding: MinorUnitsScalar,
 }
 
 /// Outstanding invoices by lateness.
@@ -150,7 +151,7 @@ fn buckets(invoices: Vec<(String, i32, i64)>) -> Vec<AgingBucket> {
                 bucket,
                 currency: currency.clone(),
                 invoices: 0,
-                outstanding: 0,
+                outstanding: MinorUnitsScalar(0),
             })
         })
         .collect();
@@ -164,7 +165,7 @@ fn buckets(invoices: Vec<(String, i32, i64)>) -> Vec<AgingBucket> {
             .find(|row| row.currency == currency && row.bucket == bucket)
         {
             row.invoices += 1;
-            row.outstanding += outstanding;
+            row.outstanding.0 += outstanding;
         }
     }
     buckets
@@ -205,12 +206,12 @@ mod tests {
             .iter()
             .find(|row| row.bucket == AgingBucketName::Days1To30)
             .unwrap();
-        assert_eq!((late.invoices, late.outstanding), (2, 750));
+        assert_eq!((late.invoices, late.outstanding.0), (2, 750));
         let over = rows
             .iter()
             .find(|row| row.bucket == AgingBucketName::Over90)
             .unwrap();
-        assert_eq!((over.invoices, over.outstanding), (1, 1_000));
+        assert_eq!((over.invoices, over.outstanding.0), (1, 1_000));
         assert_eq!(rows[0].bucket, AgingBucketName::Current);
         assert_eq!(rows[0].invoices, 0);
     }

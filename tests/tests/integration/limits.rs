@@ -104,7 +104,7 @@ async fn one_users_burst_waits_its_turn_while_another_user_is_served() {
             busy.id,
             "createTask",
             Uuid::new_v4(),
-            json!({"title": "Held", "due_at": "2027-01-05T10:00:00Z"}),
+            json!({"title": "Held", "dueAt": "2027-01-05T10:00:00Z"}),
         )
         .await;
     // More than the pool's read connections (ten in tests): without the

@@ -24,4 +24,5 @@ mod rebuild;
 mod reports;
 mod row_security;
 mod subscriptions;
+mod typed_commands;
 mod visibility;

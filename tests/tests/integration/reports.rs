@@ -34,9 +34,9 @@ async fn scenario(db: &TestDb, api: &Api) -> Scenario {
     send(
         "registerVenue",
         venue,
-        json!({"name": "Quayside Arena", "kind": "venue",
+        json!({"name": "Quayside Arena", "kind": "VENUE",
                "address": {"line1": "1 Quay", "city": "Cork", "country": "IE"},
-               "visibility": "organization"}),
+               "visibility": "ORGANIZATION"}),
     )
     .await;
     let events = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
@@ -49,9 +49,9 @@ async fn scenario(db: &TestDb, api: &Api) -> Scenario {
         send(
             "planEvent",
             *event,
-            json!({"title": format!("Arena night {}", n + 1), "kind": "show",
-                   "starts_at": starts_at, "ends_at": ends_at, "venue_id": venue,
-                   "visibility": "organization"}),
+            json!({"title": format!("Arena night {}", n + 1), "kind": "SHOW",
+                   "startsAt": starts_at, "endsAt": ends_at, "venueId": venue,
+                   "visibility": "ORGANIZATION"}),
         )
         .await;
     }
@@ -65,8 +65,8 @@ async fn scenario(db: &TestDb, api: &Api) -> Scenario {
         send(
             "scheduleShift",
             *shift,
-            json!({"member_id": org.member, "event_id": events[0], "role": "Rigger",
-                   "starts_at": starts_at, "ends_at": ends_at}),
+            json!({"memberId": org.member, "eventId": events[0], "role": "Rigger",
+                   "startsAt": starts_at, "endsAt": ends_at}),
         )
         .await;
     }
@@ -84,24 +84,24 @@ async fn scenario(db: &TestDb, api: &Api) -> Scenario {
         send(
             "draftInvoice",
             invoice,
-            json!({"number": number, "direction": "receivable", "counterparty_id": org.client,
-                   "counterparty_name": "Client Ltd", "currency": currency, "due_on": due_on}),
+            json!({"number": number, "direction": "RECEIVABLE", "counterpartyId": org.client,
+                   "counterpartyName": "Client Ltd", "currency": currency, "dueOn": due_on}),
         )
         .await;
         send(
             "addInvoiceLine",
             invoice,
-            json!({"line_id": Uuid::new_v4(), "description": "Services", "quantity": 1,
-                   "unit_price": total}),
+            json!({"lineId": Uuid::new_v4(), "description": "Services", "quantity": 1,
+                   "unitPrice": total}),
         )
         .await;
         let Some(issued_on) = issued_on else { continue };
-        send("issueInvoice", invoice, json!({"issued_on": issued_on})).await;
+        send("issueInvoice", invoice, json!({"issuedOn": issued_on})).await;
         if paid > 0 {
             send(
                 "recordPayment",
                 invoice,
-                json!({"payment_id": Uuid::new_v4(), "amount": paid, "paid_on": "2027-02-01",
+                json!({"paymentId": Uuid::new_v4(), "amount": paid, "paidOn": "2027-02-01",
                        "method": "bank transfer", "reference": format!("PAY-{number}")}),
             )
             .await;
@@ -113,10 +113,10 @@ async fn scenario(db: &TestDb, api: &Api) -> Scenario {
             send(
                 "uploadDocument",
                 document,
-                json!({"linked_to": {"entity_type": "Event", "entity_id": org.event},
-                       "kind": "permit", "title": title,
-                       "url": "https://files.example/permit.pdf", "size_bytes": 1000,
-                       "mime_type": "application/pdf", "expires_on": expires_on,
+                json!({"linkedTo": {"entityType": "Event", "entityId": org.event},
+                       "kind": "PERMIT", "title": title,
+                       "url": "https://files.example/permit.pdf", "sizeBytes": 1000,
+                       "mimeType": "application/pdf", "expiresOn": expires_on,
                        "visibility": visibility}),
             )
             .await;
@@ -124,17 +124,17 @@ async fn scenario(db: &TestDb, api: &Api) -> Scenario {
         }
     };
     let documents = [
-        upload("Quayside fire permit", "2027-03-06", "organization").await,
-        upload("Quayside noise permit", "2027-02-26", "organization").await,
-        upload("Quayside insurance", "2027-04-30", "organization").await,
+        upload("Quayside fire permit", "2027-03-06", "ORGANIZATION").await,
+        upload("Quayside noise permit", "2027-02-26", "ORGANIZATION").await,
+        upload("Quayside insurance", "2027-04-30", "ORGANIZATION").await,
     ];
-    let secret_document = upload("Quayside settlement", "2027-03-02", "private").await;
+    let secret_document = upload("Quayside settlement", "2027-03-02", "PRIVATE").await;
     let overdue = Uuid::new_v4();
     send(
         "createTask",
         overdue,
         json!({"title": "File the Quayside permit", "assignee": org.member,
-               "due_at": "2026-01-01T09:00:00Z"}),
+               "dueAt": "2026-01-01T09:00:00Z"}),
     )
     .await;
     let done = Uuid::new_v4();
@@ -142,7 +142,7 @@ async fn scenario(db: &TestDb, api: &Api) -> Scenario {
         "createTask",
         done,
         json!({"title": "Book the Quayside crew", "assignee": org.member,
-               "due_at": "2026-01-01T09:00:00Z"}),
+               "dueAt": "2026-01-01T09:00:00Z"}),
     )
     .await;
     send("completeTask", done, json!({})).await;
@@ -202,7 +202,7 @@ async fn the_reports_count_what_the_scenario_did_and_only_what_the_caller_may_se
                 b["currency"].as_str().unwrap().to_owned(),
                 b["bucket"].as_str().unwrap().to_owned(),
                 b["invoices"].as_i64().unwrap(),
-                b["outstanding"].as_i64().unwrap(),
+                b["outstanding"].as_str().unwrap().parse::<i64>().unwrap(),
             )
         })
         .collect();

@@ -162,7 +162,7 @@ async fn task(served: &Served, user: Uuid, org: Uuid, title: &str, visibility: &
             org,
             "createTask",
             id,
-            json!({"title": title, "visibility": visibility}),
+            json!({"title": title, "visibility": visibility.to_uppercase()}),
         )
         .await;
     id
