@@ -7,7 +7,15 @@ use crate::error::DomainError;
 
 /// A postal address.
 #[derive(
-    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlInput,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    foldline_derive::GraphqlInput,
+    foldline_derive::GraphqlOutput,
 )]
 pub struct Address {
     /// Street and number.
@@ -43,7 +51,16 @@ impl Address {
 }
 
 /// A point on the map, in degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlInput)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    foldline_derive::GraphqlInput,
+    foldline_derive::GraphqlOutput,
+)]
 pub struct Coordinates {
     /// Latitude, -90 to 90.
     pub latitude: f64,

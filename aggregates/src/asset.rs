@@ -48,7 +48,7 @@ pub enum AssetStatus {
 }
 
 /// A planned maintenance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct Maintenance {
     /// When it is planned.
     pub scheduled_for: DateTime<Utc>,
@@ -57,11 +57,16 @@ pub struct Maintenance {
 }
 
 /// An asset.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Asset {
     /// The asset id, once registered.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who registered it.
     pub owner_id: Option<Uuid>,
@@ -92,6 +97,7 @@ pub struct Asset {
     /// Status.
     pub status: AssetStatus,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

@@ -27,11 +27,16 @@ pub enum CommentKind {
 }
 
 /// A comment.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Comment {
     /// The comment id, once posted.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// The author.
     pub owner_id: Option<Uuid>,
@@ -48,6 +53,7 @@ pub struct Comment {
     /// Whether the author changed the body since posting.
     pub edited: bool,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

@@ -28,7 +28,15 @@ pub enum CompanyKind {
 }
 
 /// A company's office.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlInput)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    foldline_derive::GraphqlInput,
+    foldline_derive::GraphqlOutput,
+)]
 pub struct Office {
     /// Its postal address.
     pub address: Address,
@@ -49,11 +57,16 @@ impl Office {
 }
 
 /// A company.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Company {
     /// The company id, once registered.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who registered it.
     pub owner_id: Option<Uuid>,
@@ -72,6 +85,7 @@ pub struct Company {
     /// Its office.
     pub office: Option<Office>,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

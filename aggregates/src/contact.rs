@@ -28,11 +28,16 @@ pub enum ContactKind {
 }
 
 /// A contact.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Contact {
     /// The contact id, once added.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who added it.
     pub owner_id: Option<Uuid>,
@@ -51,6 +56,7 @@ pub struct Contact {
     /// The company a company contact works at; `None` for talent.
     pub company_id: Option<Uuid>,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

@@ -36,7 +36,16 @@ pub enum ContractStatus {
 }
 
 /// The terms one version of a contract states.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlInput)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    foldline_derive::GraphqlInput,
+    foldline_derive::GraphqlOutput,
+)]
 pub struct ContractTerms {
     /// Title.
     pub title: String,
@@ -68,7 +77,7 @@ impl ContractTerms {
 }
 
 /// One numbered version of a contract's terms.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct ContractVersion {
     /// 1 for the draft, then one more per amendment.
     pub number: u32,
@@ -81,11 +90,16 @@ pub struct ContractVersion {
 }
 
 /// A contract.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity, extra = "crate::graphql::ContractFields")]
 pub struct Contract {
     /// The contract id, once drafted.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who drafted it.
     pub owner_id: Option<Uuid>,
@@ -100,10 +114,12 @@ pub struct Contract {
     /// Every version, oldest first; the last is in force.
     pub versions: Vec<ContractVersion>,
     /// Who signed for the counterparty, and when.
+    #[output(skip)]
     pub signature: Option<(String, NaiveDate)>,
     /// Status.
     pub status: ContractStatus,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

@@ -51,11 +51,16 @@ pub enum DocumentStatus {
 }
 
 /// A document.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Document {
     /// The document id, once uploaded.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who uploaded it.
     pub owner_id: Option<Uuid>,
@@ -82,8 +87,10 @@ pub struct Document {
     /// When it was signed.
     pub signed_on: Option<NaiveDate>,
     /// 1 on upload, one more per replaced file.
+    #[output(rename = "file_version")]
     pub version: u32,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

@@ -50,11 +50,16 @@ pub enum EventStatus {
 }
 
 /// A show, rehearsal or meeting.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Event {
     /// The event id, once planned.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who planned it.
     pub owner_id: Option<Uuid>,
@@ -73,6 +78,7 @@ pub struct Event {
     /// Status.
     pub status: EventStatus,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

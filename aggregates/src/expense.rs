@@ -50,11 +50,16 @@ pub enum ExpenseStatus {
 }
 
 /// An expense.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Expense {
     /// The expense id, once recorded.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who recorded it.
     pub owner_id: Option<Uuid>,
@@ -89,6 +94,7 @@ pub struct Expense {
     /// The bank's or processor's reference of the payment.
     pub payment_reference: Option<String>,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

@@ -45,7 +45,7 @@ pub enum InvoiceStatus {
 }
 
 /// One line of an invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct InvoiceLine {
     /// The line's id.
     pub line_id: Uuid,
@@ -58,7 +58,7 @@ pub struct InvoiceLine {
 }
 
 /// A payment against an invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct Payment {
     /// The payment's id.
     pub payment_id: Uuid,
@@ -73,11 +73,16 @@ pub struct Payment {
 }
 
 /// An invoice.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity, extra = "crate::graphql::InvoiceFields")]
 pub struct Invoice {
     /// The invoice id, once drafted.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who drafted it.
     pub owner_id: Option<Uuid>,
@@ -106,6 +111,7 @@ pub struct Invoice {
     /// Status.
     pub status: InvoiceStatus,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

@@ -14,18 +14,23 @@ use crate::error::DomainError;
 const ENTITY: &str = "organization";
 
 /// A tenant. Its aggregate id is the organization id.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity, extra = "crate::graphql::OrganizationFields")]
 pub struct Organization {
     /// The organization's id, once created.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// Display name.
     pub name: String,
     /// Members by user id.
+    #[output(skip)]
     pub members: BTreeMap<Uuid, Member>,
 }
 
 /// A member of an organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct Member {
     /// Name shown in the people directory.
     pub display_name: String,

@@ -61,7 +61,7 @@ pub enum AdvanceStatus {
 }
 
 /// A given approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct Approval {
     /// The capability it was given under.
     pub capability: Capability,
@@ -70,7 +70,7 @@ pub struct Approval {
 }
 
 /// A rating of a vendor's work on this advance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct VendorRating {
     /// The vendor (a company).
     pub vendor_id: Uuid,
@@ -104,7 +104,7 @@ pub enum AttachmentKind {
 }
 
 /// A document attached to an advance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct Attachment {
     /// The document's id.
     pub document_id: Uuid,
@@ -117,11 +117,16 @@ pub struct Attachment {
 }
 
 /// A production advance.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity, extra = "crate::graphql::ProductionAdvanceFields")]
 pub struct ProductionAdvance {
     /// The advance id, once created.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who created it.
     pub owner_id: Option<Uuid>,
@@ -144,6 +149,7 @@ pub struct ProductionAdvance {
     /// Status.
     pub status: AdvanceStatus,
     /// Line items by id.
+    #[output(skip)]
     pub items: BTreeMap<Uuid, AdvanceItem>,
     /// The capabilities whose approval the submitted cost needs, in order.
     pub required_approvals: Vec<Capability>,
@@ -154,6 +160,7 @@ pub struct ProductionAdvance {
     /// Riders, specs and other documents.
     pub attachments: Vec<Attachment>,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

@@ -10,7 +10,15 @@ use uuid::Uuid;
 /// A reference to any entity, for documents and comments that attach to
 /// whatever they are about.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, foldline_derive::GraphqlInput,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    foldline_derive::GraphqlInput,
+    foldline_derive::GraphqlOutput,
 )]
 pub struct EntityRef {
     /// The aggregate type, e.g. `Invoice`.

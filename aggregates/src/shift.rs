@@ -33,11 +33,16 @@ pub enum ShiftStatus {
 }
 
 /// A crew member's shift on an event.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Shift {
     /// The shift id, once scheduled.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who scheduled it.
     pub owner_id: Option<Uuid>,
@@ -56,6 +61,7 @@ pub struct Shift {
     /// Status.
     pub status: ShiftStatus,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

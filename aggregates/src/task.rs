@@ -32,11 +32,16 @@ pub enum TaskStatus {
 }
 
 /// A task.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Task {
     /// The task id, once created.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who created it.
     pub owner_id: Option<Uuid>,
@@ -61,6 +66,7 @@ pub struct Task {
     /// Status.
     pub status: TaskStatus,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

@@ -34,7 +34,16 @@ pub enum VenueKind {
 }
 
 /// The person to call at a venue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlInput)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    foldline_derive::GraphqlInput,
+    foldline_derive::GraphqlOutput,
+)]
 pub struct VenueContact {
     /// Their name.
     pub name: String,
@@ -62,11 +71,16 @@ impl VenueContact {
 }
 
 /// A venue, warehouse or office.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, foldline_derive::GraphqlOutput,
+)]
+#[output(entity)]
 pub struct Venue {
     /// The venue id, once registered.
+    #[output(skip)]
     pub id: Option<Uuid>,
     /// The owning organization.
+    #[output(skip)]
     pub organization_id: Option<Uuid>,
     /// Who registered it.
     pub owner_id: Option<Uuid>,
@@ -85,6 +99,7 @@ pub struct Venue {
     /// Who to call there.
     pub contact: Option<VenueContact>,
     /// Soft-deleted.
+    #[output(skip)]
     pub deleted: bool,
 }
 

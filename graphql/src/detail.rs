@@ -1,92 +1,165 @@
 //! Single entities, folded live from their event streams: the state the
-//! command bus decides on, as of the request.
+//! command bus decides on, as of the request, as typed objects (derived from
+//! the aggregates' state types) behind the Relay `Node` interface.
 
-use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
+use async_graphql::{Context, ErrorExtensions, Object, ID};
+use foldline_aggregates::asset::Asset;
+use foldline_aggregates::comment::Comment;
+use foldline_aggregates::company::Company;
+use foldline_aggregates::contact::Contact;
 use foldline_aggregates::contract::Contract;
+use foldline_aggregates::document::Document;
 use foldline_aggregates::event::Event;
+use foldline_aggregates::expense::Expense;
+use foldline_aggregates::graphql::{Node, NodeSource, Read};
 use foldline_aggregates::invoice::Invoice;
+use foldline_aggregates::organization::Organization;
 use foldline_aggregates::production_advance::ProductionAdvance;
+use foldline_aggregates::shift::Shift;
 use foldline_aggregates::task::Task;
-use foldline_aggregates::DomainCommand;
+use foldline_aggregates::venue::Venue;
+use foldline_aggregates::{DomainAggregate, DomainCommand};
 use foldline_projectors::state::Entity;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::request::Request;
 
-/// An entity as its stream says it is now.
-#[derive(Debug, Clone, SimpleObject)]
-pub struct EntityState {
-    /// Its id.
-    pub id: Uuid,
-    /// Its aggregate type.
-    pub aggregate_type: String,
-    /// The sequence of its last event: pass it as `expectedVersion`.
-    pub version: u64,
-    /// Every field, nested parts included (an advance's items and approvals,
-    /// an invoice's lines and payments, a contract's versions).
-    pub state: Json<Value>,
-}
+/// Most ids one `nodes` may ask for.
+pub const MOST_NODES: usize = 100;
 
 /// Detail queries.
 #[derive(Default)]
 pub struct DetailQuery;
 
-#[Object]
-impl DetailQuery {
-    /// A production advance, with its items, approvals and ratings.
-    async fn production_advance(
-        &self,
-        ctx: &Context<'_>,
-        id: Uuid,
-    ) -> async_graphql::Result<EntityState> {
-        detail::<ProductionAdvance>(ctx, id).await
-    }
+/// Defines [`DetailQuery`] with a read per aggregate, and [`node`], which
+/// dispatches on the aggregate type.
+macro_rules! reads {
+    ($($field:ident: $aggregate:ident => $doc:literal,)*) => {
+        #[Object]
+        impl DetailQuery {
+            /// Any aggregate by its global id (Relay): `null` if there is none
+            /// the caller may see.
+            async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+                let request = Request::of(ctx).map_err(|e| e.extend())?;
+                find(request, &id).await.map_err(|e| e.extend())
+            }
 
-    /// An invoice, with its lines and payments.
-    async fn invoice(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState> {
-        detail::<Invoice>(ctx, id).await
-    }
+            /// Aggregates by their global ids (at most 100), in the order
+            /// asked: `null` where `node` would be.
+            async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Option<Node>>> {
+                let run = async {
+                    if ids.len() > MOST_NODES {
+                        return Err(ApiError::BadUserInput(format!(
+                            "ask for at most {MOST_NODES} nodes at once"
+                        )));
+                    }
+                    let request = Request::of(ctx)?;
+                    let mut nodes = Vec::with_capacity(ids.len());
+                    for id in &ids {
+                        nodes.push(find(request, id).await?);
+                    }
+                    Ok(nodes)
+                };
+                run.await.map_err(|e| e.extend())
+            }
 
-    /// A contract, with every version of its terms.
-    async fn contract(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState> {
-        detail::<Contract>(ctx, id).await
-    }
+            /// The caller's organization and its members (not for guests).
+            async fn organization(&self, ctx: &Context<'_>) -> async_graphql::Result<Read<Organization>> {
+                let run = async {
+                    let request = Request::of(ctx)?;
+                    let id = request.caller.organization_id;
+                    organization(request, id)
+                        .await?
+                        .ok_or_else(|| ApiError::NotFound(format!("Organization {id} not found")))
+                };
+                run.await.map_err(|e| e.extend())
+            }
 
-    /// An event.
-    async fn event(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState> {
-        detail::<Event>(ctx, id).await
-    }
+            $(
+                #[doc = $doc]
+                async fn $field(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Read<$aggregate>> {
+                    let run = async {
+                        let request = Request::of(ctx)?;
+                        entity::<$aggregate>(request, id).await?.ok_or_else(|| {
+                            ApiError::NotFound(format!("{} {id} not found", type_of::<$aggregate>()))
+                        })
+                    };
+                    run.await.map_err(|e| e.extend())
+                }
+            )*
+        }
 
-    /// A task.
-    async fn task(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState> {
-        detail::<Task>(ctx, id).await
-    }
+        /// The aggregate `id` of `aggregate_type`, as the caller may see it.
+        async fn node(request: &Request, aggregate_type: &str, id: Uuid) -> Result<Option<Node>, ApiError> {
+            Ok(match aggregate_type {
+                t if t == type_of::<Organization>() => organization(request, id).await?.map(Node::Organization),
+                $(t if t == type_of::<$aggregate>() => entity::<$aggregate>(request, id).await?.map(Node::$aggregate),)*
+                _ => None,
+            })
+        }
+
+        /// Every type `node` knows.
+        fn types() -> Vec<&'static str> {
+            vec![type_of::<Organization>(), $(type_of::<$aggregate>()),*]
+        }
+    };
 }
 
-async fn detail<A>(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<EntityState>
+reads! {
+    production_advance: ProductionAdvance => "A production advance, with its items, approval steps and ratings.",
+    invoice: Invoice => "An invoice, with its lines, payments, total and balance.",
+    contract: Contract => "A contract, with every version of its terms and its signature.",
+    event: Event => "An event (show, rehearsal, meeting).",
+    venue: Venue => "A venue.",
+    task: Task => "A task.",
+    shift: Shift => "A shift.",
+    asset: Asset => "An asset.",
+    company: Company => "A company.",
+    contact: Contact => "A contact.",
+    expense: Expense => "An expense.",
+    document: Document => "A document.",
+    comment: Comment => "A comment.",
+}
+
+/// The aggregate type `A` names its streams with.
+fn type_of<A>() -> &'static str
 where
-    A: Entity,
+    A: DomainAggregate,
     A::Command: DomainCommand,
 {
-    let request = Request::of(ctx).map_err(|e| e.extend())?;
-    load::<A>(request, id).await.map_err(|e| e.extend())
+    A::TYPE
+}
+
+/// The node with global id `id`: its type is the one stream of that id.
+async fn find(request: &Request, id: &ID) -> Result<Option<Node>, ApiError> {
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| ApiError::BadUserInput(format!("`{}` is not a node id", id.as_str())))?;
+    // `aggregate_type = ANY` probes the primary key once per type.
+    let aggregate_type: Option<String> = sqlx::query_scalar(
+        "SELECT aggregate_type FROM events
+         WHERE aggregate_type = ANY($1) AND aggregate_id = $2
+         LIMIT 1",
+    )
+    .bind(types())
+    .bind(id.to_string())
+    .fetch_optional(&request.pool)
+    .await?;
+    match aggregate_type {
+        Some(aggregate_type) => node(request, &aggregate_type, id).await,
+        None => Ok(None),
+    }
 }
 
 /// Folds `id`'s stream; another organization's entity, a deleted one, or one
-/// the caller's role may not see is not found, as its rows would be.
-async fn load<A>(request: &Request, id: Uuid) -> Result<EntityState, ApiError>
+/// the caller's role may not see is `None`, as its rows would be absent.
+async fn entity<A>(request: &Request, id: Uuid) -> Result<Option<Read<A>>, ApiError>
 where
     A: Entity,
     A::Command: DomainCommand,
 {
-    let loaded = request
-        .bus
-        .store()
-        .load::<A>(&id.to_string())
-        .await
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let loaded = request.bus.store().load::<A>(&id.to_string()).await?;
     let entity = loaded.aggregate;
     let visible = entity.exists()
         && !entity.is_deleted()
@@ -94,15 +167,47 @@ where
         && request
             .caller
             .may_see_entity(A::TYPE, entity.visibility().as_str(), entity.owner());
-    if !visible {
-        return Err(ApiError::NotFound(format!("{} {id} not found", A::TYPE)));
-    }
-    let state =
-        serde_json::to_value(&entity).map_err(|error| ApiError::Internal(error.to_string()))?;
-    Ok(EntityState {
+    Ok(visible.then_some(Read {
         id,
-        aggregate_type: A::TYPE.to_owned(),
         version: loaded.version,
-        state: Json(state),
-    })
+        state: entity,
+    }))
+}
+
+/// The caller's own organization, to its members (guests see only what the
+/// tables show them).
+async fn organization(request: &Request, id: Uuid) -> Result<Option<Read<Organization>>, ApiError> {
+    let caller = &request.caller;
+    if id != caller.organization_id || caller.role == "guest" {
+        return Ok(None);
+    }
+    let loaded = request
+        .bus
+        .store()
+        .load::<Organization>(&id.to_string())
+        .await?;
+    Ok(Some(Read {
+        id,
+        version: loaded.version,
+        state: loaded.aggregate,
+    }))
+}
+
+/// Reads for [`CommandResult::node`](foldline_aggregates::graphql::CommandResult),
+/// under the same rule as the queries.
+pub struct ApiNodes;
+
+#[async_trait::async_trait]
+impl NodeSource for ApiNodes {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        aggregate_type: &str,
+        id: Uuid,
+    ) -> async_graphql::Result<Option<Node>> {
+        let request = Request::of(ctx).map_err(|e| e.extend())?;
+        node(request, aggregate_type, id)
+            .await
+            .map_err(|e| e.extend())
+    }
 }

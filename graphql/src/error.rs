@@ -111,6 +111,15 @@ pub fn is_unreachable(error: &sqlx::Error) -> bool {
     }
 }
 
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Database(error) => error.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<BusError> for ApiError {
     fn from(error: BusError) -> Self {
         match error {
@@ -127,8 +136,7 @@ impl From<BusError> for ApiError {
                 ApiError::Conflict(error.to_string())
             }
             BusError::Domain(_) => ApiError::BadUserInput(error.to_string()),
-            BusError::Store(StoreError::Database(error)) => error.into(),
-            other => ApiError::Internal(other.to_string()),
+            BusError::Store(error) => error.into(),
         }
     }
 }

@@ -122,12 +122,15 @@ type Builder =
 fn builder(limits: Limits) -> Builder {
     let sink: std::sync::Arc<dyn foldline_aggregates::graphql::CommandSink> =
         std::sync::Arc::new(mutation::ApiSink);
+    let nodes: std::sync::Arc<dyn foldline_aggregates::graphql::NodeSource> =
+        std::sync::Arc::new(detail::ApiNodes);
     Schema::build(
         Query::default(),
         mutation::Mutation::default(),
         subscription::SubscriptionRoot,
     )
     .data(sink)
+    .data(nodes)
     .limit_depth(limits.depth)
     .limit_complexity(limits.complexity)
 }

@@ -71,6 +71,7 @@ async fn send(
     expected_version: Option<u64>,
 ) -> Result<CommandResult, ApiError> {
     let request = Request::of(ctx)?;
+    let aggregate_type = command.aggregate_type();
     let context = RequestContext::new(
         request.caller.organization_id,
         request.caller.user_id,
@@ -83,6 +84,7 @@ async fn send(
         .await?;
     Ok(CommandResult {
         id: outcome.aggregate_id,
+        aggregate_type,
         version: outcome.version,
         position: outcome.global_position,
         events: outcome.events,

@@ -340,19 +340,28 @@ async fn lines(pool: &PgPool, reads: &Reads) -> Vec<Line> {
                 facts.today)});
             push("expiringDocuments".into(), role, request(body, Sql::None));
             // Details and audit, folded from streams in the service.
-            for (field, entity_type) in [
-                ("productionAdvance", "ProductionAdvance"),
-                ("invoice", "Invoice"),
-                ("contract", "Contract"),
-                ("event", "Event"),
-                ("task", "Task"),
+            for (field, entity_type, fields) in [
+                ("productionAdvance", "ProductionAdvance", "code status totalCost items { id totalCost item { name status } } approvalSteps { capability approvedBy }"),
+                ("invoice", "Invoice", "number status total balance lines { description quantity unitPrice } payments { amount paidOn }"),
+                ("contract", "Contract", "status currentTerms { title value } signature { signedBy signedOn }"),
+                ("event", "Event", "title kind status startsAt endsAt venueId"),
+                ("task", "Task", "title status priority assignee dueAt"),
+                ("shift", "Shift", "role status memberId startsAt endsAt"),
+                ("asset", "Asset", "name kind status quantity value currency"),
+                ("expense", "Expense", "description status amount currency"),
+                ("document", "Document", "title kind status expiresOn"),
             ] {
                 let Some(id) = facts.entity(entity_type) else {
                     continue;
                 };
-                let body =
-                    json!({"query": format!("{{ {field}(id: \"{id}\") {{ id version state }} }}")});
+                let body = json!({"query": format!(
+                    "{{ {field}(id: \"{id}\") {{ id version {fields} }} }}")});
                 push(field.to_owned(), role, request(body, Sql::None));
+                if field == "task" {
+                    let body = json!({"query": format!(
+                        "{{ node(id: \"{id}\") {{ id version ... on Task {{ {fields} }} }} }}")});
+                    push("node, a task".into(), role, request(body, Sql::None));
+                }
             }
             // Who the caller is: admission's own figures, and their
             // organizations.

@@ -18,6 +18,8 @@
 //! command's JSON means. Everything generated sits behind the `graphql` feature
 //! of the crate that derives it, which must be Foldline's aggregates crate.
 
+mod output;
+
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
 use quote::{format_ident, quote};
@@ -46,6 +48,21 @@ pub fn derive_graphql_input(input: TokenStream) -> TokenStream {
         )),
     };
     expanded
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives the GraphQL output object of a write-model state type: its fields
+/// (mapped as inputs are: `MinorUnits`, `NaiveDate`, containers), with
+/// `#[output(skip)]` on a field to leave it out and `#[output(rename = "name")]`
+/// to show it under another name; `#[output(entity)]` on an
+/// aggregate's state makes the object `crate::graphql::Read<Self>`, with the
+/// global `id` and the `version`; `#[output(extra = "Type")]` adds the fields
+/// of the hand-written `Type<'a>(&'a …)` (derived values, keyed collections).
+#[proc_macro_derive(GraphqlOutput, attributes(output))]
+pub fn derive_graphql_output(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    output::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
@@ -220,7 +237,7 @@ fn map_type(ty: &Type, value: Tokens) -> syn::Result<(Tokens, Tokens)> {
     ))
 }
 
-fn single_argument(arguments: &PathArguments) -> Option<&Type> {
+pub(crate) fn single_argument(arguments: &PathArguments) -> Option<&Type> {
     match arguments {
         PathArguments::AngleBracketed(arguments) if arguments.args.len() == 1 => {
             match arguments.args.first() {
@@ -263,7 +280,7 @@ fn is_option(ty: &Type) -> bool {
     matches!(ty, Type::Path(path) if path.path.segments.last().is_some_and(|last| last.ident == "Option"))
 }
 
-fn docs(attrs: &[Attribute]) -> Vec<&Attribute> {
+pub(crate) fn docs(attrs: &[Attribute]) -> Vec<&Attribute> {
     attrs
         .iter()
         .filter(|attr| attr.path().is_ident("doc"))

@@ -94,7 +94,15 @@ pub enum FulfillmentStage {
 /// When an item arrives, goes in and comes out. Each time is optional, but the
 /// ones given must be in that order.
 #[derive(
-    Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlInput,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    foldline_derive::GraphqlInput,
+    foldline_derive::GraphqlOutput,
 )]
 pub struct ItemSchedule {
     /// Scheduled delivery.
@@ -130,7 +138,7 @@ impl ItemSchedule {
 }
 
 /// A line item of a production advance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct AdvanceItem {
     /// What it is.
     pub name: String,
@@ -153,6 +161,7 @@ pub struct AdvanceItem {
     /// Where it is in its life.
     pub status: ItemStatus,
     /// Percentage complete per fulfillment stage.
+    #[output(skip)]
     pub fulfillment: BTreeMap<FulfillmentStage, u8>,
 }
 

@@ -235,7 +235,10 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         .await;
     assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{response}");
     let message = response["errors"][0]["message"].as_str().unwrap();
-    assert!(message.contains("DateTime"), "the error names the type: {message}");
+    assert!(
+        message.contains("DateTime"),
+        "the error names the type: {message}"
+    );
 
     // A command that breaks an invariant: a blank title.
     let (_, response) = api
@@ -450,19 +453,27 @@ async fn detail_queries_fold_the_stream_and_hide_what_the_caller_may_not_see() {
     )
     .await
     .unwrap();
-    const INVOICE: &str = "query($id: UUID!) { invoice(id: $id) { version aggregateType state } }";
+    const INVOICE: &str = "query($id: UUID!) {
+        invoice(id: $id) { __typename id version number status total lines { quantity unitPrice } }
+    }";
     let (_, response) = api
         .query(org.owner, org.id, INVOICE, json!({"id": invoice}))
         .await;
     let detail = &response["data"]["invoice"];
     assert_eq!(detail["version"], 2, "{response}");
-    assert_eq!(detail["aggregateType"], "Invoice");
-    assert_eq!(detail["state"]["number"], "INV-7");
+    assert_eq!(detail["__typename"], "Invoice");
+    assert_eq!(detail["id"], json!(invoice));
+    assert_eq!(detail["number"], "INV-7");
+    assert_eq!(detail["status"], "DRAFT");
     assert_eq!(
-        detail["state"]["lines"].as_array().map(Vec::len),
+        detail["lines"].as_array().map(Vec::len),
         Some(1),
         "{response}"
     );
+    let line = &detail["lines"][0];
+    let quantity = line["quantity"].as_i64().unwrap();
+    let unit_price: i64 = line["unitPrice"].as_str().unwrap().parse().unwrap();
+    assert_eq!(detail["total"], json!((quantity * unit_price).to_string()));
 
     // Another organization's owner asking in their own organization: not found.
     let (_, response) = api
@@ -481,11 +492,11 @@ async fn detail_queries_fold_the_stream_and_hide_what_the_caller_may_not_see() {
         )
         .await;
     assert!(response["errors"].is_null(), "{response}");
-    const TASK: &str = "query($id: UUID!) { task(id: $id) { version state } }";
+    const TASK: &str = "query($id: UUID!) { task(id: $id) { version title } }";
     for (user, visible) in [(org.member, true), (org.owner, true), (org.admin, false)] {
         let (_, response) = api.query(user, org.id, TASK, json!({"id": task})).await;
         if visible {
-            assert_eq!(response["data"]["task"]["state"]["title"], "Private errand");
+            assert_eq!(response["data"]["task"]["title"], "Private errand");
         } else {
             assert_eq!(codes(&response), ["NOT_FOUND"], "{response}");
         }

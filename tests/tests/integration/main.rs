@@ -25,4 +25,5 @@ mod reports;
 mod row_security;
 mod subscriptions;
 mod typed_commands;
+mod typed_reads;
 mod visibility;

@@ -319,6 +319,9 @@ async fn money_beyond_32_and_53_bits_round_trips_exactly() {
             .await;
         assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{wrong}: {response}");
         let message = response["errors"][0]["message"].as_str().unwrap();
-        assert!(message.contains("input.amount"), "the error names the field: {message}");
+        assert!(
+            message.contains("input.amount"),
+            "the error names the field: {message}"
+        );
     }
 }

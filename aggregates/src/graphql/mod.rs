@@ -5,6 +5,9 @@
 //! The input objects and mutations themselves are derived from the command
 //! types by `foldline_derive::GraphqlInput`, next to each command enum.
 
+mod fields;
+mod node;
+
 use std::sync::Arc;
 
 use async_graphql::{
@@ -15,6 +18,12 @@ use uuid::Uuid;
 
 use crate::command::Command;
 use crate::money::{Currency, MinorUnits};
+
+pub use fields::{
+    AdvanceItemEntry, ApprovalStep, ContractFields, InvoiceFields, OrganizationFields,
+    OrganizationMember, ProductionAdvanceFields, Read, Signature, StageProgress,
+};
+pub use node::{Node, NodeSource};
 
 /// A type a GraphQL input converts into: the identity for types GraphQL
 /// carries as they are, a derived `…Input` object for structs inside commands.
@@ -170,9 +179,13 @@ impl ScalarType for Currency {
 
 /// What a command did.
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub struct CommandResult {
     /// The aggregate it went to.
     pub id: Uuid,
+    /// Its type.
+    #[graphql(skip)]
+    pub aggregate_type: &'static str,
     /// The aggregate's version after it.
     pub version: u64,
     /// The global position of its last event: pass it as `afterPosition` to a
@@ -180,6 +193,17 @@ pub struct CommandResult {
     pub position: i64,
     /// How many events it appended.
     pub events: usize,
+}
+
+#[async_graphql::ComplexObject]
+impl CommandResult {
+    /// The aggregate as it is now, for a client cache to update in place;
+    /// `null` if the caller may no longer see it (it was deleted, or made
+    /// private to someone else).
+    async fn node(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Node>> {
+        let source = ctx.data::<Arc<dyn NodeSource>>()?;
+        source.node(ctx, self.aggregate_type, self.id).await
+    }
 }
 
 /// Where the derived mutations send their commands: the API puts one in the
