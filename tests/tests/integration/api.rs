@@ -777,11 +777,11 @@ async fn me_is_the_callers_role_capabilities_and_organizations() {
     let me = "{ me { userId organizationId role capabilities organizations { organizationId name role capabilities } } }";
 
     for (user, role, capabilities) in [
-        (first.owner, "owner", json!([])),
-        (first.admin, "admin", json!([])),
-        (first.member, "member", json!([])),
-        (first.guest, "guest", json!([])),
-        (first.finance, "member", json!(["finance"])),
+        (first.owner, "OWNER", json!([])),
+        (first.admin, "ADMIN", json!([])),
+        (first.member, "MEMBER", json!([])),
+        (first.guest, "GUEST", json!([])),
+        (first.finance, "MEMBER", json!(["FINANCE"])),
     ] {
         let (_, response) = api.query(user, first.id, me, json!({})).await;
         let me = &response["data"]["me"];
@@ -794,7 +794,7 @@ async fn me_is_the_callers_role_capabilities_and_organizations() {
         if user == first.member {
             assert_eq!(ids, [&json!(first.id), &json!(second.id)], "{response}");
             assert_eq!(organizations[0]["name"], "Alpha Events");
-            assert_eq!(organizations[1]["role"], "admin");
+            assert_eq!(organizations[1]["role"], "ADMIN");
         } else {
             assert_eq!(ids, [&json!(first.id)], "theirs only: {response}");
             assert_eq!(organizations[0]["role"], role);
@@ -804,7 +804,7 @@ async fn me_is_the_callers_role_capabilities_and_organizations() {
 
     // Acting in the second organization, the shared member is its admin.
     let (_, response) = api.query(first.member, second.id, me, json!({})).await;
-    assert_eq!(response["data"]["me"]["role"], "admin", "{response}");
+    assert_eq!(response["data"]["me"]["role"], "ADMIN", "{response}");
     assert_eq!(response["data"]["me"]["organizationId"], json!(second.id));
     // Someone of neither organization is refused, as for any query.
     let (_, response) = api.query(second.owner, first.id, me, json!({})).await;
