@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::Data;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
@@ -131,6 +131,7 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route(crate::graphiql::ASSETS_PATH, get(crate::graphiql::asset))
         .route(SUBSCRIPTIONS_PATH, get(subscriptions))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -446,13 +447,7 @@ fn refuse(error: ApiError) -> Response {
 
 async fn graphiql(State(state): State<AppState>) -> Response {
     if state.graphiql {
-        Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint(SUBSCRIPTIONS_PATH)
-                .finish(),
-        )
-        .into_response()
+        Html(crate::graphiql::PAGE).into_response()
     } else {
         StatusCode::NOT_FOUND.into_response()
     }

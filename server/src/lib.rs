@@ -10,6 +10,7 @@ pub mod audit;
 pub mod cli;
 pub mod database;
 pub mod fixture;
+pub mod graphiql;
 pub mod http;
 pub mod in_flight;
 pub mod local_cluster;

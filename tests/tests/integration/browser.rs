@@ -149,3 +149,88 @@ async fn a_page_is_compressed_for_a_client_that_asks() {
     let (encoding, _) = fetch(Some("br;q=1.0, gzip;q=0.5")).await;
     assert_eq!(encoding.as_deref(), Some("br"));
 }
+
+/// The `src` and `href` values of `html`.
+fn references(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for (at, _) in html.match_indices(attribute) {
+            let rest = &html[at + attribute.len()..];
+            found.push(rest[..rest.find('"').unwrap()].to_owned());
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn graphiql_is_served_from_the_binary_and_loads_nothing_from_another_host() {
+    let db = TestDb::new().await;
+    let api = Api::new(&db);
+    let get = |app: axum::Router, path: String| async move {
+        let response = app
+            .oneshot(Request::get(&path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    };
+    let app = router(api.state.clone());
+    let (status, content_type, page) = get(app.clone(), "/graphql".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let assets = references(&page);
+    assert_eq!(assets.len(), 5, "{page}");
+    for asset in &assets {
+        // A path on this service, never another host (a CDN would leave the
+        // page blank offline).
+        assert!(asset.starts_with("/graphiql/"), "{asset}");
+        let (status, content_type, body) = get(app.clone(), asset.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{asset}");
+        let expected = if asset.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(
+            content_type.starts_with(expected),
+            "{asset}: {content_type}"
+        );
+        assert!(body.len() > 100, "{asset}");
+        for host in [
+            "unpkg.com",
+            "cdn.jsdelivr.net",
+            "cdnjs.cloudflare.com",
+            "fonts.googleapis.com",
+        ] {
+            assert!(!body.contains(host), "{asset} loads from {host}");
+        }
+        if asset.ends_with(".css") {
+            // Its fonts are inline.
+            for (at, _) in body.match_indices("url(") {
+                let target = &body[at + 4..at + 12];
+                assert!(target.starts_with("data:"), "{asset}: url({target}…");
+            }
+        }
+    }
+    let (status, ..) = get(app.clone(), "/graphiql/secrets.txt".into()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Switched off, neither the page nor its assets are served.
+    let mut off = api.state.clone();
+    off.graphiql = false;
+    let app = router(off);
+    for path in ["/graphql".to_owned(), assets[0].clone()] {
+        let (status, ..) = get(app.clone(), path.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
