@@ -1,7 +1,8 @@
 //! `documents`: every document, wherever it is attached.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
+use foldline_aggregates::graphql::Date;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -40,7 +41,7 @@ pub struct DocumentRow {
     /// Its status.
     pub status: Option<String>,
     /// When it expires.
-    pub expires_on: Option<NaiveDate>,
+    pub expires_on: Option<Date>,
     /// Who may see it.
     pub visibility: String,
     /// Who created it.
@@ -68,7 +69,7 @@ pub struct DocumentFilter {
     /// Only this status.
     pub status: Option<String>,
     /// Only those expiring before this day.
-    pub expiring_before: Option<NaiveDate>,
+    pub expiring_before: Option<Date>,
     /// Only those attached to this entity.
     pub entity_id: Option<Uuid>,
 }

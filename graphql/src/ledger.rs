@@ -1,8 +1,8 @@
 //! `ledger`: money owed, paid and committed.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
-use foldline_aggregates::graphql::MinorUnitsScalar;
+use chrono::{DateTime, Utc};
+use foldline_aggregates::graphql::{Date, MinorUnitsScalar};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -39,13 +39,13 @@ pub struct LedgerEntry {
     /// The event it is for.
     pub event_id: Option<Uuid>,
     /// When it happened.
-    pub transaction_date: NaiveDate,
+    pub transaction_date: Date,
     /// When the invoice was issued.
-    pub issued_date: Option<NaiveDate>,
+    pub issued_date: Option<Date>,
     /// When it is due.
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<Date>,
     /// When it was paid.
-    pub paid_date: Option<NaiveDate>,
+    pub paid_date: Option<Date>,
     /// What it is.
     pub description: String,
     /// Invoice number, bank reference, advance code.
@@ -79,9 +79,9 @@ pub struct LedgerFilter {
     /// Only this event's.
     pub event_id: Option<Uuid>,
     /// Dated on or after.
-    pub from: Option<NaiveDate>,
+    pub from: Option<Date>,
     /// Dated before.
-    pub to: Option<NaiveDate>,
+    pub to: Option<Date>,
 }
 
 /// Ledger queries.

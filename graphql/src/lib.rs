@@ -129,6 +129,9 @@ fn builder(limits: Limits) -> Builder {
         mutation::Mutation::default(),
         subscription::SubscriptionRoot,
     )
+    .override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+        "An instant, RFC 3339 with its offset, e.g. `2027-04-10T19:00:00Z`.",
+    )
     .data(sink)
     .data(nodes)
     .limit_depth(limits.depth)

@@ -1,7 +1,8 @@
 //! `statuses`: where every entity stands.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
+use foldline_aggregates::graphql::Date;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -33,7 +34,7 @@ pub struct EntityStatus {
     /// Its event.
     pub event_id: Option<Uuid>,
     /// When it is due.
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<Date>,
     /// Its priority.
     pub priority: Option<String>,
     /// Who may see it.

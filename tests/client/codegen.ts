@@ -17,7 +17,6 @@ const config: CodegenConfig = {
           UUID: "string",
           DateTime: "string",
           Date: "string",
-          NaiveDate: "string",
           MinorUnits: "string",
           Currency: "string",
           JSON: "unknown",

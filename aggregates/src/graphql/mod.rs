@@ -153,6 +153,28 @@ impl ScalarType for Date {
     }
 }
 
+// Read rows carry dates as `Date` straight from PostgreSQL's `date`.
+impl sqlx::Type<sqlx::Postgres> for Date {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <NaiveDate as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Date {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <NaiveDate as sqlx::Decode<'r, sqlx::Postgres>>::decode(value).map(Date)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for Date {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <NaiveDate as sqlx::Encode<'_, sqlx::Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
 /// A three-letter ISO 4217 currency code such as `USD`.
 #[Scalar(
     name = "Currency",

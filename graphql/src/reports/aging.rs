@@ -1,8 +1,8 @@
 //! `invoiceAging`: what is still owed on issued invoices, by how late it is.
 
 use async_graphql::{Context, Enum, ErrorExtensions, Object, SimpleObject};
-use chrono::{NaiveDate, Utc};
-use foldline_aggregates::graphql::MinorUnitsScalar;
+use chrono::Utc;
+use foldline_aggregates::graphql::{Date, MinorUnitsScalar};
 
 use crate::error::ApiError;
 use crate::request::Request;
@@ -63,7 +63,7 @@ pub struct AgingBucket {
 #[derive(Debug, Clone, SimpleObject)]
 pub struct InvoiceAging {
     /// The day lateness is counted to.
-    pub as_of: NaiveDate,
+    pub as_of: Date,
     /// `receivable` (owed to the organization) or `payable` (owed by it).
     pub direction: String,
     /// Every bucket of every currency with an outstanding invoice, zeros
@@ -98,7 +98,7 @@ impl AgingQuery {
     async fn invoice_aging(
         &self,
         ctx: &Context<'_>,
-        as_of: Option<NaiveDate>,
+        as_of: Option<Date>,
         #[graphql(desc = "`receivable` (default) or `payable`.")] direction: Option<String>,
     ) -> async_graphql::Result<InvoiceAging> {
         let request = Request::of(ctx).map_err(|e| e.extend())?;
@@ -110,10 +110,10 @@ impl AgingQuery {
 
 async fn invoice_aging(
     request: &Request,
-    as_of: Option<NaiveDate>,
+    as_of: Option<Date>,
     direction: Option<String>,
 ) -> Result<InvoiceAging, ApiError> {
-    let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let as_of = as_of.map_or_else(|| Utc::now().date_naive(), |date| date.0);
     let direction = direction.unwrap_or_else(|| "receivable".to_owned());
     if !matches!(direction.as_str(), "receivable" | "payable") {
         return Err(ApiError::BadUserInput(format!(
@@ -128,7 +128,7 @@ async fn invoice_aging(
         .fetch_all(&mut *conn)
         .await?;
     Ok(InvoiceAging {
-        as_of,
+        as_of: Date(as_of),
         direction,
         buckets: buckets(invoices),
     })

@@ -1,7 +1,8 @@
 //! `expiringDocuments`: documents that have expired or soon will.
 
 use async_graphql::{Context, ErrorExtensions, Object, SimpleObject};
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, Utc};
+use foldline_aggregates::graphql::Date;
 
 use crate::documents::{DocumentRow, COLUMNS};
 use crate::error::ApiError;
@@ -33,7 +34,7 @@ impl ExpiringQuery {
     async fn expiring_documents(
         &self,
         ctx: &Context<'_>,
-        as_of: Option<NaiveDate>,
+        as_of: Option<Date>,
         within_days: Option<i32>,
         first: Option<i32>,
     ) -> async_graphql::Result<Vec<ExpiringDocument>> {
@@ -46,11 +47,11 @@ impl ExpiringQuery {
 
 async fn expiring_documents(
     request: &Request,
-    as_of: Option<NaiveDate>,
+    as_of: Option<Date>,
     within_days: Option<i32>,
     first: Option<i32>,
 ) -> Result<Vec<ExpiringDocument>, ApiError> {
-    let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let as_of = as_of.map_or_else(|| Utc::now().date_naive(), |date| date.0);
     let within = within_days.unwrap_or(DEFAULT_WITHIN_DAYS);
     let horizon = u64::try_from(within)
         .ok()
@@ -76,7 +77,7 @@ async fn expiring_documents(
         .map(|document| ExpiringDocument {
             days_left: document
                 .expires_on
-                .map_or(0, |expires_on| (expires_on - as_of).num_days() as i32),
+                .map_or(0, |expires_on| (expires_on.0 - as_of).num_days() as i32),
             document,
         })
         .collect())

@@ -487,7 +487,7 @@ async fn bad_report_arguments_are_clear_errors() {
             "400 days",
         ),
         ("{ invoiceAging(direction: \"sideways\") { asOf } }", "sideways"),
-        ("{ invoiceAging(asOf: \"2027-02-30\") { asOf } }", "NaiveDate"),
+        ("{ invoiceAging(asOf: \"2027-02-30\") { asOf } }", "Date"),
         ("{ expiringDocuments(withinDays: -1) { daysLeft } }", "withinDays"),
         ("{ expiringDocuments(first: 100000) { daysLeft } }", "between 1 and 100"),
         ("{ search(text: \"&|!:*\") { entityId } }", "no letters or digits"),
