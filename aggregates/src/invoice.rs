@@ -26,6 +26,29 @@ pub enum Direction {
     Payable,
 }
 
+impl Direction {
+    /// The name stored in the read tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Receivable => "receivable",
+            Direction::Payable => "payable",
+        }
+    }
+}
+
+impl TryFrom<String> for Direction {
+    type Error = String;
+
+    /// The name stored in the read tables, back.
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        match name.as_str() {
+            "receivable" => Ok(Direction::Receivable),
+            "payable" => Ok(Direction::Payable),
+            _ => Err(format!("unknown direction `{name}`")),
+        }
+    }
+}
+
 /// The status of an invoice.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]

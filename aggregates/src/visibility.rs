@@ -18,6 +18,21 @@ pub enum Visibility {
     Private,
 }
 
+impl TryFrom<String> for Visibility {
+    type Error = String;
+
+    /// The name stored in the read tables, back.
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        match name.as_str() {
+            "public" => Ok(Visibility::Public),
+            "organization" => Ok(Visibility::Organization),
+            "restricted" => Ok(Visibility::Restricted),
+            "private" => Ok(Visibility::Private),
+            _ => Err(format!("unknown visibility `{name}`")),
+        }
+    }
+}
+
 impl Visibility {
     /// The name stored in the read tables.
     pub fn as_str(self) -> &'static str {

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use foldline_aggregates::Visibility;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -35,7 +36,8 @@ pub struct Activity {
     #[graphql(skip)]
     pub metadata: serde_json::Value,
     /// Who may see it.
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     /// Who created the entity.
     pub owner_id: Option<Uuid>,
     /// When it happened.

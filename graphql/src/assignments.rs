@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use foldline_aggregates::Visibility;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -37,7 +38,8 @@ pub struct Assignment {
     /// The event it is for.
     pub event_id: Option<Uuid>,
     /// Who may see it.
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use foldline_aggregates::Visibility;
 use uuid::Uuid;
 
 use sqlx::{Postgres, QueryBuilder};
@@ -30,7 +31,8 @@ pub struct CalendarEvent {
     /// The entity's status.
     pub status: Option<String>,
     /// Who may see it.
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     /// Who created the entity.
     pub owner_id: Option<Uuid>,
     /// When the entity began.

@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::graphql::Date;
+use foldline_aggregates::Visibility;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -43,7 +44,8 @@ pub struct DocumentRow {
     /// When it expires.
     pub expires_on: Option<Date>,
     /// Who may see it.
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     /// Who created it.
     pub owner_id: Option<Uuid>,
     /// Who uploaded the file.

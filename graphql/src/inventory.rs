@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::graphql::MinorUnitsScalar;
+use foldline_aggregates::Visibility;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -41,7 +42,8 @@ pub struct InventoryItem {
     /// When it is next maintained.
     pub next_maintenance_at: Option<DateTime<Utc>>,
     /// Who may see it.
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }

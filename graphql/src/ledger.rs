@@ -3,6 +3,8 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::graphql::{Date, MinorUnitsScalar};
+use foldline_aggregates::invoice::Direction;
+use foldline_aggregates::Visibility;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -17,8 +19,9 @@ pub struct LedgerEntry {
     pub id: Uuid,
     /// `invoice`, `payment`, `expense`, `purchase_order`, `payroll`, `talent_payment`, `commitment`.
     pub transaction_type: String,
-    /// `receivable` or `payable`.
-    pub direction: String,
+    /// Which way the money flows.
+    #[sqlx(try_from = "String")]
+    pub direction: Direction,
     /// The source entity's type.
     pub entity_type: String,
     /// The source entity.
@@ -51,7 +54,8 @@ pub struct LedgerEntry {
     /// Invoice number, bank reference, advance code.
     pub reference: Option<String>,
     /// Who may see it.
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     /// Who created the source.
     pub owner_id: Option<Uuid>,
     /// When it last changed.
@@ -70,8 +74,8 @@ impl Paged for LedgerEntry {
 /// Which entries to list.
 #[derive(Debug, Clone, Default, InputObject)]
 pub struct LedgerFilter {
-    /// `receivable` or `payable`.
-    pub direction: Option<String>,
+    /// Which way the money flows.
+    pub direction: Option<Direction>,
     /// Only this status.
     pub status: Option<String>,
     /// Only this counterparty.
@@ -124,7 +128,7 @@ impl Listed for LedgerFilter {
 
     fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
         if let Some(direction) = self.direction {
-            sql.push(" AND direction = ").push_bind(direction);
+            sql.push(" AND direction = ").push_bind(direction.as_str());
         }
         if let Some(status) = self.status {
             sql.push(" AND status = ").push_bind(status);

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use foldline_aggregates::Visibility;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -35,7 +36,8 @@ pub struct Person {
     /// That company's name.
     pub company_name: Option<String>,
     /// Who may see it.
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }

@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::graphql::Date;
+use foldline_aggregates::Visibility;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -38,7 +39,8 @@ pub struct EntityStatus {
     /// Its priority.
     pub priority: Option<String>,
     /// Who may see it.
-    pub visibility: String,
+    #[sqlx(try_from = "String")]
+    pub visibility: Visibility,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }

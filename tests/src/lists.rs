@@ -356,7 +356,11 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
         ("counterpartyId", "counterparty_id"),
         ("eventId", "event_id"),
     ] {
-        let value = pick.common("financial_ledger", column).await;
+        let mut value = pick.common("financial_ledger", column).await;
+        if key == "direction" {
+            // The table's `receivable` is the enum's RECEIVABLE.
+            value = value.to_uppercase();
+        }
         add(&LEDGER, json!({ key: value }));
     }
     let (from, to) = pick.month("financial_ledger", "transaction_date").await;

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Enum, ErrorExtensions, Object, SimpleObject};
 use chrono::Utc;
 use foldline_aggregates::graphql::{Date, MinorUnitsScalar};
+use foldline_aggregates::invoice::Direction;
 
 use crate::error::ApiError;
 use crate::request::Request;
@@ -64,8 +65,8 @@ pub struct AgingBucket {
 pub struct InvoiceAging {
     /// The day lateness is counted to.
     pub as_of: Date,
-    /// `receivable` (owed to the organization) or `payable` (owed by it).
-    pub direction: String,
+    /// Receivable (owed to the organization) or payable (owed by it).
+    pub direction: Direction,
     /// Every bucket of every currency with an outstanding invoice, zeros
     /// included, by currency then lateness.
     pub buckets: Vec<AgingBucket>,
@@ -99,7 +100,7 @@ impl AgingQuery {
         &self,
         ctx: &Context<'_>,
         as_of: Option<Date>,
-        #[graphql(desc = "`receivable` (default) or `payable`.")] direction: Option<String>,
+        #[graphql(desc = "Receivable (by default) or payable.")] direction: Option<Direction>,
     ) -> async_graphql::Result<InvoiceAging> {
         let request = Request::of(ctx).map_err(|e| e.extend())?;
         invoice_aging(request, as_of, direction)
@@ -111,20 +112,15 @@ impl AgingQuery {
 async fn invoice_aging(
     request: &Request,
     as_of: Option<Date>,
-    direction: Option<String>,
+    direction: Option<Direction>,
 ) -> Result<InvoiceAging, ApiError> {
     let as_of = as_of.map_or_else(|| Utc::now().date_naive(), |date| date.0);
-    let direction = direction.unwrap_or_else(|| "receivable".to_owned());
-    if !matches!(direction.as_str(), "receivable" | "payable") {
-        return Err(ApiError::BadUserInput(format!(
-            "direction `{direction}` is neither `receivable` nor `payable`"
-        )));
-    }
+    let direction = direction.unwrap_or_default();
     let mut conn = request.read().await?;
     let invoices: Vec<(String, i32, i64)> = sqlx::query_as(SQL)
         .bind(request.caller.organization_id)
         .bind(as_of)
-        .bind(&direction)
+        .bind(direction.as_str())
         .fetch_all(&mut *conn)
         .await?;
     Ok(InvoiceAging {

@@ -222,12 +222,12 @@ async fn the_reports_count_what_the_scenario_did_and_only_what_the_caller_may_se
     .map(|(c, b, n, a)| (c.to_owned(), b.to_owned(), n, a))
     .collect();
     assert_eq!(buckets, expected);
-    assert_eq!(aging["invoiceAging"]["direction"], "receivable");
+    assert_eq!(aging["invoiceAging"]["direction"], "RECEIVABLE");
     let payable = data(
         &api,
         owner,
         org,
-        "{ invoiceAging(direction: \"payable\") { buckets { bucket } } }",
+        "{ invoiceAging(direction: PAYABLE) { buckets { bucket } } }",
         json!({}),
     )
     .await;
@@ -486,7 +486,7 @@ async fn bad_report_arguments_are_clear_errors() {
             "{ calendarConflicts(from: \"2020-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\") { kind } }",
             "400 days",
         ),
-        ("{ invoiceAging(direction: \"sideways\") { asOf } }", "sideways"),
+        ("{ invoiceAging(direction: SIDEWAYS) { asOf } }", "SIDEWAYS"),
         ("{ invoiceAging(asOf: \"2027-02-30\") { asOf } }", "Date"),
         ("{ expiringDocuments(withinDays: -1) { daysLeft } }", "withinDays"),
         ("{ expiringDocuments(first: 100000) { daysLeft } }", "between 1 and 100"),

@@ -198,7 +198,7 @@ async fn subscribers_get_their_own_organizations_new_activity_and_nothing_else()
         .map(|a| a["position"].as_i64().unwrap())
         .collect();
     assert!(positions.windows(2).all(|w| w[0] <= w[1]), "{positions:?}");
-    assert!(delivered.iter().all(|a| a["visibility"] != "private"));
+    assert!(delivered.iter().all(|a| a["visibility"] != "PRIVATE"));
 
     let delivered = until(&mut b_owner, theirs).await;
     for a_task in [first, private, second] {
