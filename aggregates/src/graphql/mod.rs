@@ -149,7 +149,8 @@ impl ScalarType for Date {
     }
 
     fn to_value(&self) -> Value {
-        Value::String(self.0.format("%Y-%m-%d").to_string())
+        // Display is ISO 8601 already, without parsing a format per value.
+        Value::String(self.0.to_string())
     }
 }
 
