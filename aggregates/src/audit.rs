@@ -457,6 +457,34 @@ where
     Ok(states)
 }
 
+/// A state read by [`states`] as its GraphQL object, for an auditor to read
+/// the past through the same typed fields as the present.
+#[cfg(feature = "graphql")]
+pub fn typed(
+    aggregate_type: &str,
+    id: Uuid,
+    state: &StateAt,
+) -> Result<crate::graphql::Node, AuditError> {
+    by_type!(aggregate_type, typed_as(id, state))
+}
+
+#[cfg(feature = "graphql")]
+fn typed_as<A>(id: Uuid, state: &StateAt) -> Result<crate::graphql::Node, AuditError>
+where
+    A: DomainAggregate,
+    A::Command: DomainCommand,
+    crate::graphql::Node: From<crate::graphql::Read<A>>,
+{
+    let aggregate = serde_json::from_value::<A>(state.state.clone())
+        .map_err(|error| AuditError::Unreadable(error.to_string()))?;
+    Ok(crate::graphql::Read {
+        id,
+        version: u64::try_from(state.version).unwrap_or_default(),
+        state: aggregate,
+    }
+    .into())
+}
+
 /// One value a field took.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldChange {

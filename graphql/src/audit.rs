@@ -9,6 +9,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::audit::{self, At, AuditedEvent, FieldChange, StateAt};
+use foldline_aggregates::graphql::Node;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -101,8 +102,10 @@ pub struct EntityAt {
     pub actor_id: Option<Uuid>,
     /// Its type.
     pub event_type: String,
-    /// The whole state then.
+    /// The whole state then, as the aggregate serializes it.
     pub state: Json<Value>,
+    /// The same state through the entity's typed fields.
+    pub node: Node,
 }
 
 /// One value a field took.
@@ -249,7 +252,16 @@ impl AuditQuery {
             seen_by(request, &aggregate_type, &id).await?;
             let states = audit::states(&request.pool, &aggregate_type, &id, moment, false).await?;
             let state = own(request, states.into_iter().last(), &aggregate_type, &id)?;
+            let node = match id.parse() {
+                Ok(uuid) => audit::typed(&aggregate_type, uuid, &state)?,
+                Err(_) => {
+                    return Err(ApiError::NotFound(format!(
+                        "{aggregate_type} {id} not found"
+                    )))
+                }
+            };
             Ok(EntityAt {
+                node,
                 aggregate_type,
                 id,
                 version: state.version,

@@ -21,7 +21,7 @@ use crate::task::Task;
 use crate::venue::Venue;
 
 /// An object with a global id: any aggregate, as `node(id:)` finds it.
-#[derive(Interface)]
+#[derive(Interface, Debug, Clone)]
 #[graphql(
     field(name = "id", ty = "ID", desc = "The global id: the aggregate's UUID."),
     field(

@@ -553,7 +553,9 @@ mod graphql {
         }
     }";
     const ENTITY_AT: &str = "query($id: String!, $version: Int) {
-        entityAt(aggregateType: \"Task\", id: $id, version: $version) { version actorId state }
+        entityAt(aggregateType: \"Task\", id: $id, version: $version) {
+            version actorId state node { __typename id version ... on Task { title status } }
+        }
     }";
     const HISTORY: &str = "query($id: String!) {
         fieldHistory(aggregateType: \"Task\", id: $id, field: \"title\") {
@@ -617,9 +619,33 @@ mod graphql {
             let (_, at) = data(reviewer, a.id, ENTITY_AT, json!({"id": id, "version": 1})).await;
             assert_eq!(at["data"]["entityAt"]["version"], 1, "{at}");
             assert_eq!(at["data"]["entityAt"]["state"]["title"], "Rig");
+            let then = &at["data"]["entityAt"]["node"];
+            assert_eq!(
+                (
+                    &then["__typename"],
+                    &then["id"],
+                    &then["version"],
+                    &then["title"],
+                    &then["status"]
+                ),
+                (
+                    &json!("Task"),
+                    &json!(id),
+                    &json!(1),
+                    &json!("Rig"),
+                    &json!("TODO")
+                ),
+                "{at}"
+            );
             let (_, now) = data(reviewer, a.id, ENTITY_AT, json!({"id": id})).await;
             assert_eq!(now["data"]["entityAt"]["version"], 3);
             assert_eq!(now["data"]["entityAt"]["state"]["title"], "Rig it");
+            let current = &now["data"]["entityAt"]["node"];
+            assert_eq!(
+                (&current["title"], &current["status"]),
+                (&json!("Rig it"), &json!("IN_PROGRESS")),
+                "{now}"
+            );
 
             let (_, history) = data(reviewer, a.id, HISTORY, json!({"id": id})).await;
             let values: Vec<(Value, Value)> = history["data"]["fieldHistory"]["edges"]
