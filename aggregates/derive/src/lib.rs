@@ -219,22 +219,27 @@ fn map_type(ty: &Type, value: Tokens) -> syn::Result<(Tokens, Tokens)> {
                 };
                 return Ok((quote! { #container<#inner_ty> }, convert));
             }
-            "MinorUnits" => {
-                return Ok((
-                    quote! { crate::graphql::MinorUnitsScalar },
-                    quote! { #value.0 },
-                ))
+            _ => {
+                if let Some(scalar) = newtype_scalar(&name) {
+                    return Ok((scalar, quote! { #value.0 }));
+                }
             }
-            "NaiveDate" => {
-                return Ok((quote! { crate::graphql::Date }, quote! { #value.0 }));
-            }
-            _ => {}
         }
     }
     Ok((
         quote! { <#ty as crate::graphql::FromInput>::Input },
         quote! { crate::graphql::FromInput::from_input(#value) },
     ))
+}
+
+/// The newtype scalar GraphQL carries a model type in, where that is not
+/// the type itself; the one table both derives read.
+pub(crate) fn newtype_scalar(name: &str) -> Option<Tokens> {
+    match name {
+        "MinorUnits" => Some(quote! { crate::graphql::MinorUnitsScalar }),
+        "NaiveDate" => Some(quote! { crate::graphql::Date }),
+        _ => None,
+    }
 }
 
 pub(crate) fn single_argument(arguments: &PathArguments) -> Option<&Type> {

@@ -4,7 +4,7 @@ use proc_macro2::TokenStream as Tokens;
 use quote::{format_ident, quote};
 use syn::{Attribute, Data, DeriveInput, Fields, LitStr, Type};
 
-use crate::{docs, single_argument};
+use crate::{docs, newtype_scalar, single_argument};
 
 /// What `#[output(…)]` on the struct asks for.
 #[derive(Default)]
@@ -149,14 +149,6 @@ fn map_type(ty: &Type, value: Tokens) -> syn::Result<Option<(Tokens, Tokens)>> {
     let last = path.path.segments.last().expect("a path has a segment");
     let name = last.ident.to_string();
     Ok(match name.as_str() {
-        "MinorUnits" => Some((
-            quote! { crate::graphql::MinorUnitsScalar },
-            quote! { crate::graphql::MinorUnitsScalar(#value) },
-        )),
-        "NaiveDate" => Some((
-            quote! { crate::graphql::Date },
-            quote! { crate::graphql::Date(#value) },
-        )),
         "Option" | "Vec" | "BTreeSet" => {
             let inner = single_argument(&last.arguments)
                 .ok_or_else(|| syn::Error::new_spanned(ty, "expected one type argument"))?;
@@ -179,6 +171,6 @@ fn map_type(ty: &Type, value: Tokens) -> syn::Result<Option<(Tokens, Tokens)>> {
                 "GraphQL has no maps: `#[output(skip)]` it and show it as a list through `extra`",
             ))
         }
-        _ => None,
+        _ => newtype_scalar(&name).map(|scalar| (scalar.clone(), quote! { #scalar(#value) })),
     })
 }
