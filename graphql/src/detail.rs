@@ -41,8 +41,11 @@ macro_rules! reads {
             /// Any aggregate by its global id (Relay): `null` if there is none
             /// the caller may see.
             async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
-                let request = Request::of(ctx).map_err(|e| e.extend())?;
-                find(request, &id).await.map_err(|e| e.extend())
+                let run = async {
+                    let request = Request::of(ctx)?;
+                    Ok(find(request, std::slice::from_ref(&id)).await?.pop().flatten())
+                };
+                run.await.map_err(|e: ApiError| e.extend())
             }
 
             /// Aggregates by their global ids (at most 100), in the order
@@ -55,11 +58,7 @@ macro_rules! reads {
                         )));
                     }
                     let request = Request::of(ctx)?;
-                    let mut nodes = Vec::with_capacity(ids.len());
-                    for id in &ids {
-                        nodes.push(find(request, id).await?);
-                    }
-                    Ok(nodes)
+                    find(request, &ids).await
                 };
                 run.await.map_err(|e| e.extend())
             }
@@ -131,25 +130,36 @@ where
     A::TYPE
 }
 
-/// The node with global id `id`: its type is the one stream of that id.
-async fn find(request: &Request, id: &ID) -> Result<Option<Node>, ApiError> {
-    let id: Uuid = id
-        .parse()
-        .map_err(|_| ApiError::BadUserInput(format!("`{}` is not a node id", id.as_str())))?;
-    // `aggregate_type = ANY` probes the primary key once per type.
-    let aggregate_type: Option<String> = sqlx::query_scalar(
-        "SELECT aggregate_type FROM events
-         WHERE aggregate_type = ANY($1) AND aggregate_id = $2
-         LIMIT 1",
+/// The nodes with global ids `ids`, in their order: each one's type is
+/// that of the one stream of its id, found for all of them in one statement.
+async fn find(request: &Request, ids: &[ID]) -> Result<Vec<Option<Node>>, ApiError> {
+    let ids = ids
+        .iter()
+        .map(|id| {
+            id.parse::<Uuid>()
+                .map_err(|_| ApiError::BadUserInput(format!("`{}` is not a node id", id.as_str())))
+        })
+        .collect::<Result<Vec<Uuid>, _>>()?;
+    // Every stream has one first event: with `aggregate_type = ANY` the
+    // primary key is probed once per type and id.
+    let streams: Vec<(String, String)> = sqlx::query_as(
+        "SELECT aggregate_id, aggregate_type FROM events
+         WHERE aggregate_type = ANY($1) AND aggregate_id = ANY($2) AND sequence = 1",
     )
     .bind(types())
-    .bind(id.to_string())
-    .fetch_optional(&request.pool)
+    .bind(ids.iter().map(Uuid::to_string).collect::<Vec<_>>())
+    .fetch_all(&request.pool)
     .await?;
-    match aggregate_type {
-        Some(aggregate_type) => node(request, &aggregate_type, id).await,
-        None => Ok(None),
+    let mut nodes = Vec::with_capacity(ids.len());
+    for id in ids {
+        let text = id.to_string();
+        let found = streams.iter().find(|(stream, _)| *stream == text);
+        nodes.push(match found {
+            Some((_, aggregate_type)) => node(request, aggregate_type, id).await?,
+            None => None,
+        });
     }
+    Ok(nodes)
 }
 
 /// Folds `id`'s stream; another organization's entity, a deleted one, or one
