@@ -122,7 +122,7 @@ impl Api {
         let query = if input.as_object().is_some_and(|fields| fields.is_empty()) {
             format!("mutation($id: UUID!) {{ {name}(id: $id) {{ position }} }}")
         } else {
-            let input_type = format!("{}{}Input", name[..1].to_uppercase(), &name[1..]);
+            let input_type = input_type(name);
             format!(
                 "mutation($id: UUID!, $input: {input_type}!) {{ {name}(id: $id, input: $input) {{ position }} }}"
             )
@@ -140,6 +140,13 @@ impl Api {
             .as_i64()
             .unwrap_or_else(|| panic!("{name} failed: {response}"))
     }
+}
+
+/// The input type of mutation `name`: `createTask` takes a `CreateTaskInput`.
+pub fn input_type(mutation: &str) -> String {
+    let mut chars = mutation.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase());
+    format!("{}{}Input", first.unwrap_or_default(), chars.as_str())
 }
 
 /// The `extensions.code` of each error in a response.

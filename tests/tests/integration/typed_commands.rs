@@ -9,13 +9,6 @@ use foldline_tests::{Org, TestDb};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-async fn events(db: &TestDb) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-}
-
 /// Every mutation, with whether it takes an `input` and that input's type,
 /// as the schema tells a client through introspection.
 async fn mutations(api: &Api, org: &Org) -> Vec<(String, Option<String>)> {
@@ -131,14 +124,14 @@ async fn every_command_refuses_a_field_it_does_not_have() {
         let query = format!(
             "mutation($id: UUID!, $input: {input}!) {{ {name}(id: $id, input: $input) {{ id }} }}"
         );
-        let before = events(&db).await;
+        let before = db.event_count().await;
         let (_, response) = api
             .query(org.owner, org.id, &query, json!({"id": id, "input": value}))
             .await;
         assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{query}: {response}");
         let message = response["errors"][0]["message"].as_str().unwrap();
         assert!(message.contains("notAField"), "{name}: {message}");
-        assert_eq!(events(&db).await, before, "{name} appended nothing");
+        assert_eq!(db.event_count().await, before, "{name} appended nothing");
         // Without it, the input is well-formed: whatever the command then
         // says, it is not about the input's shape.
         value.as_object_mut().unwrap().remove("notAField");
@@ -164,7 +157,7 @@ async fn enum_values_and_scalars_are_checked_before_the_command_runs() {
     }";
     let valid = json!({"number": "INV-1", "direction": "RECEIVABLE",
         "counterpartyId": org.client, "counterpartyName": "Client Ltd", "dueOn": "2027-01-31"});
-    let before = events(&db).await;
+    let before = db.event_count().await;
     let wrong = [
         ("direction", json!("receivable")),
         ("direction", json!("SIDEWAYS")),
@@ -211,7 +204,7 @@ async fn enum_values_and_scalars_are_checked_before_the_command_runs() {
             .await;
         assert_eq!(codes(&response), ["BAD_USER_INPUT"], "{input}: {response}");
     }
-    assert_eq!(events(&db).await, before, "nothing was appended");
+    assert_eq!(db.event_count().await, before, "nothing was appended");
 
     // The valid input goes through, its defaults applied.
     let invoice = Uuid::new_v4();

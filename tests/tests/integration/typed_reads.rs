@@ -4,7 +4,7 @@
 //! of who may see it on every one of those surfaces.
 
 use foldline_projectors::Engine;
-use foldline_tests::api::{codes, Api};
+use foldline_tests::api::{codes, input_type, Api};
 use foldline_tests::read_side::catch_up_all;
 use foldline_tests::{Org, TestDb};
 use serde_json::{json, Value};
@@ -160,7 +160,7 @@ async fn every_aggregate_round_trips_through_its_typed_mutation_query_and_node()
             expect,
         } = case;
         let id = Uuid::new_v4();
-        let input_type = format!("{}{}Input", mutation[..1].to_uppercase(), &mutation[1..]);
+        let input_type = input_type(mutation);
         let document = format!(
             "mutation($id: UUID!, $input: {input_type}!) {{
                 {mutation}(id: $id, input: $input) {{
