@@ -519,6 +519,21 @@ pub enum ProductionAdvanceEvent {
 domain_event!(ProductionAdvanceEvent);
 
 impl ProductionAdvance {
+    /// The capability of the approval the advance waits for: the first
+    /// required step not yet given, while it is pending approval.
+    pub fn awaiting_capability(&self) -> Option<Capability> {
+        if self.status != AdvanceStatus::PendingApproval {
+            return None;
+        }
+        self.required_approvals.get(self.approvals.len()).copied()
+    }
+
+    /// The step an approval or a rejection answers.
+    fn awaiting(&self) -> Result<Capability, DomainError> {
+        self.awaiting_capability()
+            .ok_or_else(|| DomainError::rule("the advance waits for no approval"))
+    }
+
     /// The total cost of all items in minor units, derived from quantities and unit costs.
     pub fn total_cost(&self) -> Result<i64, DomainError> {
         self.items.values().try_fold(0i64, |sum, item| {
@@ -752,7 +767,7 @@ impl ProductionAdvance {
             }
             C::Approve => {
                 require_status(ENTITY, self.status, "approve", &[S::PendingApproval])?;
-                let next = self.required_approvals[self.approvals.len()];
+                let next = self.awaiting()?;
                 if !ctx.actor.has(next) {
                     return Err(DomainError::MissingCapability(next));
                 }
@@ -768,7 +783,7 @@ impl ProductionAdvance {
             C::RejectApproval { reason } => {
                 require_status(ENTITY, self.status, "reject", &[S::PendingApproval])?;
                 require_text(&reason, "reason")?;
-                let next = self.required_approvals[self.approvals.len()];
+                let next = self.awaiting()?;
                 if !ctx.actor.has(next) {
                     return Err(DomainError::MissingCapability(next));
                 }

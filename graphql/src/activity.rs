@@ -132,13 +132,15 @@ pub struct ActivityQuery;
 #[Object]
 impl ActivityQuery {
     /// The activity feed, newest first.
-    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn activity_feed(
         &self,
         ctx: &Context<'_>,
         filter: Option<ActivityFilter>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         #[graphql(
             desc = "Wait (a few seconds at most) until the table shows the event at this position, a mutation's `position`."
         )]
@@ -147,6 +149,8 @@ impl ActivityQuery {
         let listing = Listing {
             first,
             after,
+            last,
+            before,
             after_position,
         };
         resolve(ctx, filter, listing).await

@@ -73,18 +73,22 @@ pub struct AssignmentQuery;
 #[Object]
 impl AssignmentQuery {
     /// Assignments, most recently changed first.
-    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn assignments(
         &self,
         ctx: &Context<'_>,
         filter: Option<AssignmentFilter>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<Assignment>> {
         let listing = Listing {
             first,
             after,
+            last,
+            before,
             after_position,
         };
         resolve(ctx, filter, listing).await

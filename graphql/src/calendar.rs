@@ -70,13 +70,15 @@ pub struct CalendarQuery;
 #[Object]
 impl CalendarQuery {
     /// The calendar, by start time.
-    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn calendar_events(
         &self,
         ctx: &Context<'_>,
         filter: Option<CalendarFilter>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         #[graphql(
             desc = "Wait (a few seconds at most) until the table shows the event at this position, a mutation's `position`."
         )]
@@ -85,6 +87,8 @@ impl CalendarQuery {
         let listing = Listing {
             first,
             after,
+            last,
+            before,
             after_position,
         };
         resolve(ctx, filter, listing).await

@@ -1,9 +1,13 @@
 //! Relay connections over the read tables: one page of rows, fetched under
-//! row-level security and ordered by a timestamp then the row id.
+//! row-level security and ordered by a timestamp then the row id, forward
+//! or backward from a cursor, with the count of every row the filter keeps
+//! on demand (`totalCount`).
+
+use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::resolver_utils::ContainerType;
-use async_graphql::{Context, ErrorExtensions, OutputType};
+use async_graphql::{Context, ErrorExtensions, Object, OutputType};
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -19,17 +23,21 @@ pub trait Paged {
     fn cursor(&self) -> Cursor;
 }
 
-/// A Relay connection of `T`, with opaque string cursors; its rows are
-/// resolved in one pass each ([`Flat`]).
-pub type PageOf<T> = Connection<String, Flat<T>>;
+/// A Relay connection of `T`, with opaque string cursors and `totalCount`;
+/// its rows are resolved in one pass each ([`Flat`]).
+pub type PageOf<T> = Connection<String, Flat<T>, Counted>;
 
-/// The page a client asked for.
+/// The page a client asked for, in Relay's arguments.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
-    /// Rows wanted.
+    /// Rows wanted from the start (or from `after`).
     pub first: Option<i32>,
     /// The cursor to start after.
     pub after: Option<String>,
+    /// Rows wanted from the end (or from `before`), backward.
+    pub last: Option<i32>,
+    /// The cursor to end before.
+    pub before: Option<String>,
     /// Wait until the table shows the event at this position.
     pub after_position: Option<i64>,
 }
@@ -50,7 +58,7 @@ pub struct Order {
 /// reads, the columns of its rows, its order, and how the filter narrows it.
 /// The resolvers, the plan test and the benchmarks build a page's statement
 /// from it ([`statement`]), so all three run the same SQL.
-pub trait Listed: Sized {
+pub trait Listed: Sized + Clone + Send + Sync + 'static {
     /// The rows listed.
     type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin + Paged + ContainerType + OutputType;
     /// The read table, also the projection that writes it.
@@ -112,28 +120,29 @@ impl Statement {
 
 /// The statement for one `page` of `filter`'s list in `organization`, after
 /// `head` (empty, or `EXPLAIN …` to see its plan). The page size is written
-/// into the text, so that a generic plan knows how few rows it needs.
+/// into the text, so that a generic plan knows how few rows it needs. A
+/// backward page reads the index the other way from its cursor.
 pub fn statement<F: Listed>(
     head: &str,
     filter: F,
     organization: Uuid,
     page: &Page,
 ) -> Result<Statement, ApiError> {
-    let mut sql = QueryBuilder::new(format!(
-        "{head}SELECT {} FROM {} WHERE organization_id = ",
-        F::COLUMNS,
-        F::TABLE
-    ));
-    sql.push_bind(organization);
-    let unfiltered = sql.sql().len();
-    let ordered = filter.ordered();
-    filter.push(&mut sql)?;
-    let planned_per_call = sql.sql().len() > unfiltered && !ordered;
+    let Statement {
+        mut sql,
+        planned_per_call,
+    } = matching(
+        &format!("{head}SELECT {}", F::COLUMNS),
+        filter,
+        organization,
+    )?;
     let order = F::ORDER;
-    let (direction, beyond) = if order.descending {
-        ("DESC", "<")
+    // The list's order, and the way a page is read: the other way round
+    // when it is backward.
+    let (forward, beyond, behind) = if order.descending {
+        ("DESC", "<", ">")
     } else {
-        ("ASC", ">")
+        ("ASC", ">", "<")
     };
     if let Some(after) = page.after {
         sql.push(format!(" AND ({}, id) {beyond} (", order.column))
@@ -142,6 +151,18 @@ pub fn statement<F: Listed>(
             .push_bind(after.id)
             .push(")");
     }
+    if let Some(before) = page.before {
+        sql.push(format!(" AND ({}, id) {behind} (", order.column))
+            .push_bind(before.at)
+            .push(", ")
+            .push_bind(before.id)
+            .push(")");
+    }
+    let direction = match (page.backward, forward) {
+        (false, direction) => direction,
+        (true, "DESC") => "ASC",
+        (true, _) => "DESC",
+    };
     sql.push(format!(
         " ORDER BY {column} {direction}, id {direction} LIMIT {limit}",
         column = order.column,
@@ -153,6 +174,59 @@ pub fn statement<F: Listed>(
     })
 }
 
+/// `select` of the rows of `filter`'s list in `organization`, in no order:
+/// a page's statement before its cursors and order, or its count.
+fn matching<F: Listed>(select: &str, filter: F, organization: Uuid) -> Result<Statement, ApiError> {
+    let mut sql = QueryBuilder::new(format!(
+        "{select} FROM {} WHERE organization_id = ",
+        F::TABLE
+    ));
+    sql.push_bind(organization);
+    let unfiltered = sql.sql().len();
+    let ordered = filter.ordered();
+    filter.push(&mut sql)?;
+    let planned_per_call = sql.sql().len() > unfiltered && !ordered;
+    Ok(Statement {
+        sql,
+        planned_per_call,
+    })
+}
+
+/// The statement counting the rows of `filter`'s list in `organization`
+/// that the caller on the connection it runs on may see.
+pub fn count_statement<F: Listed>(filter: F, organization: Uuid) -> Result<Statement, ApiError> {
+    matching("SELECT count(*)", filter, organization)
+}
+
+/// A connection's `totalCount`, counted only when asked for.
+#[derive(Clone)]
+pub struct Counted {
+    statement: Arc<dyn Fn() -> Result<Statement, ApiError> + Send + Sync>,
+}
+
+#[Object]
+impl Counted {
+    /// How many rows the filter keeps in all, on every page. Counting reads
+    /// each of them (an index range under row-level security), so it costs
+    /// what the whole list would rather than one page: ask for it when a
+    /// screen shows it, not on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let run = async {
+            let request = Request::of(ctx)?;
+            let mut statement = (self.statement)()?;
+            let mut conn = request.read().await?;
+            let count: i64 = statement
+                .sql
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok(count)
+        };
+        run.await.map_err(|e: ApiError| e.extend())
+    }
+}
+
 /// One page of `filter`'s list as `request`'s caller sees it, after its
 /// table has reached the position asked for.
 pub async fn fetch<F: Listed>(
@@ -160,12 +234,21 @@ pub async fn fetch<F: Listed>(
     filter: F,
     listing: Listing,
 ) -> Result<PageOf<F::Row>, ApiError> {
-    let page = Page::new(listing.first, listing.after.as_deref())?;
-    let mut statement = statement("", filter, request.caller.organization_id, &page)?;
+    let page = Page::relay(
+        listing.first,
+        listing.after.as_deref(),
+        listing.last,
+        listing.before.as_deref(),
+    )?;
+    let organization = request.caller.organization_id;
+    let mut statement = statement("", filter.clone(), organization, &page)?;
     request.wait_for(F::TABLE, listing.after_position).await?;
     let mut conn = request.read().await?;
     let rows: Vec<F::Row> = statement.fetch_all(&mut conn).await?;
-    Ok(page_of(rows, page))
+    let counted = Counted {
+        statement: Arc::new(move || count_statement(filter.clone(), organization)),
+    };
+    Ok(page_of(rows, page, counted))
 }
 
 /// A list's resolver: one page of `filter`'s list for the caller of `ctx`,
@@ -181,12 +264,23 @@ pub async fn resolve<F: Listed + Default>(
         .map_err(|e| e.extend())
 }
 
-/// The connection of `rows`, fetched with `page.limit()`: the extra row, if
-/// any, only says that a next page exists.
-pub fn page_of<T: Paged + ContainerType + OutputType>(mut rows: Vec<T>, page: Page) -> PageOf<T> {
-    let has_next = rows.len() > page.first as usize;
+/// The connection of `rows`, fetched with `page.limit()` in the order
+/// `page` reads: the extra row, if any, only says that more rows lie that
+/// way. A backward page's rows are put back in the list's order.
+pub fn page_of<T: Paged + ContainerType + OutputType>(
+    mut rows: Vec<T>,
+    page: Page,
+    counted: Counted,
+) -> PageOf<T> {
+    let more = rows.len() > page.first as usize;
     rows.truncate(page.first as usize);
-    let mut connection = Connection::new(page.after.is_some(), has_next);
+    let (has_previous, has_next) = if page.backward {
+        rows.reverse();
+        (more, page.before.is_some())
+    } else {
+        (page.after.is_some(), more)
+    };
+    let mut connection = Connection::with_additional_fields(has_previous, has_next, counted);
     connection.edges.extend(
         rows.into_iter()
             .map(|row| Edge::new(row.cursor().encode(), Flat(row))),

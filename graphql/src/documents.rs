@@ -83,18 +83,22 @@ pub struct DocumentQuery;
 #[Object]
 impl DocumentQuery {
     /// Documents, most recently changed first.
-    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn documents(
         &self,
         ctx: &Context<'_>,
         filter: Option<DocumentFilter>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<DocumentRow>> {
         let listing = Listing {
             first,
             after,
+            last,
+            before,
             after_position,
         };
         resolve(ctx, filter, listing).await

@@ -77,18 +77,22 @@ pub struct InventoryQuery;
 #[Object]
 impl InventoryQuery {
     /// The inventory, most recently changed first.
-    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn inventory(
         &self,
         ctx: &Context<'_>,
         filter: Option<InventoryFilter>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<InventoryItem>> {
         let listing = Listing {
             first,
             after,
+            last,
+            before,
             after_position,
         };
         resolve(ctx, filter, listing).await

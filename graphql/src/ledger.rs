@@ -95,18 +95,22 @@ pub struct LedgerQuery;
 #[Object]
 impl LedgerQuery {
     /// The financial ledger, most recently changed first.
-    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn ledger(
         &self,
         ctx: &Context<'_>,
         filter: Option<LedgerFilter>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<LedgerEntry>> {
         let listing = Listing {
             first,
             after,
+            last,
+            before,
             after_position,
         };
         resolve(ctx, filter, listing).await

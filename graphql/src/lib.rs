@@ -16,6 +16,7 @@ pub mod caller;
 pub mod connection;
 pub mod detail;
 pub mod documents;
+pub mod entities;
 pub mod error;
 pub mod flat;
 pub mod input_checks;
@@ -53,6 +54,7 @@ pub struct Query(
     status::StatusQuery,
     inventory::InventoryQuery,
     detail::DetailQuery,
+    entities::EntityListQuery,
     reports::ReportQuery,
     search::SearchQuery,
     audit::AuditQuery,

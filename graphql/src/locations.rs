@@ -82,18 +82,22 @@ pub struct LocationQuery;
 #[Object]
 impl LocationQuery {
     /// The location registry, most recently changed first.
-    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn locations(
         &self,
         ctx: &Context<'_>,
         filter: Option<LocationFilter>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<Location>> {
         let listing = Listing {
             first,
             after,
+            last,
+            before,
             after_position,
         };
         resolve(ctx, filter, listing).await

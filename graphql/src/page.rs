@@ -52,27 +52,64 @@ impl Cursor {
     }
 }
 
-/// A validated page request: how many rows, after which cursor.
+/// A validated page request: how many rows, from which end, between which
+/// cursors. Forward (`first`/`after`) reads in the list's order; backward
+/// (`last`/`before`) reads the other way from `before` and gives its rows
+/// back in the list's order, as Relay specifies.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {
     /// Rows wanted.
     pub first: i32,
     /// Start after this row.
     pub after: Option<Cursor>,
+    /// End before this row.
+    pub before: Option<Cursor>,
+    /// Whether the page is the last `first` rows before `before` (or of the
+    /// list), rather than the first ones after `after`.
+    pub backward: bool,
 }
 
 impl Page {
-    /// Checks `first` (1 to [`MAX_PAGE`]) and `after`.
+    /// Checks `first` (1 to [`MAX_PAGE`]) and `after`, for a forward page.
     pub fn new(first: Option<i32>, after: Option<&str>) -> Result<Page, ApiError> {
-        let first = first.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&first) {
-            return Err(ApiError::BadUserInput(format!(
-                "`first` must be between 1 and {MAX_PAGE}, not {first}"
-            )));
+        Ok(Page::forward(
+            size("first", first)?,
+            after.map(Cursor::decode).transpose()?,
+        ))
+    }
+
+    /// The first `first` rows after `after`.
+    pub fn forward(first: i32, after: Option<Cursor>) -> Page {
+        Page {
+            first,
+            after,
+            before: None,
+            backward: false,
         }
+    }
+
+    /// Checks Relay's four arguments: `first` or `last` (not both; 1 to
+    /// [`MAX_PAGE`], [`DEFAULT_PAGE`] when neither), `after` and `before`.
+    pub fn relay(
+        first: Option<i32>,
+        after: Option<&str>,
+        last: Option<i32>,
+        before: Option<&str>,
+    ) -> Result<Page, ApiError> {
+        let (first, backward) = match (first, last) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::BadUserInput(
+                    "give `first` or `last`, not both".into(),
+                ))
+            }
+            (_, Some(last)) => (size("last", Some(last))?, true),
+            (first, None) => (size("first", first)?, false),
+        };
         Ok(Page {
             first,
             after: after.map(Cursor::decode).transpose()?,
+            before: before.map(Cursor::decode).transpose()?,
+            backward,
         })
     }
 
@@ -80,6 +117,18 @@ impl Page {
     pub fn limit(&self) -> i64 {
         i64::from(self.first) + 1
     }
+}
+
+/// A page size given as `name`: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when
+/// not given.
+fn size(name: &str, given: Option<i32>) -> Result<i32, ApiError> {
+    let size = given.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&size) {
+        return Err(ApiError::BadUserInput(format!(
+            "`{name}` must be between 1 and {MAX_PAGE}, not {size}"
+        )));
+    }
+    Ok(size)
 }
 
 #[cfg(test)]
@@ -108,5 +157,10 @@ mod tests {
         assert!(Page::new(Some(101), None).is_err());
         assert!(Page::new(Some(0), None).is_err());
         assert_eq!(Page::new(None, None).unwrap().first, DEFAULT_PAGE);
+        assert!(Page::relay(Some(5), None, Some(5), None).is_err());
+        assert!(Page::relay(None, None, Some(101), None).is_err());
+        let backward = Page::relay(None, None, Some(7), Some(&cursor.encode())).unwrap();
+        assert!(backward.backward);
+        assert_eq!((backward.first, backward.before), (7, Some(cursor)));
     }
 }

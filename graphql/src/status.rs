@@ -72,18 +72,22 @@ pub struct StatusQuery;
 #[Object]
 impl StatusQuery {
     /// The status tracker, most recently changed first.
-    #[graphql(complexity = "crate::page::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn statuses(
         &self,
         ctx: &Context<'_>,
         filter: Option<StatusFilter>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         after_position: Option<i64>,
     ) -> async_graphql::Result<PageOf<EntityStatus>> {
         let listing = Listing {
             first,
             after,
+            last,
+            before,
             after_position,
         };
         resolve(ctx, filter, listing).await

@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod checkpoint;
 pub mod document_registry;
 pub mod engine;
+pub mod entity_directory;
 pub mod feed;
 pub mod financial_ledger;
 pub mod inventory_registry;
@@ -43,6 +44,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn Projection>> {
         std::sync::Arc::new(location_registry::LocationRegistry),
         std::sync::Arc::new(status_tracker::StatusTracker),
         std::sync::Arc::new(inventory_registry::InventoryRegistry),
+        std::sync::Arc::new(entity_directory::EntityDirectory),
     ]
 }
 

@@ -17,7 +17,10 @@ async fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(5);
-    println!("takeover of 9 projections by a standby, {trials} trials each");
+    println!(
+        "takeover of {} projections by a standby, {trials} trials each",
+        foldline_projectors::all().len()
+    );
     for failure in [Failure::Dies, Failure::Hangs] {
         let mut times = Vec::new();
         for _ in 0..trials {

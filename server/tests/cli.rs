@@ -208,7 +208,11 @@ async fn demo_loads_once_serves_the_api_and_stops_cleanly() {
     let replay = foldline(&url, &["replay", "--all"]);
     let replayed = String::from_utf8_lossy(&replay.stdout);
     assert!(replay.status.success(), "{replayed}");
-    assert_eq!(replayed.matches("swapped in").count(), 9, "{replayed}");
+    assert_eq!(
+        replayed.matches("swapped in").count(),
+        foldline_projectors::all().len(),
+        "{replayed}"
+    );
     let unknown = foldline(&url, &["replay", "no_such_projection"]);
     assert!(!unknown.status.success());
     let stderr = String::from_utf8_lossy(&unknown.stderr);

@@ -539,10 +539,7 @@ async fn sql_load(
                         filter,
                         after,
                     } => {
-                        let page = Page {
-                            first: FIRST,
-                            after: *after,
-                        };
+                        let page = Page::forward(FIRST, *after);
                         list.page(&mut conn, filter, organization, &page).await;
                     }
                     Sql::Statement { sql, binds } => {

@@ -12,6 +12,11 @@ use foldline_graphql::assignments::AssignmentFilter;
 use foldline_graphql::calendar::CalendarFilter;
 use foldline_graphql::connection::{statement, Listed, Paged};
 use foldline_graphql::documents::DocumentFilter;
+use foldline_graphql::entities::{
+    AssetFilter, CommentFilter, CompanyFilter, ContactFilter, ContractFilter, DocumentEntityFilter,
+    EventFilter, ExpenseFilter, InvoiceFilter, ProductionAdvanceFilter, ShiftFilter, TaskFilter,
+    VenueFilter,
+};
 use foldline_graphql::inventory::InventoryFilter;
 use foldline_graphql::ledger::LedgerFilter;
 use foldline_graphql::locations::LocationFilter;
@@ -112,10 +117,7 @@ impl<F: Listed + InputType> List for Of<F> {
     }
 
     fn prepared(&self, filter: &Value) -> bool {
-        let page = Page {
-            first: 1,
-            after: None,
-        };
+        let page = Page::forward(1, None);
         !statement("", parse::<F>(filter), Uuid::nil(), &page)
             .expect("a statement")
             .planned_per_call
@@ -137,10 +139,7 @@ impl<F: Listed + InputType> List for Of<F> {
     }
 
     async fn count(&self, conn: &mut PgConnection, filter: &Value, organization: Uuid) -> i64 {
-        let everything = Page {
-            first: i32::MAX - 1,
-            after: None,
-        };
+        let everything = Page::forward(i32::MAX - 1, None);
         let head = "SELECT count(*) FROM (";
         let mut sql = statement(head, parse::<F>(filter), organization, &everything)
             .expect("a statement")
@@ -262,6 +261,136 @@ const INVENTORY: Of<InventoryFilter> = Of::new(
     "id itemType entityId name tag quantity status locationId visibility updatedAt",
 );
 
+/// Each aggregate type's list, with the parents its filter names (GraphQL
+/// key and column) and whether it filters on status.
+struct EntityList {
+    list: &'static dyn List,
+    entity_type: &'static str,
+    status: bool,
+    parents: &'static [(&'static str, &'static str)],
+}
+
+const ENTITY_LISTS: &[EntityList] = &[
+    EntityList {
+        list: &Of::<ProductionAdvanceFilter>::new(
+            "productionAdvances",
+            "ProductionAdvanceFilter",
+            "id version code status priority totalCost awaitingCapability",
+        ),
+        entity_type: "ProductionAdvance",
+        status: true,
+        parents: &[("eventId", "event_id"), ("assigneeId", "assignee_id")],
+    },
+    EntityList {
+        list: &Of::<InvoiceFilter>::new(
+            "invoices",
+            "InvoiceFilter",
+            "id version number status direction dueOn total balance",
+        ),
+        entity_type: "Invoice",
+        status: true,
+        parents: &[("companyId", "company_id")],
+    },
+    EntityList {
+        list: &Of::<ContractFilter>::new(
+            "contracts",
+            "ContractFilter",
+            "id version status counterpartyName currentTerms { title value }",
+        ),
+        entity_type: "Contract",
+        status: true,
+        parents: &[("companyId", "company_id")],
+    },
+    EntityList {
+        list: &Of::<EventFilter>::new(
+            "events",
+            "EventFilter",
+            "id version title kind status startsAt venueId",
+        ),
+        entity_type: "Event",
+        status: true,
+        parents: &[("venueId", "venue_id")],
+    },
+    EntityList {
+        list: &Of::<VenueFilter>::new("venues", "VenueFilter", "id version name kind capacity"),
+        entity_type: "Venue",
+        status: false,
+        parents: &[],
+    },
+    EntityList {
+        list: &Of::<TaskFilter>::new(
+            "tasks",
+            "TaskFilter",
+            "id version title status priority dueAt assignee",
+        ),
+        entity_type: "Task",
+        status: true,
+        parents: &[("eventId", "event_id"), ("assigneeId", "assignee_id")],
+    },
+    EntityList {
+        list: &Of::<ShiftFilter>::new(
+            "shifts",
+            "ShiftFilter",
+            "id version role status memberId eventId startsAt endsAt",
+        ),
+        entity_type: "Shift",
+        status: true,
+        parents: &[("eventId", "event_id"), ("assigneeId", "assignee_id")],
+    },
+    EntityList {
+        list: &Of::<AssetFilter>::new(
+            "assets",
+            "AssetFilter",
+            "id version name kind status quantity value",
+        ),
+        entity_type: "Asset",
+        status: true,
+        parents: &[("venueId", "venue_id"), ("assigneeId", "assignee_id")],
+    },
+    EntityList {
+        list: &Of::<CompanyFilter>::new("companies", "CompanyFilter", "id version name kind"),
+        entity_type: "Company",
+        status: false,
+        parents: &[],
+    },
+    EntityList {
+        list: &Of::<ContactFilter>::new(
+            "contacts",
+            "ContactFilter",
+            "id version name kind email companyId",
+        ),
+        entity_type: "Contact",
+        status: false,
+        parents: &[("companyId", "company_id")],
+    },
+    EntityList {
+        list: &Of::<ExpenseFilter>::new(
+            "expenses",
+            "ExpenseFilter",
+            "id version description status amount currency",
+        ),
+        entity_type: "Expense",
+        status: true,
+        parents: &[("eventId", "event_id")],
+    },
+    EntityList {
+        list: &Of::<DocumentEntityFilter>::new(
+            "documentEntities",
+            "DocumentEntityFilter",
+            "id version title kind status expiresOn",
+        ),
+        entity_type: "Document",
+        status: true,
+        parents: &[("attachedTo", "attached_to")],
+    },
+    EntityList {
+        list: &Of::<CommentFilter>::new("comments", "CommentFilter", "id version body kind"),
+        entity_type: "Comment",
+        status: false,
+        parents: &[("attachedTo", "attached_to")],
+    },
+];
+
 /// Where each of the first `pages` pages of `first` rows starts (`None`
 /// for the first), as the caller on `conn` pages through the list; fewer
 /// when the list ends sooner.
@@ -275,10 +404,7 @@ pub async fn page_starts(
 ) -> Vec<Option<Cursor>> {
     let mut starts = vec![None];
     while starts.len() < pages {
-        let page = Page {
-            first,
-            after: *starts.last().expect("a start"),
-        };
+        let page = Page::forward(first, *starts.last().expect("a start"));
         let cursors = list.page(conn, filter, organization, &page).await;
         if cursors.len() <= first as usize {
             break;
@@ -422,6 +548,32 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
         )
         .await;
     add(&INVENTORY, json!({"maintenanceDueBefore": when}));
+
+    // Each type's list, alone and with each of its filters; a filter is
+    // tried where the organization has a value for it.
+    for entity in ENTITY_LISTS {
+        let rows = format!(
+            "(SELECT * FROM entity_directory WHERE entity_type = '{}') listed",
+            entity.entity_type
+        );
+        add(entity.list, json!({}));
+        if entity.status {
+            if let Some(status) = pick.common_or_none(&rows, "status").await {
+                add(entity.list, json!({"status": [status.to_uppercase()]}));
+            }
+        }
+        for (key, column) in entity.parents {
+            if let Some(value) = pick.common_or_none(&rows, column).await {
+                add(entity.list, json!({ *key: value }));
+            }
+        }
+        if let Some(name) = pick.common_or_none(&rows, "name").await {
+            add(entity.list, json!({"search": prefix(&name)}));
+        }
+        if entity.entity_type == "ProductionAdvance" {
+            add(entity.list, json!({"awaitingMyApproval": true}));
+        }
+    }
     cases
 }
 
@@ -445,7 +597,14 @@ struct Picker<'a> {
 impl Picker<'_> {
     /// The most common value of `column`.
     async fn common(&self, table: &str, column: &str) -> String {
-        self.value(&format!(
+        self.common_or_none(table, column)
+            .await
+            .unwrap_or_else(|| panic!("the organization has no {column} in {table}"))
+    }
+
+    /// The most common value of `column`, if any row has one.
+    async fn common_or_none(&self, table: &str, column: &str) -> Option<String> {
+        self.optional(&format!(
             "SELECT {column}::text FROM {table}
              WHERE organization_id = $1 AND {column} IS NOT NULL
              GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"

@@ -131,15 +131,10 @@ impl ProductionAdvanceFields<'_> {
             .collect()
     }
 
-    /// The capability of the next approval it waits for, if it waits for one.
+    /// The capability of the next approval it waits for, while it is
+    /// pending approval.
     async fn awaiting_capability(&self) -> Option<Capability> {
-        let state = &self.0.state;
-        state.required_approvals.iter().copied().find(|capability| {
-            !state
-                .approvals
-                .iter()
-                .any(|approval| approval.capability == *capability)
-        })
+        self.0.state.awaiting_capability()
     }
 }
 

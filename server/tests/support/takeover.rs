@@ -11,9 +11,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use sqlx::{Connection, PgConnection};
 
-/// How many projections a service runs, each under one advisory lock.
-pub const PROJECTIONS: usize = 9;
-
 /// A running `foldline serve`, killed when dropped: a test that fails half
 /// way leaves no process behind (nor one stopped with SIGSTOP holding the
 /// test run's output open).
@@ -72,7 +69,7 @@ pub async fn led_by_others(
     let started = Instant::now();
     loop {
         let now = leaders(url).await;
-        if now.len() == PROJECTIONS && now.is_disjoint(former) {
+        if now.len() == foldline_projectors::all().len() && now.is_disjoint(former) {
             return Some(now);
         }
         if started.elapsed() > limit {

@@ -10,6 +10,7 @@ mod browser;
 mod command_bus;
 mod discovery;
 mod domain_rules;
+mod entity_lists;
 mod event_store;
 mod fixtures;
 mod leadership;

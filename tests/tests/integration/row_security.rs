@@ -150,7 +150,7 @@ async fn each_role_sees_exactly_what_its_visibility_allows_in_every_table() {
         .flat_map(|p| p.tables().iter().copied())
         .filter(|table| !matches!(*table, "organizations" | "memberships"))
         .collect();
-    assert_eq!(tables.len(), 9);
+    assert_eq!(tables.len(), 10);
     for table in tables {
         insert_visibility_rows(&db, table, [mine, theirs], member, Uuid::new_v4()).await;
         for caller in &callers {

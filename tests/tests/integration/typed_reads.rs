@@ -17,6 +17,8 @@ struct Case {
     mutation: &'static str,
     input: Value,
     query: &'static str,
+    /// Its type's list.
+    list: &'static str,
     typename: &'static str,
     fields: &'static str,
     expect: Vec<(&'static str, Value)>,
@@ -30,6 +32,7 @@ fn cases(org: &Org) -> Vec<Case> {
             input: json!({"name": "Quayside Arena", "kind": "VENUE", "capacity": 2000,
                 "address": {"line1": "1 Quay", "city": "Cork", "country": "IE"}}),
             query: "venue",
+            list: "venues",
             typename: "Venue",
             fields: "name kind capacity visibility address { line1 city country }",
             expect: vec![("kind", json!("VENUE")), ("address", json!({"line1": "1 Quay", "city": "Cork", "country": "IE"}))],
@@ -39,6 +42,7 @@ fn cases(org: &Org) -> Vec<Case> {
             input: json!({"title": "Arena night", "kind": "SHOW",
                 "startsAt": "2027-04-10T19:00:00Z", "endsAt": "2027-04-10T23:00:00Z"}),
             query: "event",
+            list: "events",
             typename: "Event",
             fields: "title kind status startsAt endsAt venueId",
             expect: vec![("kind", json!("SHOW")), ("startsAt", json!("2027-04-10T19:00:00+00:00"))],
@@ -47,6 +51,7 @@ fn cases(org: &Org) -> Vec<Case> {
             mutation: "createTask",
             input: json!({"title": "Rig the lights", "priority": "HIGH", "dueAt": "2027-04-09T09:00:00Z"}),
             query: "task",
+            list: "tasks",
             typename: "Task",
             fields: "title status priority dueAt assignee visibility",
             expect: vec![("status", json!("TODO")), ("priority", json!("HIGH"))],
@@ -56,6 +61,7 @@ fn cases(org: &Org) -> Vec<Case> {
             input: json!({"memberId": org.member, "eventId": org.event, "role": "Rigger",
                 "startsAt": "2027-04-10T06:00:00Z", "endsAt": "2027-04-10T18:00:00Z"}),
             query: "shift",
+            list: "shifts",
             typename: "Shift",
             fields: "role status memberId eventId startsAt endsAt",
             expect: vec![("memberId", json!(org.member)), ("role", json!("Rigger"))],
@@ -65,6 +71,7 @@ fn cases(org: &Org) -> Vec<Case> {
             input: json!({"kind": "VEHICLE", "name": "Tour bus", "quantity": 1,
                 "value": "5000000000", "currency": "EUR"}),
             query: "asset",
+            list: "assets",
             typename: "Asset",
             fields: "name kind status quantity value currency",
             expect: vec![("value", json!("5000000000")), ("currency", json!("EUR"))],
@@ -73,6 +80,7 @@ fn cases(org: &Org) -> Vec<Case> {
             mutation: "registerCompany",
             input: json!({"kind": "VENDOR", "name": "Lights Ltd", "website": "https://lights.example"}),
             query: "company",
+            list: "companies",
             typename: "Company",
             fields: "name kind website email",
             expect: vec![("kind", json!("VENDOR"))],
@@ -81,6 +89,7 @@ fn cases(org: &Org) -> Vec<Case> {
             mutation: "addContact",
             input: json!({"kind": "TALENT", "name": "Ada Singer", "email": "ada@example.com"}),
             query: "contact",
+            list: "contacts",
             typename: "Contact",
             fields: "name kind email companyId",
             expect: vec![("email", json!("ada@example.com"))],
@@ -90,6 +99,7 @@ fn cases(org: &Org) -> Vec<Case> {
             input: json!({"kind": "EXPENSE", "description": "Gaffer tape", "amount": "12500",
                 "currency": "EUR", "payee": "Tape Shop", "incurredOn": "2027-04-01"}),
             query: "expense",
+            list: "expenses",
             typename: "Expense",
             fields: "description kind status amount currency payee incurredOn",
             expect: vec![("amount", json!("12500")), ("incurredOn", json!("2027-04-01"))],
@@ -99,6 +109,7 @@ fn cases(org: &Org) -> Vec<Case> {
             input: json!({"linkedTo": on_event, "kind": "PERMIT", "title": "Fire permit",
                 "url": "https://files.example/permit.pdf", "sizeBytes": 1000, "expiresOn": "2027-03-06"}),
             query: "document",
+            list: "documentEntities",
             typename: "Document",
             fields: "title kind status expiresOn fileVersion linkedTo { entityType entityId }",
             expect: vec![("fileVersion", json!(1)), ("linkedTo", on_event.clone())],
@@ -107,6 +118,7 @@ fn cases(org: &Org) -> Vec<Case> {
             mutation: "postComment",
             input: json!({"on": on_event, "body": "Doors at seven."}),
             query: "comment",
+            list: "comments",
             typename: "Comment",
             fields: "body kind edited on { entityType entityId }",
             expect: vec![("body", json!("Doors at seven.")), ("kind", json!("COMMENT"))],
@@ -116,6 +128,7 @@ fn cases(org: &Org) -> Vec<Case> {
             input: json!({"number": "INV-1", "direction": "RECEIVABLE", "counterpartyId": org.client,
                 "counterpartyName": "Client Ltd", "currency": "EUR", "dueOn": "2027-01-31"}),
             query: "invoice",
+            list: "invoices",
             typename: "Invoice",
             fields: "number direction status currency dueOn total paid balance lines { lineId }",
             expect: vec![("status", json!("DRAFT")), ("total", json!("0")), ("dueOn", json!("2027-01-31"))],
@@ -125,6 +138,7 @@ fn cases(org: &Org) -> Vec<Case> {
             input: json!({"counterpartyId": org.client, "counterpartyName": "Client Ltd",
                 "terms": {"title": "Summer tour", "value": "3000000000", "startsOn": "2027-06-01"}}),
             query: "contract",
+            list: "contracts",
             typename: "Contract",
             fields: "status counterpartyName currentTerms { title value startsOn } versions { number } signature { signedBy }",
             expect: vec![
@@ -136,6 +150,7 @@ fn cases(org: &Org) -> Vec<Case> {
             mutation: "createAdvance",
             input: json!({"eventId": org.event, "code": "ADV-1", "advanceType": "LOAD_IN"}),
             query: "productionAdvance",
+            list: "productionAdvances",
             typename: "ProductionAdvance",
             fields: "code advanceType status priority totalCost items { id } approvalSteps { capability approvedBy } awaitingCapability",
             expect: vec![("advanceType", json!("LOAD_IN")), ("totalCost", json!("0")), ("items", json!([]))],
@@ -155,6 +170,7 @@ async fn every_aggregate_round_trips_through_its_typed_mutation_query_and_node()
             mutation,
             input,
             query,
+            list,
             typename,
             fields,
             expect,
@@ -209,9 +225,39 @@ async fn every_aggregate_round_trips_through_its_typed_mutation_query_and_node()
             )
             .await;
         assert_eq!(response["data"]["nodes"], json!([node, null]), "{response}");
-        made.push((typename, id));
+        made.push((list, fields, id, node));
     }
     assert_eq!(made.len(), 13);
+
+    // Each type's list shows it, the same, once its projection has caught
+    // up; and nothing of another type.
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    for (list, fields, id, node) in &made {
+        let (_, response) = api
+            .query(
+                org.owner,
+                org.id,
+                &format!(
+                    "{{ {list}(first: 100) {{ totalCount nodes {{ id version {fields} }} }} }}"
+                ),
+                json!({}),
+            )
+            .await;
+        let nodes = response["data"][list]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list}: {response}"));
+        let found: Vec<&Value> = nodes.iter().filter(|n| n["id"] == json!(id)).collect();
+        assert_eq!(found, vec![node], "{list}: {response}");
+        assert_eq!(response["data"][list]["totalCount"], json!(nodes.len()));
+        for (other, _, other_id, _) in &made {
+            if other != list {
+                assert!(
+                    !nodes.iter().any(|n| n["id"] == json!(other_id)),
+                    "{list} shows a {other}"
+                );
+            }
+        }
+    }
 
     // The organization, to its members, with its members.
     let (_, response) = api
