@@ -42,12 +42,14 @@ pub struct Assignment {
     pub visibility: Visibility,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its entity began: the list's order, which no change moves.
+    pub created_at: DateTime<Utc>,
 }
 
 impl Paged for Assignment {
     fn cursor(&self) -> Cursor {
         Cursor {
-            at: self.updated_at,
+            at: self.created_at,
             id: self.id,
         }
     }
@@ -72,7 +74,7 @@ pub struct AssignmentQuery;
 
 #[Object]
 impl AssignmentQuery {
-    /// Assignments, most recently changed first.
+    /// Assignments, newest first (by when each row's entity began; a row that changes keeps its place, so paging while rows change neither skips nor repeats one).
     #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn assignments(
         &self,
@@ -101,9 +103,9 @@ impl Listed for AssignmentFilter {
     const COLUMNS: &'static str =
         "id, assignment_type, entity_type, entity_id, entity_name, user_id, \
         role, status, starts_at, ends_at, project, event_id, visibility, \
-        updated_at";
+        updated_at, created_at";
     const ORDER: Order = Order {
-        column: "updated_at",
+        column: "created_at",
         descending: true,
     };
 
@@ -124,7 +126,7 @@ impl Listed for AssignmentFilter {
     }
 
     /// A member's assignments have their index in the list's order
-    /// (`assignments_user_changed`).
+    /// (`assignments_user_created`).
     fn ordered(&self) -> bool {
         self.user_id.is_some() && self.from.is_none() && self.to.is_none() && self.status.is_none()
     }

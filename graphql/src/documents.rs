@@ -14,7 +14,7 @@ use crate::page::Cursor;
 /// The columns of a [`DocumentRow`].
 pub(crate) const COLUMNS: &str = "id, document_type, source_type, document_id, entity_type, \
     entity_id, title, file_url, file_type, file_size, status, expires_on, visibility, owner_id, \
-    uploaded_by, updated_at";
+    uploaded_by, updated_at, created_at";
 
 /// A document: an upload, a contract's file, an invoice PDF, an advance's rider.
 #[derive(Debug, Clone, SimpleObject, sqlx::FromRow)]
@@ -52,12 +52,14 @@ pub struct DocumentRow {
     pub uploaded_by: Option<Uuid>,
     /// When it was last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its entity began: the list's order, which no change moves.
+    pub created_at: DateTime<Utc>,
 }
 
 impl Paged for DocumentRow {
     fn cursor(&self) -> Cursor {
         Cursor {
-            at: self.updated_at,
+            at: self.created_at,
             id: self.id,
         }
     }
@@ -82,7 +84,7 @@ pub struct DocumentQuery;
 
 #[Object]
 impl DocumentQuery {
-    /// Documents, most recently changed first.
+    /// Documents, newest first (by when each row's entity began; a row that changes keeps its place, so paging while rows change neither skips nor repeats one).
     #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn documents(
         &self,
@@ -110,7 +112,7 @@ impl Listed for DocumentFilter {
     const TABLE: &'static str = "document_registry";
     const COLUMNS: &'static str = COLUMNS;
     const ORDER: Order = Order {
-        column: "updated_at",
+        column: "created_at",
         descending: true,
     };
 

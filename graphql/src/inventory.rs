@@ -46,12 +46,14 @@ pub struct InventoryItem {
     pub visibility: Visibility,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its entity began: the list's order, which no change moves.
+    pub created_at: DateTime<Utc>,
 }
 
 impl Paged for InventoryItem {
     fn cursor(&self) -> Cursor {
         Cursor {
-            at: self.updated_at,
+            at: self.created_at,
             id: self.id,
         }
     }
@@ -76,7 +78,7 @@ pub struct InventoryQuery;
 
 #[Object]
 impl InventoryQuery {
-    /// The inventory, most recently changed first.
+    /// The inventory, newest first (by when each row's entity began; a row that changes keeps its place, so paging while rows change neither skips nor repeats one).
     #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn inventory(
         &self,
@@ -105,9 +107,9 @@ impl Listed for InventoryFilter {
     const COLUMNS: &'static str =
         "id, item_type, entity_id, name, tag, quantity, value, currency, \
         location_id, current_holder_id, status, due_back_at, \
-        next_maintenance_at, visibility, updated_at";
+        next_maintenance_at, visibility, updated_at, created_at";
     const ORDER: Order = Order {
-        column: "updated_at",
+        column: "created_at",
         descending: true,
     };
 

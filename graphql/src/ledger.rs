@@ -60,12 +60,14 @@ pub struct LedgerEntry {
     pub owner_id: Option<Uuid>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its entity began: the list's order, which no change moves.
+    pub created_at: DateTime<Utc>,
 }
 
 impl Paged for LedgerEntry {
     fn cursor(&self) -> Cursor {
         Cursor {
-            at: self.updated_at,
+            at: self.created_at,
             id: self.id,
         }
     }
@@ -94,7 +96,7 @@ pub struct LedgerQuery;
 
 #[Object]
 impl LedgerQuery {
-    /// The financial ledger, most recently changed first.
+    /// The financial ledger, newest first (by when each row's entity began; a row that changes keeps its place, so paging while rows change neither skips nor repeats one).
     #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn ledger(
         &self,
@@ -124,9 +126,9 @@ impl Listed for LedgerFilter {
         "id, transaction_type, direction, entity_type, entity_id, amount, \
         currency, status, counterparty_type, counterparty_id, \
         counterparty_name, event_id, transaction_date, issued_date, due_date, \
-        paid_date, description, reference, visibility, owner_id, updated_at";
+        paid_date, description, reference, visibility, owner_id, updated_at, created_at";
     const ORDER: Order = Order {
-        column: "updated_at",
+        column: "created_at",
         descending: true,
     };
 

@@ -42,12 +42,14 @@ pub struct Location {
     pub visibility: Visibility,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its entity began: the list's order, which no change moves.
+    pub created_at: DateTime<Utc>,
 }
 
 impl Paged for Location {
     fn cursor(&self) -> Cursor {
         Cursor {
-            at: self.updated_at,
+            at: self.created_at,
             id: self.id,
         }
     }
@@ -81,7 +83,7 @@ pub struct LocationQuery;
 
 #[Object]
 impl LocationQuery {
-    /// The location registry, most recently changed first.
+    /// The location registry, newest first (by when each row's entity began; a row that changes keeps its place, so paging while rows change neither skips nor repeats one).
     #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn locations(
         &self,
@@ -110,9 +112,9 @@ impl Listed for LocationFilter {
     const COLUMNS: &'static str =
         "id, location_type, entity_type, entity_id, name, address_line_1, \
         city, country, latitude, longitude, capacity, venue_id, visibility, \
-        updated_at";
+        updated_at, created_at";
     const ORDER: Order = Order {
-        column: "updated_at",
+        column: "created_at",
         descending: true,
     };
 

@@ -40,12 +40,14 @@ pub struct Person {
     pub visibility: Visibility,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its entity began: the list's order, which no change moves.
+    pub created_at: DateTime<Utc>,
 }
 
 impl Paged for Person {
     fn cursor(&self) -> Cursor {
         Cursor {
-            at: self.updated_at,
+            at: self.created_at,
             id: self.id,
         }
     }
@@ -66,7 +68,7 @@ pub struct PeopleQuery;
 
 #[Object]
 impl PeopleQuery {
-    /// The people directory, most recently changed first.
+    /// The people directory, newest first (by when each row's entity began; a row that changes keeps its place, so paging while rows change neither skips nor repeats one).
     #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn people(
         &self,
@@ -93,9 +95,9 @@ impl Listed for PeopleFilter {
     type Row = Person;
     const TABLE: &'static str = "people_directory";
     const COLUMNS: &'static str = "id, person_type, entity_type, entity_id, name, email, phone, \
-        job_title, role, company_id, company_name, visibility, updated_at";
+        job_title, role, company_id, company_name, visibility, updated_at, created_at";
     const ORDER: Order = Order {
-        column: "updated_at",
+        column: "created_at",
         descending: true,
     };
 

@@ -43,12 +43,14 @@ pub struct EntityStatus {
     pub visibility: Visibility,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When its entity began: the list's order, which no change moves.
+    pub created_at: DateTime<Utc>,
 }
 
 impl Paged for EntityStatus {
     fn cursor(&self) -> Cursor {
         Cursor {
-            at: self.updated_at,
+            at: self.created_at,
             id: self.id,
         }
     }
@@ -71,7 +73,7 @@ pub struct StatusQuery;
 
 #[Object]
 impl StatusQuery {
-    /// The status tracker, most recently changed first.
+    /// The status tracker, newest first (by when each row's entity began; a row that changes keeps its place, so paging while rows change neither skips nor repeats one).
     #[graphql(complexity = "crate::page::cost(first.or(last), child_complexity)")]
     async fn statuses(
         &self,
@@ -99,9 +101,9 @@ impl Listed for StatusFilter {
     const TABLE: &'static str = "status_tracker";
     const COLUMNS: &'static str = "id, entity_type, entity_id, entity_name, current_status, \
         previous_status, status_category, changed_by, changed_at, event_id, \
-        due_date, priority, visibility, updated_at";
+        due_date, priority, visibility, updated_at, created_at";
     const ORDER: Order = Order {
-        column: "updated_at",
+        column: "created_at",
         descending: true,
     };
 
@@ -119,7 +121,7 @@ impl Listed for StatusFilter {
     }
 
     /// An entity type's statuses have their index in the list's order
-    /// (`status_tracker_type_changed`).
+    /// (`status_tracker_type_created`).
     fn ordered(&self) -> bool {
         self.entity_type.is_some() && self.category.is_none() && self.overdue != Some(true)
     }

@@ -16,6 +16,7 @@ mod fixtures;
 mod leadership;
 mod limits;
 mod outages;
+mod paging;
 mod plans;
 mod projections;
 mod read_tables_a;
