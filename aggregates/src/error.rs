@@ -10,6 +10,16 @@ pub enum DomainError {
     /// A value in the command is out of range or malformed.
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// A value of one of the command's fields is malformed: the field is
+    /// its path in the command as serialized (`terms.title`, `lines.0.description`).
+    #[error("invalid input: {message}")]
+    InvalidField {
+        /// The field's path, snake_case, nested fields and list indices
+        /// joined by dots.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The command needs an entity that has not been created.
     #[error("{0} does not exist")]
     NotCreated(&'static str),
@@ -44,6 +54,14 @@ impl DomainError {
     /// A [`DomainError::Invalid`] with the given message.
     pub fn invalid(message: impl Into<String>) -> Self {
         DomainError::Invalid(message.into())
+    }
+
+    /// A [`DomainError::InvalidField`] at `field`.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        DomainError::InvalidField {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// A [`DomainError::Rule`] with the given message.

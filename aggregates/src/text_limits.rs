@@ -43,35 +43,51 @@ pub fn limit_of(field: &str) -> usize {
 }
 
 /// Refuses a command with a text over its field's limit or with a NUL
-/// character, naming the field.
+/// character, naming the field and giving its path.
 pub fn check(command: &impl Serialize) -> Result<(), DomainError> {
     let value = serde_json::to_value(command).map_err(|error| {
         DomainError::invalid(format!("the command does not serialize: {error}"))
     })?;
-    check_value(&value, "")
+    check_value(&value, "", "")
 }
 
-fn check_value(value: &Value, field: &str) -> Result<(), DomainError> {
+/// Checks `value`, the field `name` at `path`. Serde writes the enums a
+/// command is wrapped in (`Invoice`, `DraftInvoice`) as keys in CamelCase
+/// and fields in snake_case, so the wrappers are left out of the path.
+fn check_value(value: &Value, path: &str, name: &str) -> Result<(), DomainError> {
     match value {
         Value::String(text) => {
             if text.contains('\0') {
-                return Err(DomainError::invalid(format!(
-                    "`{field}` contains a NUL character"
-                )));
+                return Err(DomainError::field(
+                    path,
+                    format!("`{name}` contains a NUL character"),
+                ));
             }
-            let limit = limit_of(field);
+            let limit = limit_of(name);
             if text.len() > limit {
-                return Err(DomainError::invalid(format!(
-                    "`{field}` is {} bytes long; at most {limit} are allowed",
-                    text.len()
-                )));
+                return Err(DomainError::field(
+                    path,
+                    format!(
+                        "`{name}` is {} bytes long; at most {limit} are allowed",
+                        text.len()
+                    ),
+                ));
             }
             Ok(())
         }
-        Value::Array(items) => items.iter().try_for_each(|item| check_value(item, field)),
-        Value::Object(fields) => fields
+        Value::Array(items) => items
             .iter()
-            .try_for_each(|(name, value)| check_value(value, name)),
+            .enumerate()
+            .try_for_each(|(index, item)| check_value(item, &format!("{path}.{index}"), name)),
+        Value::Object(fields) => fields.iter().try_for_each(|(key, value)| {
+            if key.starts_with(|c: char| c.is_ascii_uppercase()) {
+                check_value(value, path, name)
+            } else if path.is_empty() {
+                check_value(value, key, key)
+            } else {
+                check_value(value, &format!("{path}.{key}"), key)
+            }
+        }),
         _ => Ok(()),
     }
 }
@@ -97,10 +113,14 @@ mod tests {
 
     #[test]
     fn a_nul_anywhere_is_refused_with_its_field() {
-        let error = check(&json!({"X": {"items": [{"title": "a\u{0}b"}]}})).unwrap_err();
+        let error = check(&json!({"Inner": {"X": {"items": [{"title": "a\u{0}b"}]}}})).unwrap_err();
         assert!(
             error.to_string().contains("`title` contains a NUL"),
             "{error}"
+        );
+        assert!(
+            matches!(&error, DomainError::InvalidField { field, .. } if field == "items.0.title"),
+            "{error:?}"
         );
     }
 

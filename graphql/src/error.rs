@@ -22,6 +22,18 @@ pub enum ApiError {
     /// Input that does not parse, or a command that breaks a rule.
     #[error("{0}")]
     BadUserInput(String),
+    /// A value the request or the command refused, and where it is
+    /// (`extensions.field`): an argument's path (`input.terms.title`), or a
+    /// variable's (`$input.title`) when the value was checked as the request
+    /// came in.
+    #[error("{message}")]
+    BadField {
+        /// The field's path in the mutation's arguments, as the client
+        /// wrote it.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The caller has as many requests in flight as allowed; the same
     /// request may succeed once one is answered.
     #[error("{0}")]
@@ -43,7 +55,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict(_) => "CONFLICT",
-            ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::BadUserInput(_) | ApiError::BadField { .. } => "BAD_USER_INPUT",
             ApiError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
             ApiError::Unavailable(_) => "UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
@@ -62,7 +74,12 @@ impl async_graphql::ErrorExtensions for ApiError {
             _ => {}
         }
         let code = self.code();
-        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", code))
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", code);
+            if let ApiError::BadField { field, .. } = self {
+                e.set("field", field.as_str());
+            }
+        })
     }
 }
 
@@ -135,10 +152,36 @@ impl From<BusError> for ApiError {
             BusError::Domain(DomainError::AlreadyExists(_)) => {
                 ApiError::Conflict(error.to_string())
             }
+            BusError::Domain(DomainError::InvalidField { ref field, .. }) => ApiError::BadField {
+                field: input_path(field),
+                message: error.to_string(),
+            },
             BusError::Domain(_) => ApiError::BadUserInput(error.to_string()),
             BusError::Store(error) => error.into(),
         }
     }
+}
+
+/// Where a command's field (`terms.counterparty_name`) is in the mutation
+/// that sent it: under `input`, each name in camelCase as the input types
+/// derived from the command spell it (`input.terms.counterpartyName`).
+fn input_path(field: &str) -> String {
+    let mut path = String::from("input");
+    for segment in field.split('.') {
+        path.push('.');
+        let mut upper = false;
+        for c in segment.chars() {
+            match c {
+                '_' => upper = true,
+                c if upper => {
+                    path.push(c.to_ascii_uppercase());
+                    upper = false;
+                }
+                c => path.push(c),
+            }
+        }
+    }
+    path
 }
 
 impl From<AuditError> for ApiError {
@@ -148,5 +191,20 @@ impl From<AuditError> for ApiError {
             AuditError::Database(error) => error.into(),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commands_field_is_named_as_the_mutation_input_spells_it() {
+        assert_eq!(input_path("name"), "input.name");
+        assert_eq!(
+            input_path("terms.counterparty_name"),
+            "input.terms.counterpartyName"
+        );
+        assert_eq!(input_path("lines.0.unit_price"), "input.lines.0.unitPrice");
     }
 }

@@ -20,11 +20,9 @@ pub fn time_in_range(time: &DateTime<Utc>) -> bool {
 }
 
 /// What is wrong with one value, if anything.
-fn check_text(text: &str) -> Result<(), ApiError> {
+fn check_text(text: &str) -> Result<(), String> {
     if text.contains('\0') {
-        return Err(ApiError::BadUserInput(
-            "a value contains a NUL character".into(),
-        ));
+        return Err("a value contains a NUL character".into());
     }
     let year = text
         .parse::<DateTime<Utc>>()
@@ -32,19 +30,29 @@ fn check_text(text: &str) -> Result<(), ApiError> {
         .or_else(|_| text.parse::<NaiveDate>().map(|date| date.year()));
     if let Ok(year) = year {
         if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
-            return Err(ApiError::BadUserInput(format!(
+            return Err(format!(
                 "`{text}` is out of range: times run from 4713 BC to {LAST_YEAR} AD"
-            )));
+            ));
         }
     }
     Ok(())
 }
 
-fn check_value(value: &Value) -> Result<(), ApiError> {
+/// Checks `value`, found at `path`: an argument's name (`input.title`) or
+/// a variable's (`$input.title`), then its fields and list indices.
+fn check_value(value: &Value, path: &str) -> Result<(), ApiError> {
     match value {
-        Value::String(text) => check_text(text),
-        Value::List(items) => items.iter().try_for_each(check_value),
-        Value::Object(fields) => fields.values().try_for_each(check_value),
+        Value::String(text) => check_text(text).map_err(|message| ApiError::BadField {
+            field: path.to_owned(),
+            message,
+        }),
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(index, item)| check_value(item, &format!("{path}.{index}"))),
+        Value::Object(fields) => fields
+            .iter()
+            .try_for_each(|(name, value)| check_value(value, &format!("{path}.{name}"))),
         _ => Ok(()),
     }
 }
@@ -53,10 +61,10 @@ fn check_selections(set: &SelectionSet) -> Result<(), ApiError> {
     for selection in &set.items {
         match &selection.node {
             Selection::Field(field) => {
-                for (_, value) in &field.node.arguments {
+                for (name, value) in &field.node.arguments {
                     // Variables are checked on their own; literals here.
                     if let Ok(value) = value.node.clone().into_const_with(|_| Err(())) {
-                        check_value(&value)?;
+                        check_value(&value, &name.node)?;
                     }
                 }
                 check_selections(&field.node.selection_set.node)?;
@@ -76,8 +84,8 @@ pub(crate) fn check_document(
     document: &ExecutableDocument,
     variables: &Variables,
 ) -> Result<(), ApiError> {
-    for value in variables.values() {
-        check_value(value)?;
+    for (name, value) in variables.iter() {
+        check_value(value, &format!("${name}"))?;
     }
     for (_, operation) in document.operations.iter() {
         check_selections(&operation.node.selection_set.node)?;

@@ -605,7 +605,8 @@ async fn an_oversized_or_nul_text_is_refused_and_nothing_is_appended() {
             .await
             .unwrap_err();
         assert!(
-            matches!(error, BusError::Domain(DomainError::Invalid(ref why)) if why.contains(field_says)),
+            matches!(error, BusError::Domain(DomainError::InvalidField { ref field, ref message })
+                if field == "name" && message.contains(field_says)),
             "{error}"
         );
     }

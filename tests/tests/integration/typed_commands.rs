@@ -318,3 +318,63 @@ async fn money_beyond_32_and_53_bits_round_trips_exactly() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_field_the_command_refuses_is_named_in_the_error() {
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Fields").await;
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let api = Api::new(&db);
+    let huge = "x".repeat(200_000);
+    let cases = [
+        (
+            "addContact",
+            "AddContactInput",
+            json!({"kind": "TALENT", "name": huge, "email": "big@example.com"}),
+            "input.name",
+        ),
+        (
+            "draftContract",
+            "DraftContractInput",
+            json!({"counterpartyId": org.client, "counterpartyName": "Client Ltd",
+                   "terms": {"title": "Tour", "value": "100", "documentUrl": format!("https://x.example/{huge}")}}),
+            "input.terms.documentUrl",
+        ),
+        (
+            "createTask",
+            "CreateTaskInput",
+            json!({"title": "Nul\u{0}here", "priority": "LOW"}),
+            // Refused before the command is built: named as the request
+            // wrote it, the variable `$input`.
+            "$input.title",
+        ),
+    ];
+    for (mutation, input_type, input, field) in cases {
+        let before = db.event_count().await;
+        let (status, response) = api
+            .query(
+                org.owner,
+                org.id,
+                &format!(
+                    "mutation($id: UUID!, $input: {input_type}!) {{ {mutation}(id: $id, input: $input) {{ id }} }}"
+                ),
+                json!({"id": Uuid::new_v4(), "input": input}),
+            )
+            .await;
+        assert_eq!(status, 200, "{mutation}: {response}");
+        assert_eq!(
+            codes(&response),
+            vec!["BAD_USER_INPUT"],
+            "{mutation}: {response}"
+        );
+        assert_eq!(
+            response["errors"][0]["extensions"]["field"], field,
+            "{mutation}: {response}"
+        );
+        assert_eq!(
+            db.event_count().await,
+            before,
+            "{mutation} appended nothing"
+        );
+    }
+}
