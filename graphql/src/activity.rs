@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use foldline_aggregates::Visibility;
+use foldline_aggregates::{EntityType, Visibility};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -21,7 +21,8 @@ pub struct Activity {
     /// The event type behind it.
     pub event_type: String,
     /// The entity's type.
-    pub entity_type: String,
+    #[sqlx(try_from = "String")]
+    pub entity_type: EntityType,
     /// The entity's id.
     pub entity_id: Uuid,
     /// The entity's name as of the activity.
@@ -69,7 +70,7 @@ impl Paged for Activity {
 #[derive(Debug, Clone, Default, InputObject)]
 pub struct ActivityFilter {
     /// Only the activities of this entity type.
-    pub entity_type: Option<String>,
+    pub entity_type: Option<EntityType>,
     /// Only the activities of this entity.
     pub entity_id: Option<Uuid>,
     /// Only what this user did.
@@ -80,7 +81,8 @@ impl ActivityFilter {
     /// Adds the filter's conditions to `sql`, a query of `activity_feed`.
     pub(crate) fn push_conditions(self, sql: &mut QueryBuilder<'_, Postgres>) {
         if let Some(entity_type) = self.entity_type {
-            sql.push(" AND entity_type = ").push_bind(entity_type);
+            sql.push(" AND entity_type = ")
+                .push_bind(entity_type.as_str());
         }
         if let Some(entity_id) = self.entity_id {
             sql.push(" AND entity_id = ").push_bind(entity_id);

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use foldline_aggregates::Visibility;
+use foldline_aggregates::{EntityType, Visibility};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -18,7 +18,8 @@ pub struct Assignment {
     /// `task`, `shift`, `production_advance` or `asset`.
     pub assignment_type: String,
     /// The entity's type.
-    pub entity_type: String,
+    #[sqlx(try_from = "String")]
+    pub entity_type: EntityType,
     /// The entity.
     pub entity_id: Uuid,
     /// The entity's name.

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use foldline_aggregates::Visibility;
+use foldline_aggregates::{EntityType, Visibility};
 use uuid::Uuid;
 
 use sqlx::{Postgres, QueryBuilder};
@@ -25,7 +25,8 @@ pub struct CalendarEvent {
     /// What put it there: `event`, `task_due`, `invoice_due`, `shift`…
     pub source_type: String,
     /// The entity's type.
-    pub entity_type: String,
+    #[sqlx(try_from = "String")]
+    pub entity_type: EntityType,
     /// The entity's id.
     pub entity_id: Uuid,
     /// The entity's status.

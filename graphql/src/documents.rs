@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::graphql::Date;
-use foldline_aggregates::Visibility;
+use foldline_aggregates::{EntityType, Visibility};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -28,7 +28,8 @@ pub struct DocumentRow {
     /// The Document aggregate, when the file is one.
     pub document_id: Option<Uuid>,
     /// The type of the entity it is attached to.
-    pub entity_type: String,
+    #[sqlx(try_from = "String")]
+    pub entity_type: EntityType,
     /// The entity it is attached to.
     pub entity_id: Uuid,
     /// Its title.

@@ -4,7 +4,7 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::graphql::{Date, MinorUnitsScalar};
 use foldline_aggregates::invoice::Direction;
-use foldline_aggregates::Visibility;
+use foldline_aggregates::{EntityType, Visibility};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -23,7 +23,8 @@ pub struct LedgerEntry {
     #[sqlx(try_from = "String")]
     pub direction: Direction,
     /// The source entity's type.
-    pub entity_type: String,
+    #[sqlx(try_from = "String")]
+    pub entity_type: EntityType,
     /// The source entity.
     pub entity_id: Uuid,
     /// In minor units of `currency`.

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use foldline_aggregates::Visibility;
+use foldline_aggregates::{EntityType, Visibility};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -18,7 +18,8 @@ pub struct Person {
     /// `internal`, `company_contact`, `talent`, `client`, `vendor`, `partner`.
     pub person_type: String,
     /// `Member`, `Contact` or `Company`.
-    pub entity_type: String,
+    #[sqlx(try_from = "String")]
+    pub entity_type: EntityType,
     /// The member's user id, the contact's or the company's id.
     pub entity_id: Uuid,
     /// The name.

@@ -4,6 +4,7 @@ use std::sync::LazyLock;
 
 use async_graphql::{Context, ErrorExtensions, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use foldline_aggregates::EntityType;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -83,7 +84,8 @@ pub struct SearchHit {
     /// The row's id in that table.
     pub id: Uuid,
     /// The type of the entity it shows.
-    pub entity_type: String,
+    #[sqlx(try_from = "String")]
+    pub entity_type: EntityType,
     /// The entity's id.
     pub entity_id: Uuid,
     /// What matched: a title, a name, a description.

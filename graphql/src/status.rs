@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::graphql::Date;
-use foldline_aggregates::Visibility;
+use foldline_aggregates::{EntityType, Visibility};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -17,7 +17,8 @@ pub struct EntityStatus {
     /// The row's id.
     pub id: Uuid,
     /// The entity's type.
-    pub entity_type: String,
+    #[sqlx(try_from = "String")]
+    pub entity_type: EntityType,
     /// The entity.
     pub entity_id: Uuid,
     /// Its name.
@@ -26,8 +27,9 @@ pub struct EntityStatus {
     pub current_status: String,
     /// Its status before.
     pub previous_status: Option<String>,
-    /// `active`, `pending`, `blocked` or `completed`.
-    pub status_category: String,
+    /// What its status amounts to.
+    #[sqlx(try_from = "String")]
+    pub status_category: StatusCategory,
     /// Who changed it last.
     pub changed_by: Option<Uuid>,
     /// When it changed last.
@@ -56,13 +58,55 @@ impl Paged for EntityStatus {
     }
 }
 
+/// What a status amounts to, whatever the entity's type: the categories
+/// `status_tracker.status_category` holds (its CHECK, migration 0003).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum StatusCategory {
+    /// Under way.
+    Active,
+    /// Not started, or waiting.
+    Pending,
+    /// Held up.
+    Blocked,
+    /// Over, one way or another.
+    Completed,
+}
+
+impl StatusCategory {
+    /// The name stored in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusCategory::Active => "active",
+            StatusCategory::Pending => "pending",
+            StatusCategory::Blocked => "blocked",
+            StatusCategory::Completed => "completed",
+        }
+    }
+}
+
+impl TryFrom<String> for StatusCategory {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        [
+            StatusCategory::Active,
+            StatusCategory::Pending,
+            StatusCategory::Blocked,
+            StatusCategory::Completed,
+        ]
+        .into_iter()
+        .find(|category| category.as_str() == name)
+        .ok_or_else(|| format!("unknown status category `{name}`"))
+    }
+}
+
 /// Which statuses to list.
 #[derive(Debug, Clone, Default, InputObject)]
 pub struct StatusFilter {
-    /// `active`, `pending`, `blocked` or `completed`.
-    pub category: Option<String>,
+    /// Only those whose status amounts to this.
+    pub category: Option<StatusCategory>,
     /// Only this entity type.
-    pub entity_type: Option<String>,
+    pub entity_type: Option<EntityType>,
     /// Only those due before today and not completed.
     pub overdue: Option<bool>,
 }
@@ -109,10 +153,12 @@ impl Listed for StatusFilter {
 
     fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
         if let Some(category) = self.category {
-            sql.push(" AND status_category = ").push_bind(category);
+            sql.push(" AND status_category = ")
+                .push_bind(category.as_str());
         }
         if let Some(entity_type) = self.entity_type {
-            sql.push(" AND entity_type = ").push_bind(entity_type);
+            sql.push(" AND entity_type = ")
+                .push_bind(entity_type.as_str());
         }
         if self.overdue == Some(true) {
             sql.push(" AND due_date < current_date AND status_category <> 'completed'");

@@ -457,7 +457,10 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
         ("entityId", "entity_id"),
         ("actorId", "actor_id"),
     ] {
-        let value = pick.common("activity_feed", column).await;
+        let mut value = pick.common("activity_feed", column).await;
+        if key == "entityType" {
+            value = enum_value(&value);
+        }
         add(&ACTIVITY, json!({ key: value }));
     }
 
@@ -526,9 +529,9 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
     );
 
     add(&STATUSES, json!({}));
-    add(&STATUSES, json!({"category": "active"}));
+    add(&STATUSES, json!({"category": "ACTIVE"}));
     let entity_type = pick.common("status_tracker", "entity_type").await;
-    add(&STATUSES, json!({"entityType": entity_type}));
+    add(&STATUSES, json!({"entityType": enum_value(&entity_type)}));
     add(&STATUSES, json!({"overdue": true}));
 
     add(&INVENTORY, json!({}));
@@ -575,6 +578,19 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
         }
     }
     cases
+}
+
+/// The GraphQL enum value of an entity type stored as `ProductionAdvance`:
+/// `PRODUCTION_ADVANCE`.
+fn enum_value(stored: &str) -> String {
+    let mut value = String::new();
+    for (i, c) in stored.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            value.push('_');
+        }
+        value.push(c.to_ascii_uppercase());
+    }
+    value
 }
 
 /// The first three letters of `name`'s first word: what a user types

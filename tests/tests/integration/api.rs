@@ -529,13 +529,13 @@ async fn every_table_has_its_connection_with_its_filters() {
     };
     let queries = [
         ("calendarEvents", "{ calendarEvents(filter: {from: \"2020-01-01T00:00:00Z\", sourceType: \"event\"}) { edges { node { sourceType } } } }", "sourceType", "event"),
-        ("activityFeed", "{ activityFeed(filter: {entityType: \"Invoice\"}) { edges { node { entityType } } } }", "entityType", "Invoice"),
+        ("activityFeed", "{ activityFeed(filter: {entityType: INVOICE}) { edges { node { entityType } } } }", "entityType", "INVOICE"),
         ("documents", "{ documents(filter: {expiringBefore: \"2100-01-01\"}) { edges { node { expiresOn } } } }", "", ""),
         ("ledger", "{ ledger(filter: {direction: RECEIVABLE}) { edges { node { direction } } } }", "direction", "RECEIVABLE"),
         ("people", "{ people(filter: {personType: \"internal\"}) { edges { node { personType } } } }", "personType", "internal"),
         ("assignments", "{ assignments(filter: {status: \"confirmed\"}) { edges { node { status } } } }", "status", "confirmed"),
         ("locations", "{ locations(filter: {locationType: \"venue\"}) { edges { node { locationType } } } }", "locationType", "venue"),
-        ("statuses", "{ statuses(filter: {category: \"completed\"}) { edges { node { statusCategory } } } }", "statusCategory", "completed"),
+        ("statuses", "{ statuses(filter: {category: COMPLETED}) { edges { node { statusCategory } } } }", "statusCategory", "COMPLETED"),
         ("inventory", "{ inventory(filter: {itemType: \"equipment\"}) { edges { node { itemType } } } }", "itemType", "equipment"),
     ];
     for (field, query, column, value) in queries {

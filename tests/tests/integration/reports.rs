@@ -345,7 +345,7 @@ async fn the_reports_count_what_the_scenario_did_and_only_what_the_caller_may_se
     let hits = venue["search"].as_array().unwrap();
     assert!(
         hits.iter().any(|h| h["source"] == "location_registry"
-            && h["entityType"] == "Venue"
+            && h["entityType"] == "VENUE"
             && h["entityId"] == s.venue.to_string()),
         "{venue}"
     );
@@ -374,7 +374,7 @@ async fn the_reports_count_what_the_scenario_did_and_only_what_the_caller_may_se
             .as_array()
             .unwrap()
             .iter()
-            .any(|h| h["source"] == "financial_ledger" && h["entityType"] == "Invoice"),
+            .any(|h| h["source"] == "financial_ledger" && h["entityType"] == "INVOICE"),
         "{invoice}"
     );
     // The lists' own search filters match word prefixes too, as
