@@ -88,15 +88,13 @@ impl TryFrom<String> for StatusCategory {
     type Error = String;
 
     fn try_from(name: String) -> Result<Self, Self::Error> {
-        [
-            StatusCategory::Active,
-            StatusCategory::Pending,
-            StatusCategory::Blocked,
-            StatusCategory::Completed,
-        ]
-        .into_iter()
-        .find(|category| category.as_str() == name)
-        .ok_or_else(|| format!("unknown status category `{name}`"))
+        // The enum's own list of values, so a category added there is read
+        // back as soon as `as_str` names it.
+        <StatusCategory as async_graphql::resolver_utils::EnumType>::items()
+            .iter()
+            .map(|item| item.value)
+            .find(|category| category.as_str() == name)
+            .ok_or_else(|| format!("unknown status category `{name}`"))
     }
 }
 
