@@ -38,7 +38,7 @@ pub struct Address {
 impl Address {
     /// Refuses an address without street, city or a two-letter country code.
     pub fn validate(&self) -> Result<(), DomainError> {
-        require_text(&self.line1, "address line 1")?;
+        require_text(&self.line1, "line1")?;
         require_text(&self.city, "city")?;
         if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(DomainError::invalid(format!(

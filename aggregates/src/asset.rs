@@ -47,6 +47,8 @@ pub enum AssetStatus {
     Retired,
 }
 
+crate::stored_as_text!(AssetKind, AssetStatus);
+
 /// A planned maintenance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, foldline_derive::GraphqlOutput)]
 pub struct Maintenance {
@@ -354,7 +356,7 @@ impl Asset {
             if self.id.is_some() {
                 return Err(DomainError::AlreadyExists(ENTITY));
             }
-            require_text(&name, "asset name")?;
+            require_text(&name, "name")?;
             if quantity < 0 {
                 return Err(DomainError::invalid("quantity must not be negative"));
             }
@@ -385,7 +387,7 @@ impl Asset {
                     ));
                 }
                 if let Some(name) = &name {
-                    require_text(name, "asset name")?;
+                    require_text(name, "name")?;
                 }
                 if value.is_some_and(|v| v < 0) {
                     return Err(DomainError::invalid("value must not be negative"));
@@ -455,7 +457,7 @@ impl Asset {
                 description,
             } => {
                 self.refuse_status("schedule maintenance for", &[S::Retired])?;
-                require_text(&description, "maintenance description")?;
+                require_text(&description, "description")?;
                 Ok(vec![E::MaintenanceScheduled {
                     scheduled_for,
                     description,
@@ -679,7 +681,7 @@ mod tests {
                 location_id: None,
                 visibility: Visibility::default(),
             })
-            .then_expect_error(DomainError::invalid("asset name must not be empty"));
+            .then_expect_error(DomainError::field("name", "`name` must not be empty"));
     }
 
     #[test]
@@ -723,7 +725,7 @@ mod tests {
                 tag: None,
                 value: None,
             })
-            .then_expect_error(DomainError::invalid("asset name must not be empty"));
+            .then_expect_error(DomainError::field("name", "`name` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given(equipment(&[]))
             .when(C::UpdateAsset {
@@ -950,8 +952,9 @@ mod tests {
                 scheduled_for: at(20),
                 description: " ".into(),
             })
-            .then_expect_error(DomainError::invalid(
-                "maintenance description must not be empty",
+            .then_expect_error(DomainError::field(
+                "description",
+                "`description` must not be empty",
             ));
         Fx::with(ctx(Role::Member))
             .given(equipment(&[E::AssetRetired { reason: "x".into() }]))
@@ -1008,7 +1011,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(equipment(&[]))
             .when(C::RetireAsset { reason: "".into() })
-            .then_expect_error(DomainError::invalid("reason must not be empty"));
+            .then_expect_error(DomainError::field("reason", "`reason` must not be empty"));
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub enum CommentEvent {
 domain_event!(CommentEvent);
 
 fn validate_body(body: &str) -> Result<(), DomainError> {
-    require_text(body, "comment body")?;
+    require_text(body, "body")?;
     if body.chars().count() > MAX_BODY_CHARS {
         return Err(DomainError::invalid(format!(
             "comment body must be at most {MAX_BODY_CHARS} characters"
@@ -184,7 +184,7 @@ impl Comment {
             if self.id.is_some() {
                 return Err(DomainError::AlreadyExists(ENTITY));
             }
-            require_text(&on.entity_type, "commented entity type")?;
+            require_text(&on.entity_type, "on.entity_type")?;
             if parent_id == Some(ctx.aggregate_id) {
                 return Err(DomainError::invalid("a comment cannot reply to itself"));
             }
@@ -368,7 +368,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(post(None, " \n "))
-            .then_expect_error(DomainError::invalid("comment body must not be empty"));
+            .then_expect_error(DomainError::field("body", "`body` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(post(None, &"é".repeat(MAX_BODY_CHARS + 1)))
@@ -394,8 +394,9 @@ mod tests {
                 body: "x".into(),
                 visibility: Visibility::Organization,
             })
-            .then_expect_error(DomainError::invalid(
-                "commented entity type must not be empty",
+            .then_expect_error(DomainError::field(
+                "on.entity_type",
+                "`on.entity_type` must not be empty",
             ));
         Fx::with(ctx(Role::Member))
             .given(vec![posted()])
@@ -451,7 +452,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![posted()])
             .when(edit(""))
-            .then_expect_error(DomainError::invalid("comment body must not be empty"));
+            .then_expect_error(DomainError::field("body", "`body` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given(vec![posted()])
             .when(edit(&"x".repeat(MAX_BODY_CHARS + 1)))

@@ -48,7 +48,7 @@ pub struct Office {
 impl Office {
     /// Refuses an incomplete address or coordinates off the globe.
     pub fn validate(&self) -> Result<(), DomainError> {
-        self.address.validate()?;
+        self.address.validate().map_err(|e| e.within("address"))?;
         if let Some(coordinates) = &self.coordinates {
             coordinates.validate()?;
         }
@@ -246,13 +246,13 @@ impl Company {
             if self.id.is_some() {
                 return Err(DomainError::AlreadyExists(ENTITY));
             }
-            require_text(&name, "company name")?;
+            require_text(&name, "name")?;
             let email = non_blank(email);
             if let Some(email) = &email {
                 validate_email(email)?;
             }
             if let Some(office) = &office {
-                office.validate()?;
+                office.validate().map_err(|e| e.within("office"))?;
             }
             return Ok(vec![E::CompanyRegistered {
                 company_id: ctx.aggregate_id,
@@ -288,7 +288,7 @@ impl Company {
                     ));
                 }
                 if let Some(name) = &name {
-                    require_text(name, "company name")?;
+                    require_text(name, "name")?;
                 }
                 let email = clearable(email);
                 if let Some(email) = email.as_deref().filter(|e| !e.is_empty()) {
@@ -304,7 +304,7 @@ impl Company {
             }
             C::SetCompanyOffice { office } => {
                 if let Some(office) = &office {
-                    office.validate()?;
+                    office.validate().map_err(|e| e.within("office"))?;
                 }
                 if office == self.office {
                     return Err(DomainError::rule("the office is unchanged"));
@@ -496,7 +496,7 @@ mod tests {
                 office: None,
                 visibility: Visibility::default(),
             })
-            .then_expect_error(DomainError::invalid("company name must not be empty"));
+            .then_expect_error(DomainError::field("name", "`name` must not be empty"));
     }
 
     #[test]
@@ -546,7 +546,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![registered()])
             .when(update_with(Some(""), None))
-            .then_expect_error(DomainError::invalid("company name must not be empty"));
+            .then_expect_error(DomainError::field("name", "`name` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given(vec![registered()])
             .when(update_with(None, Some("bookings@")))
@@ -599,7 +599,10 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![registered()])
             .when(C::SetCompanyOffice { office: Some(bad) })
-            .then_expect_error(DomainError::invalid("city must not be empty"));
+            .then_expect_error(DomainError::field(
+                "office.address.city",
+                "`city` must not be empty",
+            ));
         let mut company = Company::default();
         company.apply(registered());
         company.apply(E::CompanyOfficeSet { office: None });

@@ -506,7 +506,7 @@ mod tests {
                 company_id: None,
                 visibility: Visibility::default(),
             })
-            .then_expect_error(DomainError::invalid("name must not be empty"));
+            .then_expect_error(DomainError::field("name", "`name` must not be empty"));
     }
 
     #[test]
@@ -552,7 +552,7 @@ mod tests {
                 phone: None,
                 title: None,
             })
-            .then_expect_error(DomainError::invalid("name must not be empty"));
+            .then_expect_error(DomainError::field("name", "`name` must not be empty"));
         let contact = state(vec![
             added(),
             E::ContactUpdated {

@@ -292,8 +292,8 @@ impl Contract {
             if self.id.is_some() {
                 return Err(DomainError::AlreadyExists(ENTITY));
             }
-            require_text(&counterparty_name, "counterparty name")?;
-            terms.validate()?;
+            require_text(&counterparty_name, "counterparty_name")?;
+            terms.validate().map_err(|e| e.within("terms"))?;
             return Ok(vec![E::ContractDrafted {
                 contract_id: ctx.aggregate_id,
                 organization_id: ctx.organization_id,
@@ -315,8 +315,8 @@ impl Contract {
                     "amend",
                     &[S::Draft, S::Sent, S::Signed, S::Active],
                 )?;
-                terms.validate()?;
-                require_text(&summary, "amendment summary")?;
+                terms.validate().map_err(|e| e.within("terms"))?;
+                require_text(&summary, "summary")?;
                 if self.current().is_some_and(|v| v.terms == terms) {
                     return Err(DomainError::rule("the amendment changes nothing"));
                 }
@@ -336,7 +336,7 @@ impl Contract {
                 signed_on,
             } => {
                 require_status(ENTITY, self.status, "sign", &[S::Sent])?;
-                require_text(&signed_by, "signatory")?;
+                require_text(&signed_by, "signed_by")?;
                 Ok(vec![E::ContractSigned {
                     signed_by,
                     signed_on,

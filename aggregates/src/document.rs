@@ -36,6 +36,8 @@ pub enum DocumentKind {
     Other,
 }
 
+crate::stored_as_text!(DocumentKind);
+
 /// The status of a document.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
@@ -279,11 +281,11 @@ impl Document {
             if self.id.is_some() {
                 return Err(DomainError::AlreadyExists(ENTITY));
             }
-            require_text(&linked_to.entity_type, "linked entity type")?;
+            require_text(&linked_to.entity_type, "linked_to.entity_type")?;
             require_text(&title, "title")?;
             validate_file(&url, size_bytes)?;
             if let Some(mime_type) = &mime_type {
-                require_text(mime_type, "mime type")?;
+                require_text(mime_type, "mime_type")?;
             }
             return Ok(vec![E::DocumentUploaded {
                 document_id: ctx.aggregate_id,
@@ -338,7 +340,7 @@ impl Document {
                 signed_on,
             } => {
                 require_status(ENTITY, self.status, "sign", &[S::Active])?;
-                require_text(&signed_by, "signatory")?;
+                require_text(&signed_by, "signed_by")?;
                 Ok(vec![E::DocumentSigned {
                     signed_by,
                     signed_on,
@@ -516,23 +518,21 @@ mod tests {
             expires_on: None,
             visibility: Visibility::Organization,
         };
+        let empty = |field: &str| DomainError::field(field, format!("`{field}` must not be empty"));
         let cases = [
-            (with("Event", "Permit", " ", 1), "url must not be empty"),
+            (with("Event", "Permit", " ", 1), empty("url")),
             (
                 with("Event", "Permit", URL, 0),
-                "file size must be positive",
+                DomainError::invalid("file size must be positive"),
             ),
-            (with("Event", "", URL, 1), "title must not be empty"),
-            (
-                with("", "Permit", URL, 1),
-                "linked entity type must not be empty",
-            ),
+            (with("Event", "", URL, 1), empty("title")),
+            (with("", "Permit", URL, 1), empty("linked_to.entity_type")),
         ];
-        for (command, message) in cases {
+        for (command, error) in cases {
             Fx::with(ctx(Role::Member))
                 .given_no_previous_events()
                 .when(command)
-                .then_expect_error(DomainError::invalid(message));
+                .then_expect_error(error);
         }
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
@@ -546,7 +546,10 @@ mod tests {
                 expires_on: None,
                 visibility: Visibility::Public,
             })
-            .then_expect_error(DomainError::invalid("mime type must not be empty"));
+            .then_expect_error(DomainError::field(
+                "mime_type",
+                "`mime_type` must not be empty",
+            ));
         Fx::with(ctx(Role::Member))
             .given(vec![uploaded()])
             .when(upload())
@@ -608,7 +611,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![uploaded()])
             .when(C::RenameDocument { title: " ".into() })
-            .then_expect_error(DomainError::invalid("title must not be empty"));
+            .then_expect_error(DomainError::field("title", "`title` must not be empty"));
     }
 
     #[test]
@@ -655,7 +658,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![uploaded()])
             .when(replace("", 1))
-            .then_expect_error(DomainError::invalid("url must not be empty"));
+            .then_expect_error(DomainError::field("url", "`url` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given(vec![uploaded(), signed()])
             .when(replace(URL_2, 1))
@@ -707,7 +710,10 @@ mod tests {
                 signed_by: "".into(),
                 signed_on: day(2),
             })
-            .then_expect_error(DomainError::invalid("signatory must not be empty"));
+            .then_expect_error(DomainError::field(
+                "signed_by",
+                "`signed_by` must not be empty",
+            ));
         Fx::with(ctx(Role::Member))
             .given(vec![uploaded(), signed()])
             .when(C::SignDocument {

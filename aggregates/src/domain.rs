@@ -94,10 +94,14 @@ pub(crate) fn ensure_live(
     }
 }
 
-/// Refuses a blank required text field.
+/// Refuses a blank required text field, named by its path in the command
+/// (snake_case, as [`DomainError::InvalidField`] gives it).
 pub(crate) fn require_text(value: &str, field: &str) -> Result<(), DomainError> {
     if value.trim().is_empty() {
-        Err(DomainError::invalid(format!("{field} must not be empty")))
+        Err(DomainError::field(
+            field,
+            format!("`{field}` must not be empty"),
+        ))
     } else {
         Ok(())
     }

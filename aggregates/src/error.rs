@@ -64,6 +64,18 @@ impl DomainError {
         }
     }
 
+    /// The error of a part of a command, at `parent`: a field's path is
+    /// put under it (`line1` of the `address` is `address.line1`).
+    pub fn within(self, parent: &str) -> Self {
+        match self {
+            DomainError::InvalidField { field, message } => DomainError::InvalidField {
+                field: format!("{parent}.{field}"),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// A [`DomainError::Rule`] with the given message.
     pub fn rule(message: impl Into<String>) -> Self {
         DomainError::Rule(message.into())

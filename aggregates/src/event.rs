@@ -484,7 +484,7 @@ mod tests {
                 venue_id: None,
                 visibility: Visibility::Private,
             })
-            .then_expect_error(DomainError::invalid("title must not be empty"));
+            .then_expect_error(DomainError::field("title", "`title` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::PlanEvent {
@@ -511,7 +511,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![planned()])
             .when(C::RenameEvent { title: "".into() })
-            .then_expect_error(DomainError::invalid("title must not be empty"));
+            .then_expect_error(DomainError::field("title", "`title` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::RenameEvent { title: "x".into() })
@@ -631,7 +631,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![planned()])
             .when(C::CancelEvent { reason: " ".into() })
-            .then_expect_error(DomainError::invalid("reason must not be empty"));
+            .then_expect_error(DomainError::field("reason", "`reason` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given(through(EventStatus::Completed))
             .when(C::CancelEvent { reason: "x".into() })

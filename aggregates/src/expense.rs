@@ -381,7 +381,7 @@ impl Expense {
                 require_status(ENTITY, self.status, "pay", &[S::Approved])?;
                 require_finance(ctx)?;
                 if let Some(reference) = &reference {
-                    require_text(reference, "payment reference")?;
+                    require_text(reference, "reference")?;
                 }
                 Ok(vec![E::ExpensePaid { paid_on, reference }])
             }
@@ -609,7 +609,7 @@ mod tests {
                 incurred_on: day(1),
                 visibility: Visibility::Restricted,
             })
-            .then_expect_error(DomainError::invalid("payee must not be empty"));
+            .then_expect_error(DomainError::field("payee", "`payee` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::RecordExpense {
@@ -623,7 +623,10 @@ mod tests {
                 incurred_on: day(1),
                 visibility: Visibility::Restricted,
             })
-            .then_expect_error(DomainError::invalid("description must not be empty"));
+            .then_expect_error(DomainError::field(
+                "description",
+                "`description` must not be empty",
+            ));
         Fx::with(ctx(Role::Member))
             .given(vec![recorded()])
             .when(record(800_00))
@@ -739,7 +742,7 @@ mod tests {
                 amount: None,
                 payee: Some(" ".into()),
             })
-            .then_expect_error(DomainError::invalid("payee must not be empty"));
+            .then_expect_error(DomainError::field("payee", "`payee` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given(through(ExpenseStatus::Submitted))
             .when(revise_amount(1))
@@ -823,7 +826,7 @@ mod tests {
         Fx::with(finance())
             .given(through(ExpenseStatus::Submitted))
             .when(C::RejectExpense { reason: "".into() })
-            .then_expect_error(DomainError::invalid("reason must not be empty"));
+            .then_expect_error(DomainError::field("reason", "`reason` must not be empty"));
         Fx::with(finance())
             .given(through(ExpenseStatus::Approved))
             .when(C::RejectExpense { reason: "x".into() })
@@ -845,7 +848,10 @@ mod tests {
                 paid_on: day(20),
                 reference: Some(" ".into()),
             })
-            .then_expect_error(DomainError::invalid("payment reference must not be empty"));
+            .then_expect_error(DomainError::field(
+                "reference",
+                "`reference` must not be empty",
+            ));
         Fx::with(finance())
             .given(through(ExpenseStatus::Submitted))
             .when(C::PayExpense {

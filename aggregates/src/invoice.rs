@@ -365,8 +365,8 @@ impl Invoice {
             if self.id.is_some() {
                 return Err(DomainError::AlreadyExists(ENTITY));
             }
-            require_text(&number, "invoice number")?;
-            require_text(&counterparty_name, "counterparty name")?;
+            require_text(&number, "number")?;
+            require_text(&counterparty_name, "counterparty_name")?;
             return Ok(vec![E::InvoiceDrafted {
                 invoice_id: ctx.aggregate_id,
                 organization_id: ctx.organization_id,
@@ -393,7 +393,7 @@ impl Invoice {
                 if self.lines.iter().any(|l| l.line_id == line_id) {
                     return Err(DomainError::rule(format!("line {line_id} already exists")));
                 }
-                require_text(&description, "line description")?;
+                require_text(&description, "description")?;
                 if quantity <= 0 {
                     return Err(DomainError::invalid("quantity must be at least 1"));
                 }
@@ -467,7 +467,7 @@ impl Invoice {
                 if amount <= 0 {
                     return Err(DomainError::invalid("a payment must be positive"));
                 }
-                require_text(&method, "payment method")?;
+                require_text(&method, "method")?;
                 let balance = self.balance()?;
                 if amount > balance {
                     return Err(DomainError::rule(format!(
@@ -487,7 +487,7 @@ impl Invoice {
                 Ok(events)
             }
             C::AttachInvoicePdf { document_id, url } => {
-                require_text(&url, "document url")?;
+                require_text(&url, "url")?;
                 Ok(vec![E::InvoicePdfAttached { document_id, url }])
             }
             C::VoidInvoice { reason } => {
@@ -681,7 +681,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(command)
-            .then_expect_error(DomainError::invalid("invoice number must not be empty"));
+            .then_expect_error(DomainError::field("number", "`number` must not be empty"));
     }
 
     #[test]

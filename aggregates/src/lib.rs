@@ -38,6 +38,7 @@ pub mod production_advance;
 pub mod reference;
 pub mod shift;
 pub mod store;
+pub mod stored_name;
 pub mod task;
 pub mod text_limits;
 pub mod venue;

@@ -206,7 +206,7 @@ impl Organization {
                 return Err(DomainError::AlreadyExists(ENTITY));
             }
             require_text(&name, "name")?;
-            require_text(&founder_name, "founder name")?;
+            require_text(&founder_name, "founder_name")?;
             validate_email(&founder_email)?;
             return Ok(vec![
                 E::OrganizationCreated {
@@ -243,7 +243,7 @@ impl Organization {
                         "user {user_id} is already a member"
                     )));
                 }
-                require_text(&display_name, "display name")?;
+                require_text(&display_name, "display_name")?;
                 validate_email(&email)?;
                 if role == Role::Owner && actor.role != Role::Owner {
                     return Err(DomainError::Forbidden(
@@ -483,7 +483,7 @@ mod tests {
                 founder_name: "A".into(),
                 founder_email: "a@example.com".into(),
             })
-            .then_expect_error(DomainError::invalid("name must not be empty"));
+            .then_expect_error(DomainError::field("name", "`name` must not be empty"));
         Fx::with(ctx(Role::Guest))
             .given_no_previous_events()
             .when(OrganizationCommand::CreateOrganization {

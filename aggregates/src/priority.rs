@@ -17,3 +17,5 @@ pub enum Priority {
     /// Blocks the show.
     Critical,
 }
+
+crate::stored_as_text!(Priority);

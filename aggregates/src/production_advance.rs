@@ -620,7 +620,7 @@ impl ProductionAdvance {
                 if self.items.contains_key(&item_id) {
                     return Err(DomainError::rule(format!("item {item_id} already exists")));
                 }
-                require_text(&name, "item name")?;
+                require_text(&name, "name")?;
                 items::validate_cost(quantity_required, unit_cost)?;
                 schedule.validate()?;
                 for dependency in &depends_on {
@@ -843,8 +843,8 @@ impl ProductionAdvance {
                 name,
                 url,
             } => {
-                require_text(&name, "document name")?;
-                require_text(&url, "document url")?;
+                require_text(&name, "name")?;
+                require_text(&url, "url")?;
                 if self
                     .attachments
                     .iter()

@@ -416,7 +416,7 @@ mod tests {
                 ends_at: at(12, 23),
                 visibility: Visibility::Organization,
             })
-            .then_expect_error(DomainError::invalid("role must not be empty"));
+            .then_expect_error(DomainError::field("role", "`role` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::ScheduleShift {
@@ -489,7 +489,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![scheduled()])
             .when(C::CancelShift { reason: "".into() })
-            .then_expect_error(DomainError::invalid("reason must not be empty"));
+            .then_expect_error(DomainError::field("reason", "`reason` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given(cancelled())
             .when(C::CancelShift { reason: "x".into() })

@@ -487,7 +487,7 @@ mod tests {
                 priority: Priority::default(),
                 visibility: Visibility::default(),
             })
-            .then_expect_error(DomainError::invalid("title must not be empty"));
+            .then_expect_error(DomainError::field("title", "`title` must not be empty"));
     }
 
     #[test]
@@ -530,7 +530,7 @@ mod tests {
                 title: Some("".into()),
                 description: Some("x".into()),
             })
-            .then_expect_error(DomainError::invalid("title must not be empty"));
+            .then_expect_error(DomainError::field("title", "`title` must not be empty"));
     }
 
     #[test]
@@ -675,7 +675,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![created()])
             .when(C::BlockTask { reason: " ".into() })
-            .then_expect_error(DomainError::invalid("reason must not be empty"));
+            .then_expect_error(DomainError::field("reason", "`reason` must not be empty"));
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub struct VenueContact {
 impl VenueContact {
     /// Refuses a contact without a name or with a malformed email.
     pub fn validate(&self) -> Result<(), DomainError> {
-        require_text(&self.name, "contact name")?;
+        require_text(&self.name, "name")?;
         if let Some(email) = &self.email {
             if !email.contains('@') {
                 return Err(DomainError::invalid(format!(
@@ -295,11 +295,11 @@ impl Venue {
             if self.id.is_some() {
                 return Err(DomainError::AlreadyExists(ENTITY));
             }
-            require_text(&name, "venue name")?;
+            require_text(&name, "name")?;
             validate_location(&address, coordinates.as_ref())?;
             validate_capacity(capacity)?;
             if let Some(contact) = &contact {
-                contact.validate()?;
+                contact.validate().map_err(|e| e.within("contact"))?;
             }
             return Ok(vec![E::VenueRegistered {
                 venue_id: ctx.aggregate_id,
@@ -327,11 +327,11 @@ impl Venue {
                     return Err(DomainError::invalid("nothing to update"));
                 }
                 if let Some(name) = &name {
-                    require_text(name, "venue name")?;
+                    require_text(name, "name")?;
                 }
                 validate_capacity(capacity)?;
                 if let Some(contact) = &contact {
-                    contact.validate()?;
+                    contact.validate().map_err(|e| e.within("contact"))?;
                 }
                 Ok(vec![E::VenueUpdated {
                     name,
@@ -359,7 +359,7 @@ fn validate_location(
     address: &Address,
     coordinates: Option<&Coordinates>,
 ) -> Result<(), DomainError> {
-    address.validate()?;
+    address.validate().map_err(|e| e.within("address"))?;
     if let Some(coordinates) = coordinates {
         coordinates.validate()?;
     }
@@ -555,7 +555,7 @@ mod tests {
                 contact: contact.clone(),
                 visibility,
             })
-            .then_expect_error(DomainError::invalid("venue name must not be empty"));
+            .then_expect_error(DomainError::field("name", "`name` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::RegisterVenue {
@@ -613,7 +613,10 @@ mod tests {
                 }),
                 visibility,
             })
-            .then_expect_error(DomainError::invalid("contact name must not be empty"));
+            .then_expect_error(DomainError::field(
+                "contact.name",
+                "`name` must not be empty",
+            ));
     }
 
     #[test]
@@ -687,7 +690,7 @@ mod tests {
                 capacity: None,
                 contact: None,
             })
-            .then_expect_error(DomainError::invalid("venue name must not be empty"));
+            .then_expect_error(DomainError::field("name", "`name` must not be empty"));
         Fx::with(ctx(Role::Member))
             .given(vec![registered()])
             .when(C::UpdateVenue {
@@ -749,7 +752,10 @@ mod tests {
                 },
                 coordinates: None,
             })
-            .then_expect_error(DomainError::invalid("address line 1 must not be empty"));
+            .then_expect_error(DomainError::field(
+                "address.line1",
+                "`line1` must not be empty",
+            ));
         Fx::with(ctx(Role::Member))
             .given(vec![registered()])
             .when(C::MoveVenue {

@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::{EntityType, Visibility};
+use foldline_projectors::activity_feed::ActivityType;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -16,8 +17,8 @@ use crate::page::Cursor;
 pub struct Activity {
     /// The row's id.
     pub id: Uuid,
-    /// `created`, `updated`, `status_change`, `approval`, `deleted`, `comment`, `note`.
-    pub activity_type: String,
+    /// What happened.
+    pub activity_type: ActivityType,
     /// The event type behind it.
     pub event_type: String,
     /// The entity's type.

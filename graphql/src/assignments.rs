@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::{EntityType, Visibility};
+use foldline_projectors::assignments::AssignmentType;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -15,8 +16,8 @@ use crate::page::Cursor;
 pub struct Assignment {
     /// The row's id.
     pub id: Uuid,
-    /// `task`, `shift`, `production_advance` or `asset`.
-    pub assignment_type: String,
+    /// What the member is assigned to.
+    pub assignment_type: AssignmentType,
     /// The entity's type.
     #[sqlx(try_from = "String")]
     pub entity_type: EntityType,

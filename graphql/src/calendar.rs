@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::{EntityType, Visibility};
+use foldline_projectors::calendar::CalendarSource;
 use uuid::Uuid;
 
 use sqlx::{Postgres, QueryBuilder};
@@ -22,8 +23,8 @@ pub struct CalendarEvent {
     pub starts_at: DateTime<Utc>,
     /// When it ends, if it lasts.
     pub ends_at: Option<DateTime<Utc>>,
-    /// What put it there: `event`, `task_due`, `invoice_due`, `shift`…
-    pub source_type: String,
+    /// What put it there.
+    pub source_type: CalendarSource,
     /// The entity's type.
     #[sqlx(try_from = "String")]
     pub entity_type: EntityType,
@@ -59,7 +60,7 @@ pub struct CalendarFilter {
     /// Starting before.
     pub to: Option<DateTime<Utc>>,
     /// Only this source type.
-    pub source_type: Option<String>,
+    pub source_type: Option<CalendarSource>,
     /// Only the entries of this entity.
     pub entity_id: Option<Uuid>,
 }

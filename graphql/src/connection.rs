@@ -83,7 +83,20 @@ pub trait Listed: Sized + Clone + Send + Sync + 'static {
     fn ordered(&self) -> bool {
         false
     }
+
+    /// The row's text that the filter's `search` looks in, as
+    /// `search_matches` indexes it (`migrations/0017_search_matches.sql`),
+    /// for a list that has `search`.
+    const SEARCHED: &'static str = "name";
+
+    /// Takes the filter's `search` words out of it, if it has any.
+    fn take_search(&mut self) -> Option<String> {
+        None
+    }
 }
+
+/// How many pages' worth of a list's rows [`probe`] looks at.
+pub const PROBED_PAGES: i32 = 5;
 
 /// The statement for one page of a list.
 pub struct Statement {
@@ -128,21 +141,107 @@ pub fn statement<F: Listed>(
     organization: Uuid,
     page: &Page,
 ) -> Result<Statement, ApiError> {
+    let select = format!("{head}SELECT {}", F::COLUMNS);
     let Statement {
         mut sql,
         planned_per_call,
-    } = matching(
-        &format!("{head}SELECT {}", F::COLUMNS),
-        filter,
-        organization,
-    )?;
+    } = matching(&select, filter, organization)?;
+    push_page::<F>(&mut sql, page);
+    Ok(Statement {
+        sql,
+        planned_per_call,
+    })
+}
+
+/// The statement of one `page` of `filter`'s list that looks for the
+/// filter's `search` words among the list's first [`PROBED_PAGES`] pages
+/// (from the page's cursor), in the list's order, rather than through
+/// `search_matches`, if the filter has words; after `head`, as
+/// [`statement`]. Words most rows have (the three letters every invoice
+/// number starts with) fill a page at once there, where `search_matches`
+/// gathers each row that has them, all of an organization's, before the
+/// page keeps a few. Its page is the page only if it is full: with fewer
+/// rows, the words are rarer than the look reached, and `search_matches`,
+/// whose index finds rare words at once, must look further.
+pub fn probe<F: Listed>(
+    head: &str,
+    mut filter: F,
+    organization: Uuid,
+    page: &Page,
+) -> Result<Option<Statement>, ApiError> {
+    let Some(words) = filter.take_search() else {
+        return Ok(None);
+    };
+    let looked_at = Page {
+        first: page.first.saturating_mul(PROBED_PAGES),
+        ..*page
+    };
+    let select = format!(
+        "{head}SELECT * FROM (SELECT {}, organization_id AS searched_in, {} AS searched",
+        F::COLUMNS,
+        F::SEARCHED
+    );
+    let Statement {
+        mut sql,
+        planned_per_call,
+    } = matching(&select, filter, organization)?;
+    push_page::<F>(&mut sql, &looked_at);
+    // The test `search_matches` makes through its index, made here on
+    // each row looked at; the words are made a query once.
+    sql.push(") probed WHERE search_words(searched_in, searched) @@ (SELECT search_word_prefixes(")
+        .push_bind(organization)
+        .push(", ")
+        .push_bind(words)
+        .push("))");
+    push_order::<F>(&mut sql, page);
+    Ok(Some(Statement {
+        sql,
+        planned_per_call,
+    }))
+}
+
+/// What a page of a list runs: its [`probe`], if it has one, then, unless
+/// that filled the page, its [`statement`].
+pub struct PageStatements {
+    probe: Option<Statement>,
+    statement: Statement,
+    limit: usize,
+}
+
+impl PageStatements {
+    /// The statements of `page` of `filter`'s list in `organization`.
+    pub fn new<F: Listed>(filter: F, organization: Uuid, page: &Page) -> Result<Self, ApiError> {
+        Ok(PageStatements {
+            probe: probe("", filter.clone(), organization, page)?,
+            statement: statement("", filter, organization, page)?,
+            limit: page.limit() as usize,
+        })
+    }
+
+    /// The page's rows, read on `conn`.
+    pub async fn fetch_all<T>(mut self, conn: &mut PgConnection) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        if let Some(probe) = &mut self.probe {
+            let rows = probe.fetch_all(&mut *conn).await?;
+            if rows.len() == self.limit {
+                return Ok(rows);
+            }
+        }
+        self.statement.fetch_all(conn).await
+    }
+}
+
+/// Adds `page`'s cursors, order and size to a statement of `F`'s list.
+fn push_page<F: Listed>(sql: &mut QueryBuilder<'static, Postgres>, page: &Page) {
     let order = F::ORDER;
     // The list's order, and the way a page is read: the other way round
     // when it is backward.
-    let (forward, beyond, behind) = if order.descending {
-        ("DESC", "<", ">")
+    let (beyond, behind) = if order.descending {
+        ("<", ">")
     } else {
-        ("ASC", ">", "<")
+        (">", "<")
     };
     if let Some(after) = page.after {
         sql.push(format!(" AND ({}, id) {beyond} (", order.column))
@@ -158,20 +257,21 @@ pub fn statement<F: Listed>(
             .push_bind(before.id)
             .push(")");
     }
-    let direction = match (page.backward, forward) {
-        (false, direction) => direction,
-        (true, "DESC") => "ASC",
-        (true, _) => "DESC",
+    push_order::<F>(sql, page);
+}
+
+/// Adds the order `page` reads `F`'s list in, and its size.
+fn push_order<F: Listed>(sql: &mut QueryBuilder<'static, Postgres>, page: &Page) {
+    let order = F::ORDER;
+    let direction = match (page.backward, order.descending) {
+        (false, true) | (true, false) => "DESC",
+        (false, false) | (true, true) => "ASC",
     };
     sql.push(format!(
         " ORDER BY {column} {direction}, id {direction} LIMIT {limit}",
         column = order.column,
         limit = page.limit()
     ));
-    Ok(Statement {
-        sql,
-        planned_per_call,
-    })
 }
 
 /// `select` of the rows of `filter`'s list in `organization`, in no order:
@@ -241,10 +341,10 @@ pub async fn fetch<F: Listed>(
         listing.before.as_deref(),
     )?;
     let organization = request.caller.organization_id;
-    let mut statement = statement("", filter.clone(), organization, &page)?;
+    let statements = PageStatements::new(filter.clone(), organization, &page)?;
     request.wait_for(F::TABLE, listing.after_position).await?;
     let mut conn = request.read().await?;
-    let rows: Vec<F::Row> = statement.fetch_all(&mut conn).await?;
+    let rows: Vec<F::Row> = statements.fetch_all(&mut conn).await?;
     let counted = Counted {
         statement: Arc::new(move || count_statement(filter.clone(), organization)),
     };

@@ -2,8 +2,10 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use foldline_aggregates::document::DocumentKind;
 use foldline_aggregates::graphql::Date;
 use foldline_aggregates::{EntityType, Visibility};
+use foldline_projectors::document_registry::DocumentSource;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -21,10 +23,10 @@ pub(crate) const COLUMNS: &str = "id, document_type, source_type, document_id, e
 pub struct DocumentRow {
     /// The row's id.
     pub id: Uuid,
-    /// `contract`, `invoice`, `rider`, `spec`, `permit`, `insurance`, `other`.
-    pub document_type: String,
-    /// Where it comes from: `document`, `contract_document`, `invoice_pdf`, `advance_attachment`.
-    pub source_type: String,
+    /// What the document is.
+    pub document_type: DocumentKind,
+    /// Where it comes from.
+    pub source_type: DocumentSource,
     /// The Document aggregate, when the file is one.
     pub document_id: Option<Uuid>,
     /// The type of the entity it is attached to.
@@ -70,7 +72,7 @@ impl Paged for DocumentRow {
 #[derive(Debug, Clone, Default, InputObject)]
 pub struct DocumentFilter {
     /// Only this document type.
-    pub document_type: Option<String>,
+    pub document_type: Option<DocumentKind>,
     /// Only this status.
     pub status: Option<String>,
     /// Only those expiring before this day.

@@ -376,6 +376,10 @@ macro_rules! lists {
                 fn ordered(&self) -> bool {
                     ordered(&self.clone().conditions())
                 }
+
+                fn take_search(&mut self) -> Option<String> {
+                    self.search.take().filter(|text| !text.trim().is_empty())
+                }
             }
         )*
     };

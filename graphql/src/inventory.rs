@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use foldline_aggregates::asset::{AssetKind, AssetStatus};
 use foldline_aggregates::graphql::MinorUnitsScalar;
 use foldline_aggregates::Visibility;
 use sqlx::{Postgres, QueryBuilder};
@@ -16,8 +17,8 @@ use crate::page::Cursor;
 pub struct InventoryItem {
     /// The row's id.
     pub id: Uuid,
-    /// `asset`, `consumable`, `equipment` or `vehicle`.
-    pub item_type: String,
+    /// What sort of thing it is.
+    pub item_type: AssetKind,
     /// The asset.
     pub entity_id: Uuid,
     /// Its name.
@@ -36,7 +37,7 @@ pub struct InventoryItem {
     /// Who has it now.
     pub current_holder_id: Option<Uuid>,
     /// Its status.
-    pub status: String,
+    pub status: AssetStatus,
     /// When it is due back.
     pub due_back_at: Option<DateTime<Utc>>,
     /// When it is next maintained.
@@ -63,9 +64,9 @@ impl Paged for InventoryItem {
 #[derive(Debug, Clone, Default, InputObject)]
 pub struct InventoryFilter {
     /// Only this item type.
-    pub item_type: Option<String>,
+    pub item_type: Option<AssetKind>,
     /// Only this status.
-    pub status: Option<String>,
+    pub status: Option<AssetStatus>,
     /// Only those kept at this venue.
     pub location_id: Option<Uuid>,
     /// Only those due for maintenance before this time.

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use foldline_aggregates::graphql::{Date, MinorUnitsScalar};
 use foldline_aggregates::invoice::Direction;
 use foldline_aggregates::{EntityType, Visibility};
+use foldline_projectors::financial_ledger::{CounterpartyType, TransactionType};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -17,8 +18,8 @@ use crate::page::Cursor;
 pub struct LedgerEntry {
     /// The row's id.
     pub id: Uuid,
-    /// `invoice`, `payment`, `expense`, `purchase_order`, `payroll`, `talent_payment`, `commitment`.
-    pub transaction_type: String,
+    /// What the entry records.
+    pub transaction_type: TransactionType,
     /// Which way the money flows.
     #[sqlx(try_from = "String")]
     pub direction: Direction,
@@ -34,8 +35,8 @@ pub struct LedgerEntry {
     pub currency: String,
     /// The source's status.
     pub status: String,
-    /// `client`, `vendor`, `employee` or `talent`.
-    pub counterparty_type: String,
+    /// Who is on the other side.
+    pub counterparty_type: CounterpartyType,
     /// The counterparty.
     pub counterparty_id: Option<Uuid>,
     /// The counterparty's name.

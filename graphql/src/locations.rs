@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::{EntityType, Visibility};
+use foldline_projectors::location_registry::LocationType;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -15,8 +16,8 @@ use crate::page::Cursor;
 pub struct Location {
     /// The row's id.
     pub id: Uuid,
-    /// `venue`, `warehouse`, `office` or `event`.
-    pub location_type: String,
+    /// What the place is.
+    pub location_type: LocationType,
     /// The entity's type.
     #[sqlx(try_from = "String")]
     pub entity_type: EntityType,
@@ -71,7 +72,7 @@ pub struct Radius {
 #[derive(Debug, Clone, Default, InputObject)]
 pub struct LocationFilter {
     /// Only this location type.
-    pub location_type: Option<String>,
+    pub location_type: Option<LocationType>,
     /// Words in the name, each the start of a word: `amst` finds Amsterdam.
     pub search: Option<String>,
     /// Only those within this circle.
@@ -118,6 +119,10 @@ impl Listed for LocationFilter {
         column: "created_at",
         descending: true,
     };
+
+    fn take_search(&mut self) -> Option<String> {
+        self.search.take().filter(|text| !text.trim().is_empty())
+    }
 
     fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
         if let Some(location_type) = self.location_type {

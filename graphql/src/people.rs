@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::{EntityType, Visibility};
+use foldline_projectors::people_directory::PersonType;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -15,8 +16,8 @@ use crate::page::Cursor;
 pub struct Person {
     /// The row's id.
     pub id: Uuid,
-    /// `internal`, `company_contact`, `talent`, `client`, `vendor`, `partner`.
-    pub person_type: String,
+    /// Who they are to the organization.
+    pub person_type: PersonType,
     /// `Member`, `Contact` or `Company`.
     #[sqlx(try_from = "String")]
     pub entity_type: EntityType,
@@ -60,7 +61,7 @@ pub struct PeopleFilter {
     /// Words in the name, each the start of a word: `car` finds Carol.
     pub search: Option<String>,
     /// Only this person type.
-    pub person_type: Option<String>,
+    pub person_type: Option<PersonType>,
 }
 
 /// People queries.
@@ -101,6 +102,10 @@ impl Listed for PeopleFilter {
         column: "created_at",
         descending: true,
     };
+
+    fn take_search(&mut self) -> Option<String> {
+        self.search.take().filter(|text| !text.trim().is_empty())
+    }
 
     fn push(self, sql: &mut QueryBuilder<'static, Postgres>) -> Result<(), ApiError> {
         if let Some(search) = self.search.filter(|s| !s.trim().is_empty()) {

@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use foldline_aggregates::graphql::Date;
-use foldline_aggregates::{EntityType, Visibility};
+use foldline_aggregates::{EntityType, Priority, Visibility};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ pub struct EntityStatus {
     /// When it is due.
     pub due_date: Option<Date>,
     /// Its priority.
-    pub priority: Option<String>,
+    pub priority: Option<Priority>,
     /// Who may see it.
     #[sqlx(try_from = "String")]
     pub visibility: Visibility,

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use cqrs_es::Aggregate;
 use foldline_aggregates::asset::Asset;
-use foldline_aggregates::comment::{Comment, CommentEvent};
+use foldline_aggregates::comment::{Comment, CommentEvent, CommentKind};
 use foldline_aggregates::company::Company;
 use foldline_aggregates::contact::Contact;
 use foldline_aggregates::contract::Contract;
@@ -28,13 +28,14 @@ use foldline_aggregates::shift::Shift;
 use foldline_aggregates::task::Task;
 use foldline_aggregates::venue::Venue;
 use foldline_aggregates::{DomainCommand, EntityRef, Visibility};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, row_id};
+use crate::rows::row_id;
 use crate::state::{Entity, Tracked};
 use crate::state_store::StateStore;
 
@@ -365,9 +366,41 @@ where
     Ok(())
 }
 
+/// What an activity was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityType {
+    /// The entity was created.
+    Created,
+    /// The entity was deleted.
+    Deleted,
+    /// A step of an approval was decided.
+    Approval,
+    /// The entity's status changed.
+    StatusChange,
+    /// Anything else changed.
+    Updated,
+    /// A comment on the entity.
+    Comment,
+    /// A note on the entity.
+    Note,
+}
+
+foldline_aggregates::stored_as_text!(ActivityType);
+
+impl From<CommentKind> for ActivityType {
+    fn from(kind: CommentKind) -> Self {
+        match kind {
+            CommentKind::Comment => ActivityType::Comment,
+            CommentKind::Note => ActivityType::Note,
+        }
+    }
+}
+
 /// The entity an activity is about, and what the row says of it.
 struct About {
-    activity_type: String,
+    activity_type: ActivityType,
     entity_type: String,
     entity_id: Uuid,
     entity_name: Option<String>,
@@ -382,7 +415,7 @@ struct About {
 struct Rows {
     id: Vec<Uuid>,
     organization_id: Vec<Uuid>,
-    activity_type: Vec<String>,
+    activity_type: Vec<ActivityType>,
     event_type: Vec<String>,
     entity_type: Vec<String>,
     entity_id: Vec<Uuid>,
@@ -438,7 +471,7 @@ impl Rows {
             About {
                 visibility,
                 owner_id,
-                activity_type: name_of(comment.kind).unwrap_or_else(|| "comment".into()),
+                activity_type: comment.kind.into(),
                 entity_type: on.entity_type.clone(),
                 entity_id: on.entity_id,
                 entity_name: states.name_of(on),
@@ -464,7 +497,7 @@ impl Rows {
             About {
                 visibility: step.visibility,
                 owner_id: step.owner_id,
-                activity_type: activity_type(event, &step, status_changed).to_owned(),
+                activity_type: activity_type(event, &step, status_changed),
                 entity_type: event.aggregate_type.clone(),
                 entity_id,
                 content: describe(event, &step, status_changed),
@@ -535,18 +568,18 @@ impl Rows {
     }
 }
 
-/// `created`, `deleted`, `approval`, `status_change` or `updated`.
-fn activity_type(event: &StoredEvent, step: &Step, status_changed: bool) -> &'static str {
+/// What an event on an entity (not a comment) was.
+fn activity_type(event: &StoredEvent, step: &Step, status_changed: bool) -> ActivityType {
     if step.created {
-        "created"
+        ActivityType::Created
     } else if step.deleted {
-        "deleted"
+        ActivityType::Deleted
     } else if APPROVALS.contains(&event.event_type.as_str()) {
-        "approval"
+        ActivityType::Approval
     } else if status_changed {
-        "status_change"
+        ActivityType::StatusChange
     } else {
-        "updated"
+        ActivityType::Updated
     }
 }
 

@@ -11,6 +11,7 @@ use foldline_aggregates::asset::{Asset, AssetStatus};
 use foldline_aggregates::production_advance::ProductionAdvance;
 use foldline_aggregates::shift::Shift;
 use foldline_aggregates::task::Task;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -59,11 +60,28 @@ impl Projection for Assignments {
     }
 }
 
+/// What a member is assigned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentType {
+    /// A task, as its assignee.
+    Task,
+    /// A shift, as its worker.
+    Shift,
+    /// A production advance, as its assignee.
+    ProductionAdvance,
+    /// An asset, as its holder.
+    Asset,
+}
+
+foldline_aggregates::stored_as_text!(AssignmentType);
+
 /// One assignment before it is written.
 struct Entry<'a, A> {
     external_id: String,
     tracked: &'a Tracked<A>,
-    assignment_type: &'static str,
+    assignment_type: AssignmentType,
     entity_type: &'static str,
     entity_id: Option<Uuid>,
     entity_name: String,
@@ -83,7 +101,7 @@ struct Entry<'a, A> {
 struct Rows {
     deleted: Vec<String>,
     standard: Standard,
-    assignment_type: Vec<&'static str>,
+    assignment_type: Vec<AssignmentType>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
     entity_name: Vec<String>,
@@ -104,7 +122,7 @@ impl Rows {
             (Some(user_id), false) => self.push(Entry {
                 external_id,
                 tracked,
-                assignment_type: "task",
+                assignment_type: AssignmentType::Task,
                 entity_type: "Task",
                 entity_id: task.id,
                 entity_name: task.title.clone(),
@@ -129,7 +147,7 @@ impl Rows {
             (Some(user_id), false) => self.push(Entry {
                 external_id,
                 tracked,
-                assignment_type: "shift",
+                assignment_type: AssignmentType::Shift,
                 entity_type: "Shift",
                 entity_id: shift.id,
                 entity_name: shift.role.clone(),
@@ -154,7 +172,7 @@ impl Rows {
             (Some(user_id), false) => self.push(Entry {
                 external_id,
                 tracked,
-                assignment_type: "production_advance",
+                assignment_type: AssignmentType::ProductionAdvance,
                 entity_type: "ProductionAdvance",
                 entity_id: advance.id,
                 entity_name: advance.code.clone(),
@@ -183,7 +201,7 @@ impl Rows {
             (Some(user_id), true) => self.push(Entry {
                 external_id,
                 tracked,
-                assignment_type: "asset",
+                assignment_type: AssignmentType::Asset,
                 entity_type: "Asset",
                 entity_id: asset.id,
                 entity_name: asset.name.clone(),

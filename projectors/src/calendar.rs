@@ -16,14 +16,42 @@ use foldline_aggregates::production_advance::ProductionAdvance;
 use foldline_aggregates::shift::{Shift, ShiftStatus};
 use foldline_aggregates::task::Task;
 use foldline_aggregates::DomainCommand;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{Stamp, Standard};
+use crate::rows::{name_of, Stamp, Standard};
 use crate::state::{Entity, Tracked};
 use crate::state_store::{fold_batch, StateStore};
+
+/// What put an entry on the calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarSource {
+    /// An event's time slot.
+    Event,
+    /// An advance item's delivery.
+    Delivery,
+    /// An advance item's load-in.
+    LoadIn,
+    /// An advance item's strike.
+    Strike,
+    /// A task's due date.
+    TaskDue,
+    /// An invoice's due date.
+    InvoiceDue,
+    /// A contract's expiry.
+    ContractExpiry,
+    /// An asset's next maintenance.
+    Maintenance,
+    /// A shift.
+    Shift,
+}
+
+foldline_aggregates::stored_as_text!(CalendarSource);
 
 /// The calendar projection.
 pub struct Calendar;
@@ -55,7 +83,7 @@ impl Projection for Calendar {
                     t,
                     id,
                     "Event",
-                    "event",
+                    CalendarSource::Event,
                     event.title.clone(),
                     starts_at,
                     event.ends_at,
@@ -67,14 +95,15 @@ impl Projection for Calendar {
         for (id, t) in &fold_batch::<ProductionAdvance>(tx, store, events).await? {
             for (item_id, item) in &t.aggregate.items {
                 let schedule = [
-                    ("delivery", "Delivery", item.schedule.delivery),
-                    ("load_in", "Load-in", item.schedule.load_in),
-                    ("strike", "Strike", item.schedule.strike),
+                    (CalendarSource::Delivery, "Delivery", item.schedule.delivery),
+                    (CalendarSource::LoadIn, "Load-in", item.schedule.load_in),
+                    (CalendarSource::Strike, "Strike", item.schedule.strike),
                 ];
                 for (source, label, at) in schedule {
                     if let Some(at) = at {
                         let title = format!("{label}: {}", item.name);
-                        let suffix = format!("{item_id}:{source}");
+                        let source_name = name_of(source).unwrap_or_default();
+                        let suffix = format!("{item_id}:{source_name}");
                         rows.add(
                             t,
                             id,
@@ -93,7 +122,16 @@ impl Projection for Calendar {
         for (id, t) in &fold_batch::<Task>(tx, store, events).await? {
             if let Some(due_at) = t.aggregate.due_at {
                 let title = format!("Due: {}", t.aggregate.title);
-                rows.add(t, id, "Task", "task_due", title, due_at, None, Some("due"));
+                rows.add(
+                    t,
+                    id,
+                    "Task",
+                    CalendarSource::TaskDue,
+                    title,
+                    due_at,
+                    None,
+                    Some("due"),
+                );
             }
             rows.touch("Task", id);
         }
@@ -106,7 +144,7 @@ impl Projection for Calendar {
                     t,
                     id,
                     "Invoice",
-                    "invoice_due",
+                    CalendarSource::InvoiceDue,
                     title,
                     day(due_on),
                     None,
@@ -123,7 +161,7 @@ impl Projection for Calendar {
                         t,
                         id,
                         "Contract",
-                        "contract_expiry",
+                        CalendarSource::ContractExpiry,
                         title,
                         day(expires_on),
                         None,
@@ -143,7 +181,7 @@ impl Projection for Calendar {
                     t,
                     id,
                     "Asset",
-                    "maintenance",
+                    CalendarSource::Maintenance,
                     title,
                     maintenance.scheduled_for,
                     None,
@@ -162,7 +200,7 @@ impl Projection for Calendar {
                     t,
                     id,
                     "Shift",
-                    "shift",
+                    CalendarSource::Shift,
                     title,
                     starts_at,
                     shift.ends_at,
@@ -189,7 +227,7 @@ struct Rows {
     title: Vec<String>,
     starts_at: Vec<DateTime<Utc>>,
     ends_at: Vec<Option<DateTime<Utc>>>,
-    source_type: Vec<&'static str>,
+    source_type: Vec<CalendarSource>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
     status: Vec<Option<String>>,
@@ -211,7 +249,7 @@ impl Rows {
         tracked: &Tracked<A>,
         id: &str,
         entity_type: &'static str,
-        source_type: &'static str,
+        source_type: CalendarSource,
         title: String,
         starts_at: DateTime<Utc>,
         ends_at: Option<DateTime<Utc>>,

@@ -14,16 +14,19 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use foldline_aggregates::contract::Contract;
-use foldline_aggregates::document::Document;
+use foldline_aggregates::document::{Document, DocumentKind};
 use foldline_aggregates::invoice::{Invoice, InvoiceEvent};
-use foldline_aggregates::production_advance::{ProductionAdvance, ProductionAdvanceEvent};
+use foldline_aggregates::production_advance::{
+    AttachmentKind, ProductionAdvance, ProductionAdvanceEvent,
+};
 use foldline_aggregates::DomainCommand;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, Stamp, Standard};
+use crate::rows::{remove_rows, Stamp, Standard};
 use crate::state::{Entity, Tracked};
 use crate::state_store::{fold_batch, StateStore};
 
@@ -167,11 +170,37 @@ fn file_type(url: &str, mime_type: Option<&str>) -> Option<String> {
         })
 }
 
+/// Where a document row comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentSource {
+    /// An uploaded document, on the entity it is linked to.
+    Document,
+    /// The document of a contract's version in force.
+    ContractDocument,
+    /// An invoice's PDF.
+    InvoicePdf,
+    /// A file attached to a production advance.
+    AdvanceAttachment,
+}
+
+foldline_aggregates::stored_as_text!(DocumentSource);
+
+/// What an advance's attachment is, among documents.
+fn kind_of(attachment: AttachmentKind) -> DocumentKind {
+    match attachment {
+        AttachmentKind::Rider => DocumentKind::Rider,
+        AttachmentKind::Spec => DocumentKind::Spec,
+        AttachmentKind::Other => DocumentKind::Other,
+    }
+}
+
 /// One document row before it is written.
 struct Entry {
     external_id: String,
-    document_type: String,
-    source_type: &'static str,
+    document_type: DocumentKind,
+    source_type: DocumentSource,
     document_id: Option<Uuid>,
     entity_type: String,
     entity_id: Option<Uuid>,
@@ -198,8 +227,8 @@ struct Source<'a, A> {
 struct Rows {
     deleted: Vec<String>,
     standard: Standard,
-    document_type: Vec<String>,
-    source_type: Vec<&'static str>,
+    document_type: Vec<DocumentKind>,
+    source_type: Vec<DocumentSource>,
     document_id: Vec<Option<Uuid>>,
     entity_type: Vec<String>,
     entity_id: Vec<Uuid>,
@@ -223,8 +252,8 @@ impl Rows {
             (Some(linked_to), false) => self.push(
                 Entry {
                     external_id,
-                    document_type: name_of(document.kind).unwrap_or_default(),
-                    source_type: "document",
+                    document_type: document.kind,
+                    source_type: DocumentSource::Document,
                     document_id: document.id,
                     entity_type: linked_to.entity_type.clone(),
                     entity_id: Some(linked_to.entity_id),
@@ -266,8 +295,8 @@ impl Rows {
                 self.push(
                     Entry {
                         external_id,
-                        document_type: "contract".into(),
-                        source_type: "contract_document",
+                        document_type: DocumentKind::Contract,
+                        source_type: DocumentSource::ContractDocument,
                         document_id: None,
                         entity_type: "Contract".into(),
                         entity_id: contract.id,
@@ -301,8 +330,8 @@ impl Rows {
             (Some(document_id), false) => self.push(
                 Entry {
                     external_id,
-                    document_type: "invoice".into(),
-                    source_type: "invoice_pdf",
+                    document_type: DocumentKind::Invoice,
+                    source_type: DocumentSource::InvoicePdf,
                     document_id: Some(document_id),
                     entity_type: "Invoice".into(),
                     entity_id: invoice.id,
@@ -346,8 +375,8 @@ impl Rows {
             self.push(
                 Entry {
                     external_id,
-                    document_type: name_of(attachment.kind).unwrap_or_default(),
-                    source_type: "advance_attachment",
+                    document_type: kind_of(attachment.kind),
+                    source_type: DocumentSource::AdvanceAttachment,
                     document_id: Some(attachment.document_id),
                     entity_type: "ProductionAdvance".into(),
                     entity_id: advance.id,

@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use foldline_aggregates::expense::{Expense, ExpenseKind};
 use foldline_aggregates::invoice::{Direction, Invoice, InvoiceStatus};
 use foldline_aggregates::production_advance::{AdvanceStatus, ProductionAdvance};
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -95,17 +96,55 @@ async fn approvals(
     Ok(approved.into_iter().collect())
 }
 
+/// What a ledger entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionType {
+    /// An invoice, issued or received.
+    Invoice,
+    /// A payment of an invoice.
+    Payment,
+    /// An expense.
+    Expense,
+    /// A purchase order.
+    PurchaseOrder,
+    /// Payroll.
+    Payroll,
+    /// A payment to talent.
+    TalentPayment,
+    /// The cost an approved production advance commits.
+    Commitment,
+}
+
+/// Who is on the other side of a ledger entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum CounterpartyType {
+    /// A client we bill.
+    Client,
+    /// A vendor who bills us.
+    Vendor,
+    /// One of our staff.
+    Employee,
+    /// Talent we pay.
+    Talent,
+}
+
+foldline_aggregates::stored_as_text!(TransactionType, CounterpartyType);
+
 /// One ledger entry before it is written.
 struct Entry<'a, A> {
     external_id: String,
     tracked: &'a Tracked<A>,
-    transaction_type: &'static str,
+    transaction_type: TransactionType,
     direction: &'static str,
     entity_type: &'static str,
     amount: i64,
     currency: String,
     status: String,
-    counterparty_type: &'static str,
+    counterparty_type: CounterpartyType,
     counterparty_id: Option<Uuid>,
     counterparty_name: Option<String>,
     event_id: Option<Uuid>,
@@ -122,14 +161,14 @@ struct Entry<'a, A> {
 struct Rows {
     deleted: Vec<String>,
     standard: Standard,
-    transaction_type: Vec<&'static str>,
+    transaction_type: Vec<TransactionType>,
     direction: Vec<&'static str>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
     amount: Vec<i64>,
     currency: Vec<String>,
     status: Vec<String>,
-    counterparty_type: Vec<&'static str>,
+    counterparty_type: Vec<CounterpartyType>,
     counterparty_id: Vec<Option<Uuid>>,
     counterparty_name: Vec<Option<String>>,
     event_id: Vec<Option<Uuid>>,
@@ -171,8 +210,8 @@ impl Rows {
             }
         };
         let (direction, counterparty_type) = match invoice.direction {
-            Direction::Receivable => ("receivable", "client"),
-            Direction::Payable => ("payable", "vendor"),
+            Direction::Receivable => ("receivable", CounterpartyType::Client),
+            Direction::Payable => ("payable", CounterpartyType::Vendor),
         };
         let paid_date = match invoice.status {
             InvoiceStatus::Paid => invoice.payments.iter().map(|p| p.paid_on).max(),
@@ -210,7 +249,7 @@ impl Rows {
                         invoice.number, payment.method
                     ),
                     reference: payment.reference.clone(),
-                    ..entry(external_id, "payment")
+                    ..entry(external_id, TransactionType::Payment)
                 },
                 invoice.id,
                 invoice.organization_id,
@@ -227,7 +266,7 @@ impl Rows {
                 paid_date,
                 description: format!("Invoice {}", invoice.number),
                 reference: Some(invoice.number.clone()),
-                ..entry(external_id, "invoice")
+                ..entry(external_id, TransactionType::Invoice)
             },
             invoice.id,
             invoice.organization_id,
@@ -249,10 +288,14 @@ impl Rows {
             _ => return self.deleted.push(external_id),
         };
         let (transaction_type, counterparty_type) = match expense.kind {
-            ExpenseKind::Expense => ("expense", "vendor"),
-            ExpenseKind::PurchaseOrder => ("purchase_order", "vendor"),
-            ExpenseKind::Payroll => ("payroll", "employee"),
-            ExpenseKind::TalentPayment => ("talent_payment", "talent"),
+            ExpenseKind::Expense => (TransactionType::Expense, CounterpartyType::Vendor),
+            ExpenseKind::PurchaseOrder => {
+                (TransactionType::PurchaseOrder, CounterpartyType::Vendor)
+            }
+            ExpenseKind::Payroll => (TransactionType::Payroll, CounterpartyType::Employee),
+            ExpenseKind::TalentPayment => {
+                (TransactionType::TalentPayment, CounterpartyType::Talent)
+            }
         };
         self.push(
             Entry {
@@ -307,13 +350,13 @@ impl Rows {
             Entry {
                 external_id,
                 tracked,
-                transaction_type: "commitment",
+                transaction_type: TransactionType::Commitment,
                 direction: "payable",
                 entity_type: "ProductionAdvance",
                 amount: amount(advance.total_cost(), tracked.last_position)?,
                 currency: advance.currency.code().to_owned(),
                 status: advance.status_name().unwrap_or_default(),
-                counterparty_type: "vendor",
+                counterparty_type: CounterpartyType::Vendor,
                 counterparty_id: vendor,
                 counterparty_name: None,
                 event_id: advance.event_id,

@@ -5,13 +5,13 @@
 //! ones leave.
 
 use chrono::{DateTime, Utc};
-use foldline_aggregates::asset::Asset;
+use foldline_aggregates::asset::{Asset, AssetKind, AssetStatus};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, Stamp, Standard};
+use crate::rows::{remove_rows, Stamp, Standard};
 use crate::state::{Entity, Tracked};
 use crate::state_store::{fold_batch, StateStore};
 
@@ -56,7 +56,7 @@ impl Projection for InventoryRegistry {
 struct Rows {
     deleted: Vec<String>,
     standard: Standard,
-    item_type: Vec<String>,
+    item_type: Vec<AssetKind>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
     name: Vec<String>,
@@ -66,7 +66,7 @@ struct Rows {
     currency: Vec<String>,
     location_id: Vec<Option<Uuid>>,
     current_holder_id: Vec<Option<Uuid>>,
-    status: Vec<String>,
+    status: Vec<AssetStatus>,
     due_back_at: Vec<Option<DateTime<Utc>>>,
     next_maintenance_at: Vec<Option<DateTime<Utc>>>,
     last_maintained_at: Vec<Option<DateTime<Utc>>>,
@@ -83,7 +83,7 @@ impl Rows {
         ) else {
             return;
         };
-        self.item_type.push(name_of(asset.kind).unwrap_or_default());
+        self.item_type.push(asset.kind);
         self.entity_type.push("Asset");
         self.entity_id.push(id);
         self.name.push(asset.name.clone());
@@ -93,7 +93,7 @@ impl Rows {
         self.currency.push(asset.currency.code().to_owned());
         self.location_id.push(asset.location_id);
         self.current_holder_id.push(asset.holder);
-        self.status.push(asset.status_name().unwrap_or_default());
+        self.status.push(asset.status);
         self.due_back_at.push(asset.due_back);
         self.next_maintenance_at.push(
             asset

@@ -9,13 +9,14 @@
 use foldline_aggregates::address::{Address, Coordinates};
 use foldline_aggregates::company::Company;
 use foldline_aggregates::event::Event;
-use foldline_aggregates::venue::Venue;
+use foldline_aggregates::venue::{Venue, VenueKind};
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, Stamp, Standard};
+use crate::rows::{remove_rows, Stamp, Standard};
 use crate::state::{Entity, Tracked};
 use crate::state_store::{fold_batch, StateStore};
 
@@ -63,11 +64,38 @@ struct Contact {
     email: Option<String>,
 }
 
+/// What a place is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum LocationType {
+    /// A venue.
+    Venue,
+    /// A warehouse.
+    Warehouse,
+    /// An office: a venue of that kind, or a company's address.
+    Office,
+    /// An event's own address.
+    Event,
+}
+
+foldline_aggregates::stored_as_text!(LocationType);
+
+impl From<VenueKind> for LocationType {
+    fn from(kind: VenueKind) -> Self {
+        match kind {
+            VenueKind::Venue => LocationType::Venue,
+            VenueKind::Warehouse => LocationType::Warehouse,
+            VenueKind::Office => LocationType::Office,
+        }
+    }
+}
+
 /// One place before it is written.
 struct Entry<'a, A> {
     external_id: String,
     tracked: &'a Tracked<A>,
-    location_type: String,
+    location_type: LocationType,
     entity_type: &'static str,
     entity_id: Option<Uuid>,
     name: String,
@@ -86,7 +114,7 @@ struct Entry<'a, A> {
 struct Rows {
     deleted: Vec<String>,
     standard: Standard,
-    location_type: Vec<String>,
+    location_type: Vec<LocationType>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
     name: Vec<String>,
@@ -125,7 +153,7 @@ impl Rows {
         self.push(Entry {
             external_id,
             tracked,
-            location_type: name_of(venue.kind).unwrap_or_default(),
+            location_type: venue.kind.into(),
             entity_type: "Venue",
             entity_id: venue.id,
             name: venue.name.clone(),
@@ -147,7 +175,7 @@ impl Rows {
             (Some(office), false) => self.push(Entry {
                 external_id,
                 tracked,
-                location_type: "office".to_owned(),
+                location_type: LocationType::Office,
                 entity_type: "Company",
                 entity_id: company.id,
                 name: company.name.clone(),
@@ -175,7 +203,7 @@ impl Rows {
             (Some(venue_id), false) => self.push(Entry {
                 external_id,
                 tracked,
-                location_type: "event".to_owned(),
+                location_type: LocationType::Event,
                 entity_type: "Event",
                 entity_id: event.id,
                 name: event.title.clone(),

@@ -12,15 +12,16 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use foldline_aggregates::company::Company;
-use foldline_aggregates::contact::Contact;
+use foldline_aggregates::company::{Company, CompanyKind};
+use foldline_aggregates::contact::{Contact, ContactKind};
 use foldline_aggregates::organization::{Member, Organization, OrganizationEvent};
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, Stamp, Standard};
+use crate::rows::{remove_rows, Stamp, Standard};
 use crate::state::{Entity, Tracked};
 use crate::state_store::{fold_batch, StateStore};
 
@@ -135,11 +136,51 @@ fn member_touches(
     Ok(touches)
 }
 
+/// Who a person or company in the directory is to the organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum PersonType {
+    /// A member of the organization.
+    Internal,
+    /// A client company.
+    Client,
+    /// A vendor company.
+    Vendor,
+    /// A partner company.
+    Partner,
+    /// A contact at a company.
+    CompanyContact,
+    /// Talent.
+    Talent,
+}
+
+foldline_aggregates::stored_as_text!(PersonType);
+
+impl From<CompanyKind> for PersonType {
+    fn from(kind: CompanyKind) -> Self {
+        match kind {
+            CompanyKind::Client => PersonType::Client,
+            CompanyKind::Vendor => PersonType::Vendor,
+            CompanyKind::Partner => PersonType::Partner,
+        }
+    }
+}
+
+impl From<ContactKind> for PersonType {
+    fn from(kind: ContactKind) -> Self {
+        match kind {
+            ContactKind::CompanyContact => PersonType::CompanyContact,
+            ContactKind::Talent => PersonType::Talent,
+        }
+    }
+}
+
 /// One directory entry before it is written.
 struct Entry {
     external_id: String,
     organization_id: Uuid,
-    person_type: String,
+    person_type: PersonType,
     entity_type: &'static str,
     entity_id: Uuid,
     name: String,
@@ -164,7 +205,7 @@ struct Rows {
     /// Contacts the batch wrote: their company names are looked up.
     contacts: Vec<String>,
     standard: Standard,
-    person_type: Vec<String>,
+    person_type: Vec<PersonType>,
     entity_type: Vec<&'static str>,
     entity_id: Vec<Uuid>,
     name: Vec<String>,
@@ -194,7 +235,7 @@ impl Rows {
         self.push(Entry {
             external_id,
             organization_id,
-            person_type: "internal".to_owned(),
+            person_type: PersonType::Internal,
             entity_type: "Member",
             entity_id: user_id,
             name: member.display_name.clone(),
@@ -226,7 +267,7 @@ impl Rows {
         self.push(Entry {
             external_id,
             organization_id,
-            person_type: name_of(company.kind).unwrap_or_default(),
+            person_type: company.kind.into(),
             entity_type: "Company",
             entity_id,
             name: company.name.clone(),
@@ -259,7 +300,7 @@ impl Rows {
         self.push(Entry {
             external_id,
             organization_id,
-            person_type: name_of(contact.kind).unwrap_or_default(),
+            person_type: contact.kind.into(),
             entity_type: "Contact",
             entity_id,
             name: contact.name.clone(),

@@ -14,13 +14,13 @@ use foldline_aggregates::invoice::Invoice;
 use foldline_aggregates::production_advance::ProductionAdvance;
 use foldline_aggregates::shift::Shift;
 use foldline_aggregates::task::Task;
-use foldline_aggregates::DomainCommand;
+use foldline_aggregates::{DomainCommand, Priority};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::feed::StoredEvent;
 use crate::projection::{Projection, ProjectionError};
-use crate::rows::{name_of, remove_rows, Stamp, Standard};
+use crate::rows::{remove_rows, Stamp, Standard};
 use crate::state::{Entity, Tracked};
 use crate::state_store::{fold_batch, StateStore};
 
@@ -52,7 +52,7 @@ impl Projection for StatusTracker {
             let extras = Extras {
                 event_id: task.event_id,
                 due_date: task.due_at.map(|due| due.date_naive()),
-                priority: name_of(task.priority),
+                priority: Some(task.priority),
             };
             rows.entity("Task", id, t, extras);
         }
@@ -69,7 +69,7 @@ impl Projection for StatusTracker {
             let extras = Extras {
                 event_id: advance.event_id,
                 due_date: advance.due_date.map(|due| due.date_naive()),
-                priority: name_of(advance.priority),
+                priority: Some(advance.priority),
             };
             rows.entity("ProductionAdvance", id, t, extras);
         }
@@ -129,7 +129,7 @@ impl Projection for StatusTracker {
 struct Extras {
     event_id: Option<Uuid>,
     due_date: Option<NaiveDate>,
-    priority: Option<String>,
+    priority: Option<Priority>,
 }
 
 /// A batch's rows, column by column, for one UNNEST upsert.
@@ -147,7 +147,7 @@ struct Rows {
     changed_at: Vec<DateTime<Utc>>,
     event_id: Vec<Option<Uuid>>,
     due_date: Vec<Option<NaiveDate>>,
-    priority: Vec<Option<String>>,
+    priority: Vec<Option<Priority>>,
 }
 
 impl Rows {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use foldline_graphql::activity::ActivityFilter;
 use foldline_graphql::assignments::AssignmentFilter;
 use foldline_graphql::calendar::CalendarFilter;
-use foldline_graphql::connection::{statement, Listed, Paged};
+use foldline_graphql::connection::{probe, statement, Listed, PageStatements, Paged};
 use foldline_graphql::documents::DocumentFilter;
 use foldline_graphql::entities::{
     AssetFilter, CommentFilter, CompanyFilter, ContactFilter, ContractFilter, DocumentEntityFilter,
@@ -39,7 +39,7 @@ pub trait List: Sync {
     /// Whether a page with `filter` is prepared once per connection rather
     /// than planned at every call ([`Listed::ordered`]).
     fn prepared(&self, filter: &Value) -> bool;
-    /// Runs the resolver's statement for one page on `conn`, decoding the
+    /// Runs the resolver's statements for one page on `conn`, decoding the
     /// rows into the API's row type; gives each row's cursor.
     async fn page(
         &self,
@@ -54,14 +54,16 @@ pub trait List: Sync {
     /// per call, `EXPLAIN` of it; for a prepared one, its generic plan (it
     /// is prepared and explained as `EXECUTE` with generic plans forced),
     /// which is what it runs with once PostgreSQL stops planning it for
-    /// its values.
+    /// its values. With `probing`, the plan of the page's [`probe`], if
+    /// the filter has one.
     async fn explain(
         &self,
         conn: &mut PgConnection,
         filter: &Value,
         organization: Uuid,
         page: &Page,
-    ) -> Value;
+        probing: bool,
+    ) -> Option<Value>;
 }
 
 /// A connection whose filter is `F`.
@@ -130,7 +132,7 @@ impl<F: Listed + InputType> List for Of<F> {
         organization: Uuid,
         page: &Page,
     ) -> Vec<Cursor> {
-        let rows: Vec<F::Row> = statement("", parse::<F>(filter), organization, page)
+        let rows: Vec<F::Row> = PageStatements::new(parse::<F>(filter), organization, page)
             .expect("a statement")
             .fetch_all(conn)
             .await
@@ -158,19 +160,24 @@ impl<F: Listed + InputType> List for Of<F> {
         filter: &Value,
         organization: Uuid,
         page: &Page,
-    ) -> Value {
+        probing: bool,
+    ) -> Option<Value> {
         let head = "EXPLAIN (ANALYZE, FORMAT JSON) ";
-        let statement =
-            statement(head, parse::<F>(filter), organization, page).expect("a statement");
+        let statement = if probing {
+            probe(head, parse::<F>(filter), organization, page).expect("a statement")?
+        } else {
+            statement(head, parse::<F>(filter), organization, page).expect("a statement")
+        };
         let mut sql = statement.sql;
         if statement.planned_per_call {
             // Planned for its values, as `EXPLAIN` plans it.
-            return sql
-                .build_query_scalar()
-                .persistent(false)
-                .fetch_one(conn)
-                .await
-                .expect("a plan");
+            return Some(
+                sql.build_query_scalar()
+                    .persistent(false)
+                    .fetch_one(conn)
+                    .await
+                    .expect("a plan"),
+            );
         }
         let text = sql.sql()[head.len()..].to_owned();
         let mut query = sql.build();
@@ -209,7 +216,7 @@ impl<F: Listed + InputType> List for Of<F> {
         conn.execute("DEALLOCATE plan_check; SET plan_cache_mode = auto")
             .await
             .expect("deallocate");
-        plan
+        Some(plan)
     }
 }
 
@@ -447,7 +454,7 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
     let (from, to) = pick.month("calendar_events", "starts_at").await;
     add(&CALENDAR, json!({"from": from, "to": to}));
     let source = pick.common("calendar_events", "source_type").await;
-    add(&CALENDAR, json!({"sourceType": source}));
+    add(&CALENDAR, json!({"sourceType": enum_value(&source)}));
     let entity = pick.common("calendar_events", "entity_id").await;
     add(&CALENDAR, json!({"entityId": entity}));
 
@@ -470,7 +477,10 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
         ("status", "status"),
         ("entityId", "entity_id"),
     ] {
-        let value = pick.common("document_registry", column).await;
+        let mut value = pick.common("document_registry", column).await;
+        if key == "documentType" {
+            value = enum_value(&value);
+        }
         add(&DOCUMENTS, json!({ key: value }));
     }
     let day = pick
@@ -499,7 +509,7 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
     let name = pick.common("people_directory", "name").await;
     add(&PEOPLE, json!({"search": prefix(&name)}));
     let person_type = pick.common("people_directory", "person_type").await;
-    add(&PEOPLE, json!({"personType": person_type}));
+    add(&PEOPLE, json!({"personType": enum_value(&person_type)}));
 
     add(&ASSIGNMENTS, json!({}));
     let user = pick.common("assignments", "user_id").await;
@@ -511,7 +521,10 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
 
     add(&LOCATIONS, json!({}));
     let location_type = pick.common("location_registry", "location_type").await;
-    add(&LOCATIONS, json!({"locationType": location_type}));
+    add(
+        &LOCATIONS,
+        json!({"locationType": enum_value(&location_type)}),
+    );
     let name = pick.common("location_registry", "name").await;
     add(&LOCATIONS, json!({"search": prefix(&name)}));
     let (latitude, longitude): (f64, f64) = sqlx::query_as(
@@ -540,7 +553,10 @@ pub async fn cases(pool: &PgPool, organization: Uuid) -> Vec<Case> {
         ("status", "status"),
         ("locationId", "location_id"),
     ] {
-        let value = pick.common("inventory_registry", column).await;
+        let mut value = pick.common("inventory_registry", column).await;
+        if key != "locationId" {
+            value = enum_value(&value);
+        }
         add(&INVENTORY, json!({ key: value }));
     }
     let when = pick

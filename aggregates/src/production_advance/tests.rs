@@ -128,7 +128,7 @@ fn create_twice_and_blank_code_are_refused() {
     Fx::with(member())
         .given_no_previous_events()
         .when(command)
-        .then_expect_error(DomainError::invalid("code must not be empty"));
+        .then_expect_error(DomainError::field("code", "`code` must not be empty"));
 }
 
 #[test]

@@ -362,7 +362,7 @@ async fn a_mutation_then_a_query_at_its_position_reads_the_write() {
         )
         .await;
     let node = &response["data"]["activityFeed"]["edges"][0]["node"];
-    assert_eq!(node["activityType"], "created", "{response}");
+    assert_eq!(node["activityType"], "CREATED", "{response}");
     assert_eq!(node["actorId"], json!(org.member));
     assert_eq!(node["metadata"]["command"], "CreateTask");
 
@@ -528,15 +528,15 @@ async fn every_table_has_its_connection_with_its_filters() {
         .unwrap()
     };
     let queries = [
-        ("calendarEvents", "{ calendarEvents(filter: {from: \"2020-01-01T00:00:00Z\", sourceType: \"event\"}) { edges { node { sourceType } } } }", "sourceType", "event"),
+        ("calendarEvents", "{ calendarEvents(filter: {from: \"2020-01-01T00:00:00Z\", sourceType: EVENT}) { edges { node { sourceType } } } }", "sourceType", "EVENT"),
         ("activityFeed", "{ activityFeed(filter: {entityType: INVOICE}) { edges { node { entityType } } } }", "entityType", "INVOICE"),
         ("documents", "{ documents(filter: {expiringBefore: \"2100-01-01\"}) { edges { node { expiresOn } } } }", "", ""),
         ("ledger", "{ ledger(filter: {direction: RECEIVABLE}) { edges { node { direction } } } }", "direction", "RECEIVABLE"),
-        ("people", "{ people(filter: {personType: \"internal\"}) { edges { node { personType } } } }", "personType", "internal"),
+        ("people", "{ people(filter: {personType: INTERNAL}) { edges { node { personType } } } }", "personType", "INTERNAL"),
         ("assignments", "{ assignments(filter: {status: \"confirmed\"}) { edges { node { status } } } }", "status", "confirmed"),
-        ("locations", "{ locations(filter: {locationType: \"venue\"}) { edges { node { locationType } } } }", "locationType", "venue"),
+        ("locations", "{ locations(filter: {locationType: VENUE}) { edges { node { locationType } } } }", "locationType", "VENUE"),
         ("statuses", "{ statuses(filter: {category: COMPLETED}) { edges { node { statusCategory } } } }", "statusCategory", "COMPLETED"),
-        ("inventory", "{ inventory(filter: {itemType: \"equipment\"}) { edges { node { itemType } } } }", "itemType", "equipment"),
+        ("inventory", "{ inventory(filter: {itemType: EQUIPMENT}) { edges { node { itemType } } } }", "itemType", "EQUIPMENT"),
     ];
     for (field, query, column, value) in queries {
         let (status, response) = api.query(owner, organization, query, json!({})).await;

@@ -41,7 +41,7 @@ async fn inputs_out_of_range_or_with_nul_are_bad_user_input() {
         ("search with NUL", "query($q: String!) { search(text: $q) { title } }", json!({"q": "gala\u{0}"})),
         ("search with NUL, written in", "{ search(text: \"gala\\u0000\") { title } }", json!({})),
         ("people filter with NUL", "query($q: String) { people(filter: {search: $q}) { edges { cursor } } }", json!({"q": "Car\u{0}ol"})),
-        ("calendar source type with NUL", "query($q: String) { calendarEvents(filter: {sourceType: $q}) { edges { cursor } } }", json!({"q": "task\u{0}"})),
+        ("document status with NUL", "query($q: String) { documents(filter: {status: $q}) { edges { cursor } } }", json!({"q": "active\u{0}"})),
         ("command text with NUL", "mutation($id: UUID!, $input: CreateTaskInput!) { createTask(id: $id, input: $input) { id } }", json!({"id": Uuid::new_v4(), "input": {"title": "Rig\u{0}"}})),
         ("latitude off the globe", "{ locations(filter: {within: {latitude: 200, longitude: 0, kilometres: 5}}) { edges { cursor } } }", json!({})),
         ("longitude off the globe", "{ locations(filter: {within: {latitude: 0, longitude: -181, kilometres: 5}}) { edges { cursor } } }", json!({})),

@@ -639,3 +639,63 @@ async fn each_caller_lists_only_the_entities_they_may_see() {
         }
     }
 }
+
+#[tokio::test]
+async fn words_many_or_few_rows_have_give_the_same_pages() {
+    // Words most of a list's rows have are looked for among its first
+    // pages, rare ones through the word index (`connection::probe`): both
+    // ways must give the same rows, in the same pages.
+    let db = TestDb::new().await;
+    let org = Org::create(&db.bus(), "Words").await;
+    let engine = Engine::new(db.pool.clone());
+    catch_up_all(&db, &engine).await;
+    let api = Api::new(&db);
+    let mut made = Vec::new();
+    for n in 0..60 {
+        // Every tenth is rare; all are tasks; a few are rigging.
+        let title = match n {
+            n if n % 10 == 3 => format!("Rare sighting {n}"),
+            n if n % 7 == 0 => format!("Task rigging {n}"),
+            n => format!("Task number {n}"),
+        };
+        made.push((task(&api, &org, org.owner, &title, json!({})).await, title));
+    }
+    catch_up_all(&db, &engine).await;
+    // Newest first.
+    made.reverse();
+    let expected = |word: &str| -> Vec<Uuid> {
+        made.iter()
+            .filter(|(_, title)| {
+                title
+                    .split_whitespace()
+                    .any(|w| w.to_lowercase().starts_with(word))
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    for word in ["task", "rar", "rig", "numb", "sight", "nothing"] {
+        for size in [1, 3, 10] {
+            for backward in [false, true] {
+                let (mut ids, _) = page_through(
+                    &api,
+                    &org,
+                    org.owner,
+                    "tasks",
+                    json!({"search": word}),
+                    size,
+                    backward,
+                    |_| async {},
+                )
+                .await;
+                if backward {
+                    ids.reverse();
+                }
+                assert_eq!(
+                    ids,
+                    expected(word),
+                    "`{word}`, {size} a page, backward: {backward}"
+                );
+            }
+        }
+    }
+}
