@@ -41,10 +41,13 @@ impl Address {
         require_text(&self.line1, "line1")?;
         require_text(&self.city, "city")?;
         if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(DomainError::invalid(format!(
-                "country `{}` is not a two-letter ISO 3166 code",
-                self.country
-            )));
+            return Err(DomainError::field(
+                "country",
+                format!(
+                    "country `{}` is not a two-letter ISO 3166 code",
+                    self.country
+                ),
+            ));
         }
         Ok(())
     }
@@ -72,10 +75,14 @@ impl Coordinates {
     /// Refuses coordinates outside the globe.
     pub fn validate(&self) -> Result<(), DomainError> {
         if !(-90.0..=90.0).contains(&self.latitude) {
-            return Err(DomainError::invalid("latitude must be between -90 and 90"));
+            return Err(DomainError::field(
+                "latitude",
+                "latitude must be between -90 and 90",
+            ));
         }
         if !(-180.0..=180.0).contains(&self.longitude) {
-            return Err(DomainError::invalid(
+            return Err(DomainError::field(
+                "longitude",
                 "longitude must be between -180 and 180",
             ));
         }

@@ -358,10 +358,13 @@ impl Asset {
             }
             require_text(&name, "name")?;
             if quantity < 0 {
-                return Err(DomainError::invalid("quantity must not be negative"));
+                return Err(DomainError::field(
+                    "quantity",
+                    "quantity must not be negative",
+                ));
             }
             if value < 0 {
-                return Err(DomainError::invalid("value must not be negative"));
+                return Err(DomainError::field("value", "value must not be negative"));
             }
             return Ok(vec![E::AssetRegistered {
                 asset_id: ctx.aggregate_id,
@@ -390,7 +393,7 @@ impl Asset {
                     require_text(name, "name")?;
                 }
                 if value.is_some_and(|v| v < 0) {
-                    return Err(DomainError::invalid("value must not be negative"));
+                    return Err(DomainError::field("value", "value must not be negative"));
                 }
                 let tag = tag.map(|t| {
                     if t.trim().is_empty() {
@@ -425,7 +428,10 @@ impl Asset {
                 }
                 self.refuse_status("consume", &[S::Retired])?;
                 if quantity <= 0 {
-                    return Err(DomainError::invalid("quantity must be at least 1"));
+                    return Err(DomainError::field(
+                        "quantity",
+                        "quantity must be at least 1",
+                    ));
                 }
                 if quantity > self.quantity {
                     return Err(DomainError::rule(format!(
@@ -441,7 +447,10 @@ impl Asset {
             C::RestockAsset { quantity } => {
                 self.refuse_status("restock", &[S::Retired])?;
                 if quantity <= 0 {
-                    return Err(DomainError::invalid("quantity must be at least 1"));
+                    return Err(DomainError::field(
+                        "quantity",
+                        "quantity must be at least 1",
+                    ));
                 }
                 let remaining = self
                     .quantity
@@ -664,11 +673,14 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(register_command(AssetKind::Asset, -1, 1))
-            .then_expect_error(DomainError::invalid("quantity must not be negative"));
+            .then_expect_error(DomainError::field(
+                "quantity",
+                "quantity must not be negative",
+            ));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(register_command(AssetKind::Asset, 1, -1))
-            .then_expect_error(DomainError::invalid("value must not be negative"));
+            .then_expect_error(DomainError::field("value", "value must not be negative"));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::RegisterAsset {
@@ -733,7 +745,7 @@ mod tests {
                 tag: None,
                 value: Some(-5),
             })
-            .then_expect_error(DomainError::invalid("value must not be negative"));
+            .then_expect_error(DomainError::field("value", "value must not be negative"));
         let mut asset = Asset::default();
         asset.apply(registered(AssetKind::Equipment, 1));
         asset.apply(E::AssetUpdated {
@@ -843,7 +855,10 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(tape.clone())
             .when(C::ConsumeAsset { quantity: 0 })
-            .then_expect_error(DomainError::invalid("quantity must be at least 1"));
+            .then_expect_error(DomainError::field(
+                "quantity",
+                "quantity must be at least 1",
+            ));
         Fx::with(ctx(Role::Member))
             .given(equipment(&[]))
             .when(C::ConsumeAsset { quantity: 1 })
@@ -868,7 +883,10 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![registered(AssetKind::Consumable, 10)])
             .when(C::RestockAsset { quantity: -1 })
-            .then_expect_error(DomainError::invalid("quantity must be at least 1"));
+            .then_expect_error(DomainError::field(
+                "quantity",
+                "quantity must be at least 1",
+            ));
         Fx::with(ctx(Role::Member))
             .given(vec![registered(AssetKind::Consumable, i64::MAX)])
             .when(C::RestockAsset { quantity: 1 })

@@ -157,9 +157,10 @@ domain_event!(CommentEvent);
 fn validate_body(body: &str) -> Result<(), DomainError> {
     require_text(body, "body")?;
     if body.chars().count() > MAX_BODY_CHARS {
-        return Err(DomainError::invalid(format!(
-            "comment body must be at most {MAX_BODY_CHARS} characters"
-        )));
+        return Err(DomainError::field(
+            "body",
+            format!("comment body must be at most {MAX_BODY_CHARS} characters"),
+        ));
     }
     Ok(())
 }

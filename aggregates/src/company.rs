@@ -50,7 +50,9 @@ impl Office {
     pub fn validate(&self) -> Result<(), DomainError> {
         self.address.validate().map_err(|e| e.within("address"))?;
         if let Some(coordinates) = &self.coordinates {
-            coordinates.validate()?;
+            coordinates
+                .validate()
+                .map_err(|e| e.within("coordinates"))?;
         }
         Ok(())
     }
@@ -484,7 +486,10 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(register_command(None, Some(bad)))
-            .then_expect_error(DomainError::invalid("latitude must be between -90 and 90"));
+            .then_expect_error(DomainError::field(
+                "office.coordinates.latitude",
+                "latitude must be between -90 and 90",
+            ));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::RegisterCompany {

@@ -207,9 +207,10 @@ pub(crate) fn validate_email(email: &str) -> Result<(), DomainError> {
     if valid {
         Ok(())
     } else {
-        Err(DomainError::invalid(format!(
-            "`{email}` is not an email address"
-        )))
+        Err(DomainError::field(
+            "email",
+            format!("`{email}` is not an email address"),
+        ))
     }
 }
 

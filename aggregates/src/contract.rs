@@ -63,11 +63,15 @@ impl ContractTerms {
     fn validate(&self) -> Result<(), DomainError> {
         require_text(&self.title, "title")?;
         if self.value < 0 {
-            return Err(DomainError::invalid("contract value must not be negative"));
+            return Err(DomainError::field(
+                "value",
+                "contract value must not be negative",
+            ));
         }
         if let (Some(start), Some(end)) = (self.starts_on, self.expires_on) {
             if end < start {
-                return Err(DomainError::invalid(
+                return Err(DomainError::field(
+                    "expires_on",
                     "a contract cannot expire before it starts",
                 ));
             }
@@ -520,7 +524,8 @@ mod tests {
                 terms: bad,
                 visibility: Visibility::Organization,
             })
-            .then_expect_error(DomainError::invalid(
+            .then_expect_error(DomainError::field(
+                "terms.expires_on",
                 "a contract cannot expire before it starts",
             ));
         Fx::with(ctx(Role::Member))

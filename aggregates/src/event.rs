@@ -237,7 +237,10 @@ domain_event!(EventEvent);
 /// Refuses a period that does not end after it starts.
 fn validate_period(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<(), DomainError> {
     if starts_at >= ends_at {
-        return Err(DomainError::invalid("an event must end after it starts"));
+        return Err(DomainError::field(
+            "ends_at",
+            "an event must end after it starts",
+        ));
     }
     Ok(())
 }
@@ -495,7 +498,10 @@ mod tests {
                 venue_id: None,
                 visibility: Visibility::Organization,
             })
-            .then_expect_error(DomainError::invalid("an event must end after it starts"));
+            .then_expect_error(DomainError::field(
+                "ends_at",
+                "an event must end after it starts",
+            ));
     }
 
     #[test]
@@ -535,7 +541,10 @@ mod tests {
                 starts_at: at(13, 23),
                 ends_at: at(13, 19),
             })
-            .then_expect_error(DomainError::invalid("an event must end after it starts"));
+            .then_expect_error(DomainError::field(
+                "ends_at",
+                "an event must end after it starts",
+            ));
         Fx::with(ctx(Role::Member))
             .given(through(EventStatus::Live))
             .when(reschedule())

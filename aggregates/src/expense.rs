@@ -268,7 +268,7 @@ domain_event!(ExpenseEvent);
 
 fn require_positive(amount: i64) -> Result<(), DomainError> {
     if amount <= 0 {
-        Err(DomainError::invalid("amount must be positive"))
+        Err(DomainError::field("amount", "amount must be positive"))
     } else {
         Ok(())
     }
@@ -595,7 +595,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(record(0))
-            .then_expect_error(DomainError::invalid("amount must be positive"));
+            .then_expect_error(DomainError::field("amount", "amount must be positive"));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::RecordExpense {
@@ -734,7 +734,7 @@ mod tests {
         Fx::with(ctx(Role::Member))
             .given(vec![recorded()])
             .when(revise_amount(-5))
-            .then_expect_error(DomainError::invalid("amount must be positive"));
+            .then_expect_error(DomainError::field("amount", "amount must be positive"));
         Fx::with(ctx(Role::Member))
             .given(vec![recorded()])
             .when(C::ReviseExpense {

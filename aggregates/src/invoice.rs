@@ -395,10 +395,16 @@ impl Invoice {
                 }
                 require_text(&description, "description")?;
                 if quantity <= 0 {
-                    return Err(DomainError::invalid("quantity must be at least 1"));
+                    return Err(DomainError::field(
+                        "quantity",
+                        "quantity must be at least 1",
+                    ));
                 }
                 if unit_price < 0 {
-                    return Err(DomainError::invalid("unit price must not be negative"));
+                    return Err(DomainError::field(
+                        "unit_price",
+                        "unit price must not be negative",
+                    ));
                 }
                 line_total(quantity, unit_price)?;
                 Ok(vec![E::InvoiceLineAdded(InvoiceLine {
@@ -425,7 +431,8 @@ impl Invoice {
                     &[S::Draft, S::Issued, S::PartiallyPaid],
                 )?;
                 if self.issued_on.is_some_and(|issued| due_on < issued) {
-                    return Err(DomainError::invalid(
+                    return Err(DomainError::field(
+                        "due_on",
                         "due date must not be before the issue date",
                     ));
                 }
@@ -440,7 +447,8 @@ impl Invoice {
                     ));
                 }
                 if self.due_on.is_some_and(|due| due < issued_on) {
-                    return Err(DomainError::invalid(
+                    return Err(DomainError::field(
+                        "issued_on",
                         "due date must not be before the issue date",
                     ));
                 }
@@ -465,7 +473,7 @@ impl Invoice {
                     )));
                 }
                 if amount <= 0 {
-                    return Err(DomainError::invalid("a payment must be positive"));
+                    return Err(DomainError::field("amount", "a payment must be positive"));
                 }
                 require_text(&method, "method")?;
                 let balance = self.balance()?;
@@ -707,7 +715,10 @@ mod tests {
                 quantity: 0,
                 unit_price: 1,
             })
-            .then_expect_error(DomainError::invalid("quantity must be at least 1"));
+            .then_expect_error(DomainError::field(
+                "quantity",
+                "quantity must be at least 1",
+            ));
         Fx::with(ctx(Role::Member))
             .given(issued())
             .when(C::AddInvoiceLine {
@@ -769,7 +780,7 @@ mod tests {
         Fx::with(finance())
             .given(given)
             .when(pay(3, 0))
-            .then_expect_error(DomainError::invalid("a payment must be positive"));
+            .then_expect_error(DomainError::field("amount", "a payment must be positive"));
     }
 
     #[test]

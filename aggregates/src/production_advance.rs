@@ -694,10 +694,13 @@ impl ProductionAdvance {
                 require_status(ENTITY, self.status, "confirm quantities of", &open)?;
                 let item = self.item(item_id)?;
                 if !(0..=item.quantity_required).contains(&quantity_confirmed) {
-                    return Err(DomainError::invalid(format!(
-                        "confirmed quantity must be between 0 and {}",
-                        item.quantity_required
-                    )));
+                    return Err(DomainError::field(
+                        "quantity_confirmed",
+                        format!(
+                            "confirmed quantity must be between 0 and {}",
+                            item.quantity_required
+                        ),
+                    ));
                 }
                 Ok(vec![E::ItemQuantityConfirmed {
                     item_id,
@@ -740,7 +743,10 @@ impl ProductionAdvance {
                 require_status(ENTITY, self.status, "record fulfillment of", &[S::Approved])?;
                 self.item(item_id)?;
                 if percentage > 100 {
-                    return Err(DomainError::invalid("percentage must be between 0 and 100"));
+                    return Err(DomainError::field(
+                        "percentage",
+                        "percentage must be between 0 and 100",
+                    ));
                 }
                 Ok(vec![E::FulfillmentRecorded {
                     item_id,
@@ -809,9 +815,10 @@ impl ProductionAdvance {
                 )?;
                 for (name, rating) in [("quality", quality), ("communication", communication)] {
                     if !(1..=5).contains(&rating) {
-                        return Err(DomainError::invalid(format!(
-                            "{name} rating must be between 1 and 5"
-                        )));
+                        return Err(DomainError::field(
+                            name,
+                            format!("{name} rating must be between 1 and 5"),
+                        ));
                     }
                 }
                 let supplies = match item_id {

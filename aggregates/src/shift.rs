@@ -189,7 +189,10 @@ domain_event!(ShiftEvent);
 /// Refuses a period that does not end after it starts.
 fn validate_period(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<(), DomainError> {
     if starts_at >= ends_at {
-        return Err(DomainError::invalid("a shift must end after it starts"));
+        return Err(DomainError::field(
+            "ends_at",
+            "a shift must end after it starts",
+        ));
     }
     Ok(())
 }
@@ -427,7 +430,10 @@ mod tests {
                 ends_at: at(12, 14),
                 visibility: Visibility::Organization,
             })
-            .then_expect_error(DomainError::invalid("a shift must end after it starts"));
+            .then_expect_error(DomainError::field(
+                "ends_at",
+                "a shift must end after it starts",
+            ));
     }
 
     #[test]
@@ -447,7 +453,10 @@ mod tests {
                 starts_at: at(12, 12),
                 ends_at: at(12, 12),
             })
-            .then_expect_error(DomainError::invalid("a shift must end after it starts"));
+            .then_expect_error(DomainError::field(
+                "ends_at",
+                "a shift must end after it starts",
+            ));
         Fx::with(ctx(Role::Member))
             .given(cancelled())
             .when(reschedule())

@@ -61,9 +61,10 @@ impl VenueContact {
         require_text(&self.name, "name")?;
         if let Some(email) = &self.email {
             if !email.contains('@') {
-                return Err(DomainError::invalid(format!(
-                    "contact email `{email}` is not an email address"
-                )));
+                return Err(DomainError::field(
+                    "email",
+                    format!("contact email `{email}` is not an email address"),
+                ));
             }
         }
         Ok(())
@@ -361,14 +362,19 @@ fn validate_location(
 ) -> Result<(), DomainError> {
     address.validate().map_err(|e| e.within("address"))?;
     if let Some(coordinates) = coordinates {
-        coordinates.validate()?;
+        coordinates
+            .validate()
+            .map_err(|e| e.within("coordinates"))?;
     }
     Ok(())
 }
 
 fn validate_capacity(capacity: Option<i64>) -> Result<(), DomainError> {
     if capacity.is_some_and(|c| c < 0) {
-        return Err(DomainError::invalid("capacity must not be negative"));
+        return Err(DomainError::field(
+            "capacity",
+            "capacity must not be negative",
+        ));
     }
     Ok(())
 }
@@ -567,7 +573,10 @@ mod tests {
                 contact: contact.clone(),
                 visibility,
             })
-            .then_expect_error(DomainError::invalid("capacity must not be negative"));
+            .then_expect_error(DomainError::field(
+                "capacity",
+                "capacity must not be negative",
+            ));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::RegisterVenue {
@@ -597,7 +606,10 @@ mod tests {
                 contact: contact.clone(),
                 visibility,
             })
-            .then_expect_error(DomainError::invalid("latitude must be between -90 and 90"));
+            .then_expect_error(DomainError::field(
+                "coordinates.latitude",
+                "latitude must be between -90 and 90",
+            ));
         Fx::with(ctx(Role::Member))
             .given_no_previous_events()
             .when(C::RegisterVenue {
@@ -699,7 +711,10 @@ mod tests {
                 capacity: Some(-5),
                 contact: None,
             })
-            .then_expect_error(DomainError::invalid("capacity must not be negative"));
+            .then_expect_error(DomainError::field(
+                "capacity",
+                "capacity must not be negative",
+            ));
         Fx::with(ctx(Role::Member))
             .given(vec![registered()])
             .when(C::UpdateVenue {
@@ -765,7 +780,8 @@ mod tests {
                     longitude: 181.0,
                 }),
             })
-            .then_expect_error(DomainError::invalid(
+            .then_expect_error(DomainError::field(
+                "coordinates.longitude",
                 "longitude must be between -180 and 180",
             ));
     }

@@ -9,7 +9,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::resolver_utils::ContainerType;
 use async_graphql::{Context, ErrorExtensions, Object, OutputType};
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -129,6 +129,16 @@ impl Statement {
             .fetch_all(conn)
             .await
     }
+
+    /// Runs it on `conn` as [`Statement::fetch_all`] does, giving the rows
+    /// undecoded.
+    async fn fetch_rows(&mut self, conn: &mut PgConnection) -> Result<Vec<PgRow>, sqlx::Error> {
+        self.sql
+            .build()
+            .persistent(!self.planned_per_call)
+            .fetch_all(conn)
+            .await
+    }
 }
 
 /// The statement for one `page` of `filter`'s list in `organization`, after
@@ -160,9 +170,13 @@ pub fn statement<F: Listed>(
 /// [`statement`]. Words most rows have (the three letters every invoice
 /// number starts with) fill a page at once there, where `search_matches`
 /// gathers each row that has them, all of an organization's, before the
-/// page keeps a few. Its page is the page only if it is full: with fewer
-/// rows, the words are rarer than the look reached, and `search_matches`,
-/// whose index finds rare words at once, must look further.
+/// page keeps a few. Each row looked at is tested as the word index finds
+/// it (`migrations/0023_search_prefix_query.sql`); its rows are those that
+/// matched (`matched`), and the last row looked at, matched or not, if the
+/// look reached the end of those pages (`looked_at`). Its page is the page
+/// if it is full, or if the look ended with the list: otherwise the words
+/// are rarer than the look reached, and `search_matches`, whose index finds
+/// rare words at once, must look further.
 pub fn probe<F: Listed>(
     head: &str,
     mut filter: F,
@@ -176,23 +190,29 @@ pub fn probe<F: Listed>(
         first: page.first.saturating_mul(PROBED_PAGES),
         ..*page
     };
+    let direction = direction::<F>(page);
     let select = format!(
-        "{head}SELECT * FROM (SELECT {}, organization_id AS searched_in, {} AS searched",
+        "{head}SELECT * FROM (SELECT {}, {} AS searched, \
+         row_number() OVER (ORDER BY {column} {direction}, id {direction}) AS looked_at",
         F::COLUMNS,
-        F::SEARCHED
+        F::SEARCHED,
+        column = F::ORDER.column,
     );
     let Statement {
         mut sql,
         planned_per_call,
     } = matching(&select, filter, organization)?;
     push_page::<F>(&mut sql, &looked_at);
-    // The test `search_matches` makes through its index, made here on
-    // each row looked at; the words are made a query once.
-    sql.push(") probed WHERE search_words(searched_in, searched) @@ (SELECT search_word_prefixes(")
-        .push_bind(organization)
-        .push(", ")
-        .push_bind(words)
-        .push("))");
+    // The words are made a query once.
+    sql.push(
+        ") probed CROSS JOIN LATERAL (SELECT to_tsvector('simple', searched) @@ \
+         (SELECT search_prefix_query('', ",
+    )
+    .push_bind(words)
+    .push(format!(
+        ")) AS matched) tested WHERE matched OR looked_at = {}",
+        looked_at.limit()
+    ));
     push_order::<F>(&mut sql, page);
     Ok(Some(Statement {
         sql,
@@ -201,11 +221,12 @@ pub fn probe<F: Listed>(
 }
 
 /// What a page of a list runs: its [`probe`], if it has one, then, unless
-/// that filled the page, its [`statement`].
+/// that gave the page, its [`statement`].
 pub struct PageStatements {
     probe: Option<Statement>,
     statement: Statement,
     limit: usize,
+    looked_at: i64,
 }
 
 impl PageStatements {
@@ -215,6 +236,7 @@ impl PageStatements {
             probe: probe("", filter.clone(), organization, page)?,
             statement: statement("", filter, organization, page)?,
             limit: page.limit() as usize,
+            looked_at: page.first.saturating_mul(PROBED_PAGES) as i64 + 1,
         })
     }
 
@@ -224,9 +246,19 @@ impl PageStatements {
         T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         if let Some(probe) = &mut self.probe {
-            let rows = probe.fetch_all(&mut *conn).await?;
-            if rows.len() == self.limit {
-                return Ok(rows);
+            let rows = probe.fetch_rows(&mut *conn).await?;
+            let mut matched = Vec::with_capacity(rows.len());
+            let mut ended_with_list = true;
+            for row in &rows {
+                if row.try_get::<i64, _>("looked_at")? == self.looked_at {
+                    ended_with_list = false;
+                }
+                if row.try_get::<bool, _>("matched")? {
+                    matched.push(T::from_row(row)?);
+                }
+            }
+            if matched.len() == self.limit || ended_with_list {
+                return Ok(matched);
             }
         }
         self.statement.fetch_all(conn).await
@@ -260,13 +292,19 @@ fn push_page<F: Listed>(sql: &mut QueryBuilder<'static, Postgres>, page: &Page) 
     push_order::<F>(sql, page);
 }
 
+/// The way `page` reads `F`'s list: the list's order, or, backward, the
+/// other way round.
+fn direction<F: Listed>(page: &Page) -> &'static str {
+    match (page.backward, F::ORDER.descending) {
+        (false, true) | (true, false) => "DESC",
+        (false, false) | (true, true) => "ASC",
+    }
+}
+
 /// Adds the order `page` reads `F`'s list in, and its size.
 fn push_order<F: Listed>(sql: &mut QueryBuilder<'static, Postgres>, page: &Page) {
     let order = F::ORDER;
-    let direction = match (page.backward, order.descending) {
-        (false, true) | (true, false) => "DESC",
-        (false, false) | (true, true) => "ASC",
-    };
+    let direction = direction::<F>(page);
     sql.push(format!(
         " ORDER BY {column} {direction}, id {direction} LIMIT {limit}",
         column = order.column,

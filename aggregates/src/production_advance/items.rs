@@ -175,10 +175,16 @@ impl AdvanceItem {
 /// Refuses a non-positive quantity or a negative unit cost.
 pub(super) fn validate_cost(quantity_required: i64, unit_cost: i64) -> Result<(), DomainError> {
     if quantity_required <= 0 {
-        return Err(DomainError::invalid("quantity must be at least 1"));
+        return Err(DomainError::field(
+            "quantity_required",
+            "quantity must be at least 1",
+        ));
     }
     if unit_cost < 0 {
-        return Err(DomainError::invalid("unit cost must not be negative"));
+        return Err(DomainError::field(
+            "unit_cost",
+            "unit cost must not be negative",
+        ));
     }
     line_total(quantity_required, unit_cost).map(|_| ())
 }

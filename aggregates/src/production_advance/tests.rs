@@ -169,11 +169,17 @@ fn add_item_refuses_bad_values() {
     Fx::with(member())
         .given(given.clone())
         .when(add(LIGHTS, 0, 10, &[]))
-        .then_expect_error(DomainError::invalid("quantity must be at least 1"));
+        .then_expect_error(DomainError::field(
+            "quantity_required",
+            "quantity must be at least 1",
+        ));
     Fx::with(member())
         .given(given.clone())
         .when(add(LIGHTS, 1, -1, &[]))
-        .then_expect_error(DomainError::invalid("unit cost must not be negative"));
+        .then_expect_error(DomainError::field(
+            "unit_cost",
+            "unit cost must not be negative",
+        ));
     Fx::with(member())
         .given(given.clone())
         .when(add(STAGE, 1, 1, &[]))
@@ -337,7 +343,8 @@ fn reschedule_and_confirm_quantity() {
             item_id: STAGE,
             quantity_confirmed: 3,
         })
-        .then_expect_error(DomainError::invalid(
+        .then_expect_error(DomainError::field(
+            "quantity_confirmed",
             "confirmed quantity must be between 0 and 2",
         ));
 }
@@ -542,7 +549,10 @@ fn fulfillment_percentage_is_bounded() {
             stage: FulfillmentStage::Shipped,
             percentage: 101,
         })
-        .then_expect_error(DomainError::invalid("percentage must be between 0 and 100"));
+        .then_expect_error(DomainError::field(
+            "percentage",
+            "percentage must be between 0 and 100",
+        ));
 }
 
 fn rate(vendor_id: Uuid, quality: u8) -> C {
@@ -576,7 +586,8 @@ fn vendor_ratings() {
         Fx::with(member())
             .given(approved())
             .when(rate(VENDOR, quality))
-            .then_expect_error(DomainError::invalid(
+            .then_expect_error(DomainError::field(
+                "quality",
                 "quality rating must be between 1 and 5",
             ));
     }
