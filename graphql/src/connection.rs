@@ -203,14 +203,15 @@ pub fn probe<F: Listed>(
         planned_per_call,
     } = matching(&select, filter, organization)?;
     push_page::<F>(&mut sql, &looked_at);
-    // The words are made a query once.
+    // The words are made a query once. Text with no word in it makes no
+    // query (NULL), and matches nothing, as in `search_matches`.
     sql.push(
-        ") probed CROSS JOIN LATERAL (SELECT to_tsvector('simple', searched) @@ \
+        ") probed CROSS JOIN LATERAL (SELECT coalesce(to_tsvector('simple', searched) @@ \
          (SELECT search_prefix_query('', ",
     )
     .push_bind(words)
     .push(format!(
-        ")) AS matched) tested WHERE matched OR looked_at = {}",
+        ")), false) AS matched) tested WHERE matched OR looked_at = {}",
         looked_at.limit()
     ));
     push_order::<F>(&mut sql, page);

@@ -89,10 +89,7 @@ pub async fn remove_rows(
 
 /// The name serde gives a unit enum value (`in_progress`), for text columns.
 pub fn name_of(value: impl serde::Serialize) -> Option<String> {
-    match serde_json::to_value(value).ok()? {
-        serde_json::Value::String(name) => Some(name),
-        _ => None,
-    }
+    foldline_aggregates::stored_name::name_of(&value).ok()
 }
 
 #[cfg(test)]
