@@ -438,12 +438,17 @@ async fn error_of(socket: &mut Socket, id: &str) -> Value {
 
 /// A member downgraded to guest sees what a guest sees on the socket they
 /// had open; removed, they are refused, and their open subscription ends,
-/// each within a second of the change being committed.
+/// each as soon as the change is announced: well before the periodic
+/// membership check would have caught it. (How soon is a latency, which
+/// depends on the machine's load; the bound only tells the announcement
+/// from the periodic check.)
 #[tokio::test]
-async fn downgrade_and_removal_take_effect_on_an_open_socket_within_a_second() {
+async fn downgrade_and_removal_take_effect_on_an_open_socket_when_announced() {
     use foldline_aggregates::organization::{Organization, OrganizationCommand};
     use foldline_aggregates::Role;
+    use foldline_graphql::subscription::MEMBERSHIP_CHECK_INTERVAL;
     use std::time::Instant;
+    let announced = MEMBERSHIP_CHECK_INTERVAL / 6;
     let db = TestDb::new().await;
     let org = Org::create(&db.bus(), "Revoked").await;
     catch_up_all(&db, &Engine::new(db.pool.clone())).await;
@@ -485,7 +490,7 @@ async fn downgrade_and_removal_take_effect_on_an_open_socket_within_a_second() {
     let changed = Instant::now();
     while sees_task(&list_on(&mut socket, &mut n, list).await) {
         assert!(
-            changed.elapsed() < Duration::from_secs(1),
+            changed.elapsed() < announced,
             "still a member's view"
         );
     }
@@ -503,7 +508,7 @@ async fn downgrade_and_removal_take_effect_on_an_open_socket_within_a_second() {
     let removed = Instant::now();
     let refused = error_of(&mut socket, "1").await;
     assert!(
-        removed.elapsed() < Duration::from_secs(1),
+        removed.elapsed() < announced,
         "{:?}",
         removed.elapsed()
     );
@@ -517,7 +522,7 @@ async fn downgrade_and_removal_take_effect_on_an_open_socket_within_a_second() {
             break;
         }
         assert!(
-            removed.elapsed() < Duration::from_secs(1),
+            removed.elapsed() < announced,
             "still served: {message}"
         );
     }
