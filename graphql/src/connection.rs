@@ -172,8 +172,8 @@ pub fn statement<F: Listed>(
 /// gathers each row that has them, all of an organization's, before the
 /// page keeps a few. Each row looked at is tested as the word index finds
 /// it (`migrations/0023_search_prefix_query.sql`); its rows are those that
-/// matched (`matched`), and the last row looked at, if the look reached the
-/// end of those pages (`looked_at`; unmatched, it has only that). Its page is the page
+/// matched (`matched`), and the last row looked at, matched or not, if the
+/// look reached the end of those pages (`looked_at`). Its page is the page
 /// if it is full, or if the look ended with the list: otherwise the words
 /// are rarer than the look reached, and `search_matches`, whose index finds
 /// rare words at once, must look further.
@@ -191,17 +191,11 @@ pub fn probe<F: Listed>(
         ..*page
     };
     let direction = direction::<F>(page);
-    // The look reads only each row's id and searched text: the rows' other
-    // columns (an entity's whole state) cost more to carry through it than
-    // the test does, and most rows looked at are not kept. The few kept are
-    // then read by id, one lookup each: `LIMIT 1` keeps the planner from
-    // joining the lookups into one read of the organization's whole list.
     let select = format!(
-        "{head}SELECT {columns}, matched, looked_at FROM (SELECT id AS probed_id, \
-         {searched} AS searched, \
+        "{head}SELECT * FROM (SELECT {}, {} AS searched, \
          row_number() OVER (ORDER BY {column} {direction}, id {direction}) AS looked_at",
-        columns = F::COLUMNS,
-        searched = F::SEARCHED,
+        F::COLUMNS,
+        F::SEARCHED,
         column = F::ORDER.column,
     );
     let Statement {
@@ -217,13 +211,10 @@ pub fn probe<F: Listed>(
     )
     .push_bind(words)
     .push(format!(
-        ")), false) AS matched) tested \
-         LEFT JOIN LATERAL (SELECT * FROM {table} WHERE matched AND {table}.id = probed_id LIMIT 1) kept ON true \
-         WHERE matched OR looked_at = {last} ORDER BY looked_at LIMIT {limit}",
-        table = F::TABLE,
-        last = looked_at.limit(),
-        limit = page.limit(),
+        ")), false) AS matched) tested WHERE matched OR looked_at = {}",
+        looked_at.limit()
     ));
+    push_order::<F>(&mut sql, page);
     Ok(Some(Statement {
         sql,
         planned_per_call,
