@@ -24,7 +24,9 @@ pub struct CommandOutcome {
     /// The global position of the command's last event; a query that waits for
     /// the projections to reach it reads its own write.
     pub global_position: i64,
-    /// How many events the command appended.
+    /// How many events the command appended: 0 when it had already been
+    /// applied under the request's idempotency key, and this is what that
+    /// command appended.
     pub events: usize,
 }
 
@@ -146,6 +148,12 @@ impl CommandBus {
             .store
             .load_for_command::<A>(&mut conn, &id, &asker)
             .await?;
+        // After the load: a command under the same key that committed
+        // before it is seen here, as its events and its key commit together;
+        // one that commits after it makes this one's append conflict.
+        if let Some(outcome) = self.repeated::<A>(&mut conn, request, aggregate_id).await? {
+            return Ok(outcome);
+        }
         let member = roster.map(|row| Actor {
             user_id: request.actor_id,
             // The table's CHECK constraint admits only known roles.
@@ -245,6 +253,7 @@ impl CommandBus {
             command: name.to_owned(),
             source: request.source,
             request_id: request.request_id.clone(),
+            idempotency_key: request.idempotency_key.clone(),
         };
         let appended = match self
             .store
@@ -263,6 +272,11 @@ impl CommandBus {
         {
             Ok(appended) => appended,
             Err(AppendError::Conflict) => {
+                // The command that appended first may be this one, sent
+                // again under its key.
+                if let Some(outcome) = self.repeated::<A>(&mut conn, request, aggregate_id).await? {
+                    return Ok(outcome);
+                }
                 drop(conn);
                 let actual = self.store.version_of(A::TYPE, &id).await?;
                 return Err(BusError::Conflict {
@@ -274,6 +288,13 @@ impl CommandBus {
             }
             Err(AppendError::Claim(message)) => {
                 return Err(BusError::Domain(DomainError::Rule(message)))
+            }
+            Err(AppendError::Repeated) => {
+                // Another command under the same key appended first.
+                return self
+                    .repeated::<A>(&mut conn, request, aggregate_id)
+                    .await?
+                    .ok_or_else(|| StoreError::Database(sqlx::Error::RowNotFound).into());
             }
             Err(AppendError::Store(error)) => return Err(error.into()),
         };
@@ -290,6 +311,41 @@ impl CommandBus {
             global_position: appended.global_position,
             events: events.len(),
         })
+    }
+}
+
+impl CommandBus {
+    /// What the command already appended under the request's idempotency
+    /// key, if it has one and it was used: the command is not decided
+    /// again. A key used for another aggregate is refused.
+    async fn repeated<A>(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        request: &RequestContext,
+        aggregate_id: Uuid,
+    ) -> Result<Option<CommandOutcome>, BusError>
+    where
+        A: DomainAggregate,
+        A::Command: DomainCommand,
+    {
+        let Some(key) = &request.idempotency_key else {
+            return Ok(None);
+        };
+        let Some(keyed) = crate::store::keyed(conn, request.organization_id, key).await? else {
+            return Ok(None);
+        };
+        if keyed.aggregate_type != A::TYPE || keyed.aggregate_id != aggregate_id.to_string() {
+            return Err(BusError::Domain(DomainError::invalid(format!(
+                "idempotency key {key} was used for {} {}",
+                keyed.aggregate_type, keyed.aggregate_id
+            ))));
+        }
+        Ok(Some(CommandOutcome {
+            aggregate_id,
+            version: keyed.version.unsigned_abs(),
+            global_position: keyed.global_position,
+            events: 0,
+        }))
     }
 }
 

@@ -43,6 +43,7 @@ pub mod task;
 pub mod text_limits;
 pub mod venue;
 pub mod visibility;
+pub mod workflow_kind;
 
 #[cfg(test)]
 mod testing;

@@ -37,6 +37,10 @@ pub struct RequestContext {
     pub source: Source,
     /// The transport's request id (HTTP request, CLI run).
     pub request_id: String,
+    /// Makes the command happen at most once: the bus records the key with
+    /// the command's events, and answers a later command with the same key
+    /// in the organization with what the first appended.
+    pub idempotency_key: Option<String>,
 }
 
 impl RequestContext {
@@ -50,6 +54,7 @@ impl RequestContext {
             causation_id: None,
             source,
             request_id: correlation_id.to_string(),
+            idempotency_key: None,
         }
     }
 
@@ -62,6 +67,12 @@ impl RequestContext {
     /// The same request, caused by the message `causation_id`.
     pub fn caused_by(mut self, causation_id: Uuid) -> Self {
         self.causation_id = Some(causation_id);
+        self
+    }
+
+    /// The same request, to happen at most once under `key`.
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
         self
     }
 
@@ -91,4 +102,8 @@ pub struct EventMetadata {
     pub source: Source,
     /// The transport's request id.
     pub request_id: String,
+    /// The key the command was sent under to happen at most once, if any
+    /// (`command_keys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }

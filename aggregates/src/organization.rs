@@ -10,6 +10,7 @@ use crate::domain::{
     ensure_live, require_text, CommandContext, DomainAggregate, DomainCommand, RosterEntry,
 };
 use crate::error::DomainError;
+use crate::workflow_kind::WorkflowKind;
 
 const ENTITY: &str = "organization";
 
@@ -27,6 +28,10 @@ pub struct Organization {
     /// Members by user id.
     #[output(skip)]
     pub members: BTreeMap<Uuid, Member>,
+    /// The workflows switched on.
+    #[output(skip)]
+    #[serde(default)]
+    pub workflows: BTreeSet<WorkflowKind>,
 }
 
 /// A member of an organization.
@@ -102,6 +107,17 @@ pub enum OrganizationCommand {
         /// The member.
         user_id: Uuid,
     },
+    /// Switches a workflow on: it runs for the organization, acting as a
+    /// system member with the role and capabilities it needs.
+    EnableWorkflow {
+        /// The workflow.
+        workflow: WorkflowKind,
+    },
+    /// Switches a workflow off, and with it its system member.
+    DisableWorkflow {
+        /// The workflow.
+        workflow: WorkflowKind,
+    },
 }
 
 impl DomainCommand for OrganizationCommand {
@@ -169,6 +185,16 @@ pub enum OrganizationEvent {
     MemberRemoved {
         /// The member.
         user_id: Uuid,
+    },
+    /// A workflow was switched on.
+    WorkflowEnabled {
+        /// The workflow.
+        workflow: WorkflowKind,
+    },
+    /// A workflow was switched off.
+    WorkflowDisabled {
+        /// The workflow.
+        workflow: WorkflowKind,
     },
 }
 
@@ -319,6 +345,24 @@ impl Organization {
                 }
                 Ok(vec![E::MemberRemoved { user_id }])
             }
+            C::EnableWorkflow { workflow } => {
+                if self.workflows.contains(&workflow) {
+                    return Err(DomainError::rule(format!(
+                        "workflow {} is already on",
+                        workflow.name()
+                    )));
+                }
+                Ok(vec![E::WorkflowEnabled { workflow }])
+            }
+            C::DisableWorkflow { workflow } => {
+                if !self.workflows.contains(&workflow) {
+                    return Err(DomainError::rule(format!(
+                        "workflow {} is not on",
+                        workflow.name()
+                    )));
+                }
+                Ok(vec![E::WorkflowDisabled { workflow }])
+            }
         }
     }
 }
@@ -386,6 +430,12 @@ impl Organization {
             E::MemberRemoved { user_id } => {
                 self.members.remove(&user_id);
             }
+            E::WorkflowEnabled { workflow } => {
+                self.workflows.insert(workflow);
+            }
+            E::WorkflowDisabled { workflow } => {
+                self.workflows.remove(&workflow);
+            }
         }
     }
 }
@@ -396,16 +446,19 @@ impl DomainAggregate for Organization {
     }
 
     fn roster(&self) -> Option<Vec<RosterEntry>> {
-        Some(
-            self.members
-                .iter()
-                .map(|(user_id, member)| RosterEntry {
-                    user_id: *user_id,
-                    role: member.role,
-                    capabilities: member.capabilities.clone(),
-                })
-                .collect(),
-        )
+        let members = self.members.iter().map(|(user_id, member)| RosterEntry {
+            user_id: *user_id,
+            role: member.role,
+            capabilities: member.capabilities.clone(),
+        });
+        // Each workflow switched on is a system member while it is on.
+        let organization_id = self.id.unwrap_or_default();
+        let workflows = self.workflows.iter().map(|workflow| RosterEntry {
+            user_id: workflow.actor_id(organization_id),
+            role: workflow.role(),
+            capabilities: workflow.capabilities(),
+        });
+        Some(members.chain(workflows).collect())
     }
 }
 

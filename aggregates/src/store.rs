@@ -82,9 +82,41 @@ pub enum AppendError {
     /// A claim clashes with another aggregate's.
     #[error("{0}")]
     Claim(String),
+    /// A command with the same idempotency key appended first.
+    #[error("a command with the same idempotency key was appended first")]
+    Repeated,
     /// Anything else.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What a command sent with an idempotency key appended (`command_keys`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Keyed {
+    /// The aggregate type it went to.
+    pub aggregate_type: String,
+    /// The aggregate it went to.
+    pub aggregate_id: String,
+    /// The aggregate's version after it.
+    pub version: i64,
+    /// The global position of its last event.
+    pub global_position: i64,
+}
+
+/// What the command sent under `key` in `organization_id` appended, if one was.
+pub async fn keyed(
+    conn: &mut PgConnection,
+    organization_id: Uuid,
+    key: &str,
+) -> Result<Option<Keyed>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT aggregate_type, aggregate_id, version, global_position FROM command_keys
+         WHERE organization_id = $1 AND key = $2",
+    )
+    .bind(organization_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// A member's role and capabilities as stored in the roster, read in the same
@@ -611,7 +643,17 @@ async fn insert_events(
              SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload, $7
              FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::jsonb[])
                   AS e(sequence, event_type, event_version, payload)
-             RETURNING global_position
+             RETURNING sequence, global_position
+         ),
+         -- The idempotency key, if the command has one, in the same
+         -- statement: its events and its key commit together or not at all.
+         keyed AS (
+             INSERT INTO command_keys
+                 (organization_id, key, aggregate_type, aggregate_id, version, global_position)
+             SELECT ($7->>'organization_id')::uuid, $7->>'idempotency_key', $1, $2,
+                    max(sequence), max(global_position)
+             FROM appended
+             HAVING $7 ? 'idempotency_key'
          )
          SELECT max(global_position) FROM appended",
     )
@@ -631,6 +673,11 @@ async fn insert_events(
             if error.is_unique_violation() && error.constraint() == Some("events_pkey") =>
         {
             Err(AppendError::Conflict)
+        }
+        Err(sqlx::Error::Database(error))
+            if error.is_unique_violation() && error.constraint() == Some("command_keys_pkey") =>
+        {
+            Err(AppendError::Repeated)
         }
         Err(error) => Err(StoreError::Database(error).into()),
     }

@@ -319,14 +319,7 @@ impl AuditQuery {
 
 /// The request, if its caller is an owner or an admin of the organization.
 fn auditor<'a>(ctx: &'a Context<'_>) -> Result<&'a Request, ApiError> {
-    let request = Request::of(ctx)?;
-    if matches!(request.caller.role.as_str(), "owner" | "admin") {
-        Ok(request)
-    } else {
-        Err(ApiError::Forbidden(
-            "only owners and admins may review the event store".into(),
-        ))
-    }
+    Request::of_operator(ctx, "review the event store")
 }
 
 /// `first` (1 to 100, 20 by default) and the number in `after`.

@@ -36,6 +36,7 @@ pub mod search;
 pub mod socket;
 pub mod status;
 pub mod subscription;
+pub mod workflows;
 
 use async_graphql::{MergedObject, Schema};
 
@@ -59,6 +60,7 @@ pub struct Query(
     search::SearchQuery,
     audit::AuditQuery,
     me::MeQuery,
+    workflows::WorkflowQuery,
 );
 
 /// The schema.

@@ -26,7 +26,11 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::request::Request;
 
-/// Every command of every aggregate.
+/// The mutations that are no command of an aggregate: operations on the
+/// machinery (a retry of what the workflows' dispatcher was refused).
+pub const OPERATIONS: &[&str] = &["retryWorkflowCommands"];
+
+/// Every command of every aggregate, and the [`OPERATIONS`].
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     OrganizationMutations,
@@ -43,6 +47,7 @@ pub struct Mutation(
     ExpenseMutations,
     DocumentMutations,
     CommentMutations,
+    crate::workflows::WorkflowMutation,
 );
 
 /// Sends the mutations' commands through the request's command bus, as its

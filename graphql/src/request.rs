@@ -42,6 +42,19 @@ impl Request {
             .map_err(|_| ApiError::Unauthenticated("no authenticated request".into()))
     }
 
+    /// The request a resolver runs for, if its caller is an owner or an
+    /// admin of the organization; `doing` says what others may not do.
+    pub fn of_operator<'a>(ctx: &'a Context<'_>, doing: &str) -> Result<&'a Request, ApiError> {
+        let request = Request::of(ctx)?;
+        if matches!(request.caller.role.as_str(), "owner" | "admin") {
+            Ok(request)
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "only owners and admins may {doing}"
+            )))
+        }
+    }
+
     /// The request's read connection, under row-level security as the
     /// caller. The fields of one request take turns on it, so a request
     /// holds one read connection however many fields it asks for, and a

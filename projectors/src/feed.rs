@@ -47,10 +47,29 @@ pub struct StoredEvent {
     pub organization_id: Uuid,
 }
 
+/// The namespace of the ids derived from events' places ([`StoredEvent::id`]).
+const EVENT_IDS: Uuid = Uuid::from_u128(0x6f6c_646c_696e_6545_7665_6e74_4964_0001);
+
 impl StoredEvent {
     /// The user whose command appended it.
     pub fn actor_id(&self) -> Option<Uuid> {
         self.metadata["actor_id"].as_str()?.parse().ok()
+    }
+
+    /// The id shared by every event of the request or workflow it belongs to.
+    pub fn correlation_id(&self) -> Option<Uuid> {
+        self.metadata["correlation_id"].as_str()?.parse().ok()
+    }
+
+    /// Its id, derived from its place in its stream: events carry none of
+    /// their own, and this one is the same however often it is read. What
+    /// it causes names it as its cause.
+    pub fn id(&self) -> Uuid {
+        let place = format!(
+            "{}/{}/{}",
+            self.aggregate_type, self.aggregate_id, self.sequence
+        );
+        Uuid::new_v5(&EVENT_IDS, place.as_bytes())
     }
 
     /// The payload as the aggregate's current event type, upcast if older.

@@ -120,7 +120,10 @@ fn member_touches(
             | E::MemberRoleChanged { user_id, .. }
             | E::MemberCapabilitiesChanged { user_id, .. }
             | E::MemberRemoved { user_id } => *user_id,
-            E::OrganizationCreated { .. } | E::OrganizationRenamed { .. } => continue,
+            E::OrganizationCreated { .. }
+            | E::OrganizationRenamed { .. }
+            | E::WorkflowEnabled { .. }
+            | E::WorkflowDisabled { .. } => continue,
         };
         let touch = touches
             .entry((event.aggregate_id.clone(), user_id))

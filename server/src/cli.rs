@@ -113,6 +113,12 @@ pub enum Commands {
         #[command(subcommand)]
         command: Option<ProjectionsCommand>,
     },
+    /// List each workflow's checkpoint, lag, instances and commands.
+    Workflows {
+        /// What to do; without one, list them.
+        #[command(subcommand)]
+        command: Option<WorkflowsCommand>,
+    },
     /// Review the event store: verify its hash chains, take checkpoints.
     Audit {
         /// What to do.
@@ -145,6 +151,27 @@ pub enum ProjectionsCommand {
     Resume {
         /// The projection, by name.
         projection: String,
+    },
+}
+
+/// What an operator can ask of a workflow.
+#[derive(Debug, Subcommand)]
+pub enum WorkflowsCommand {
+    /// One instance: the state it folded, what it decided, and what became
+    /// of each command.
+    Show {
+        /// The workflow, by name.
+        workflow: String,
+        /// The instance (the task, invoice… it is about).
+        instance: uuid::Uuid,
+    },
+    /// Put the commands a workflow had refused back to be sent now.
+    Retry {
+        /// The workflow, by name.
+        workflow: String,
+        /// Only this instance's.
+        #[arg(long)]
+        instance: Option<uuid::Uuid>,
     },
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use foldline_aggregates::{CommandBus, EventStore};
 use foldline_graphql::auth::mint;
 use foldline_projectors::{checkpoint, Engine};
-use foldline_server::cli::{ApiArgs, AuditCommand, Cli, Commands, ProjectionsCommand};
+use foldline_server::cli::{
+    ApiArgs, AuditCommand, Cli, Commands, ProjectionsCommand, WorkflowsCommand,
+};
 use foldline_server::database;
 use foldline_server::fixture::{self, Fixture};
 use foldline_server::{audit, replay, serve, telemetry};
@@ -190,6 +192,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("projection {} is not stopped", projection.name());
             }
         }
+        Commands::Workflows { ref command } => {
+            let pool = database::connect(&cli.database).await?;
+            workflows(&pool, command.as_ref()).await?;
+        }
         Commands::Projections { command: None } => {
             let pool = database::connect(&cli.database).await?;
             let names: Vec<&str> = foldline_projectors::all()
@@ -217,6 +223,87 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     lag.projection, state, position, lag.events_behind, lag.seconds_behind
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// `foldline workflows`: the list, one instance, or a retry.
+async fn workflows(pool: &sqlx::PgPool, command: Option<&WorkflowsCommand>) -> anyhow::Result<()> {
+    use foldline_workflows::{report, Dispatcher};
+    let known = |name: &str| {
+        foldline_workflows::by_name(name)
+            .map(|w| w.name())
+            .with_context(|| format!("no workflow named `{name}`"))
+    };
+    match command {
+        None => {
+            println!(
+                "{:<16} {:<10} {:>10} {:>8} {:>9} {:>9} {:>7} {:>6} {:>8}",
+                "workflow",
+                "state",
+                "position",
+                "behind",
+                "instances",
+                "pending",
+                "due",
+                "failed",
+                "sent"
+            );
+            for o in report::overview(pool, None).await? {
+                let (state, position) = match &o.lag.checkpoint {
+                    Some(c) => (c.state.as_str(), c.position.global_position),
+                    None => ("not started", 0),
+                };
+                println!(
+                    "{:<16} {:<10} {:>10} {:>8} {:>9} {:>9} {:>7} {:>6} {:>8}",
+                    o.lag.projection,
+                    state,
+                    position,
+                    o.lag.events_behind,
+                    o.instances,
+                    o.pending,
+                    o.due,
+                    o.failed,
+                    o.sent
+                );
+            }
+        }
+        Some(WorkflowsCommand::Show { workflow, instance }) => {
+            let workflow = known(workflow)?;
+            let Some(found) = report::instance(pool, workflow, *instance).await? else {
+                anyhow::bail!("workflow {workflow} has no instance {instance}");
+            };
+            println!("workflow      {workflow}");
+            println!("instance      {instance}");
+            println!("organization  {}", found.organization_id);
+            println!("folded up to  event {}", found.last_position);
+            println!("state         {}", found.state);
+            println!("commands      {}", found.decisions.len());
+            for d in &found.decisions {
+                println!(
+                    "\n  {} {} {} ({})\n    key        {}\n    caused by  event {}\n    attempts   {}",
+                    d.command_name, d.aggregate_type, d.aggregate_id, d.status, d.key, d.caused_by, d.attempts
+                );
+                if let Some(position) = d.sent_position {
+                    println!("    appended   at position {position}");
+                }
+                if let Some(error) = &d.last_error {
+                    println!("    last error {error}");
+                }
+                if d.status == "pending" {
+                    println!("    next send  {}", d.next_attempt_at);
+                }
+                println!("    command    {}", d.command);
+            }
+        }
+        Some(WorkflowsCommand::Retry { workflow, instance }) => {
+            let workflow = known(workflow)?;
+            let bus = CommandBus::new(EventStore::new(pool.clone()));
+            let retried = Dispatcher::new(pool.clone(), bus)
+                .retry(workflow, *instance, None)
+                .await?;
+            println!("{workflow}: {retried} failed command(s) put back to be sent");
         }
     }
     Ok(())

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use foldline_graphql::auth::{Authenticator, VerifyingKey};
 use foldline_graphql::Limits;
 use foldline_projectors::Engine;
+use foldline_workflows::Dispatcher;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -55,11 +56,20 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let (stop, shutdown) = watch::channel(false);
-    let workers = Engine::new(state.pool.clone()).spawn(
+    let engine = Engine::new(state.pool.clone());
+    let mut workers = engine.spawn(
         foldline_projectors::all(),
         state.bus.committed(),
-        shutdown,
+        shutdown.clone(),
     );
+    // The workflows follow the feed as the projections do; what they decide
+    // is sent by the dispatcher.
+    workers.extend(engine.spawn(
+        foldline_workflows::all(),
+        state.bus.committed(),
+        shutdown.clone(),
+    ));
+    workers.push(Dispatcher::new(state.pool.clone(), state.bus.clone()).spawn(shutdown));
     let stop_signal = shutdown_signal().context("installing the signal handlers")?;
     ready(listener.local_addr()?);
     axum::serve(listener, router(state))

@@ -78,6 +78,7 @@ as_is!(
     crate::event::EventKind,
     crate::venue::VenueKind,
     crate::company::CompanyKind,
+    crate::workflow_kind::WorkflowKind,
 );
 
 /// An amount of money in minor units (cents) of the currency given beside

@@ -59,7 +59,8 @@ pub async fn leaders(url: &str) -> BTreeSet<i32> {
     pids.into_iter().collect()
 }
 
-/// Waits until every projection is led by a session not in `former`;
+/// Waits until every projection and workflow is led by a session not in
+/// `former`;
 /// returns those sessions, or `None` after `limit`.
 pub async fn led_by_others(
     url: &str,
@@ -69,7 +70,9 @@ pub async fn led_by_others(
     let started = Instant::now();
     loop {
         let now = leaders(url).await;
-        if now.len() == foldline_projectors::all().len() && now.is_disjoint(former) {
+        // Each projection and each workflow has its worker.
+        let workers = foldline_projectors::all().len() + foldline_workflows::all().len();
+        if now.len() == workers && now.is_disjoint(former) {
             return Some(now);
         }
         if started.elapsed() > limit {

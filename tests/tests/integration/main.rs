@@ -29,3 +29,4 @@ mod subscriptions;
 mod typed_commands;
 mod typed_reads;
 mod visibility;
+mod workflows;

@@ -489,10 +489,7 @@ async fn downgrade_and_removal_take_effect_on_an_open_socket_when_announced() {
     .unwrap();
     let changed = Instant::now();
     while sees_task(&list_on(&mut socket, &mut n, list).await) {
-        assert!(
-            changed.elapsed() < announced,
-            "still a member's view"
-        );
+        assert!(changed.elapsed() < announced, "still a member's view");
     }
 
     bus.execute::<Organization>(
@@ -507,11 +504,7 @@ async fn downgrade_and_removal_take_effect_on_an_open_socket_when_announced() {
     .unwrap();
     let removed = Instant::now();
     let refused = error_of(&mut socket, "1").await;
-    assert!(
-        removed.elapsed() < announced,
-        "{:?}",
-        removed.elapsed()
-    );
+    assert!(removed.elapsed() < announced, "{:?}", removed.elapsed());
     assert!(refused.to_string().contains("FORBIDDEN"), "{refused}");
     // Their next operation is refused: a member of no organization any more
     // is not known here at all.
@@ -521,10 +514,7 @@ async fn downgrade_and_removal_take_effect_on_an_open_socket_when_announced() {
             assert!(message["payload"]["data"].is_null(), "{message}");
             break;
         }
-        assert!(
-            removed.elapsed() < announced,
-            "still served: {message}"
-        );
+        assert!(removed.elapsed() < announced, "still served: {message}");
     }
 }
 

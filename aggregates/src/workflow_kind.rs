@@ -1,0 +1,87 @@
+//! The workflows an organization can switch on, and what each may do in it.
+//!
+//! A workflow sends its commands as a system actor of the organization: a
+//! roster entry of its own, there only while the organization has the
+//! workflow on, with the role and capabilities its commands need and no
+//! more. Switching a workflow on or off (an Organization command) is what
+//! grants and takes that membership.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Capability, Role};
+
+/// A workflow of the domain (its engine is in `workflows/`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowKind {
+    /// A completed task is written on its event's timeline as a comment.
+    TaskTimeline,
+}
+
+impl WorkflowKind {
+    /// Its name, as stored and as its checkpoint is keyed.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkflowKind::TaskTimeline => "task_timeline",
+        }
+    }
+
+    /// The user id it acts as in `organization_id`: derived, so that each
+    /// organization's actor is its own and the same after every restart.
+    pub fn actor_id(self, organization_id: Uuid) -> Uuid {
+        Uuid::new_v5(
+            &organization_id,
+            format!("foldline/workflow/{}", self.name()).as_bytes(),
+        )
+    }
+
+    /// The role its commands need.
+    pub fn role(self) -> Role {
+        match self {
+            // Posting a comment is a member's right.
+            WorkflowKind::TaskTimeline => Role::Member,
+        }
+    }
+
+    /// The approval capabilities its commands need.
+    pub fn capabilities(self) -> BTreeSet<Capability> {
+        match self {
+            WorkflowKind::TaskTimeline => BTreeSet::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn each_workflow_acts_as_its_own_user_in_each_organization() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        for kind in WorkflowKind::iter() {
+            assert_eq!(kind.actor_id(a), kind.actor_id(a));
+            assert_ne!(kind.actor_id(a), kind.actor_id(b));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.name())
+            );
+        }
+    }
+}
