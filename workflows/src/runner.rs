@@ -57,19 +57,19 @@ impl<W: Workflow> Projection for Runner<W> {
         events: &[StoredEvent],
     ) -> Result<(), ProjectionError> {
         let workflow = W::KIND.name();
-        let followed: Vec<(&StoredEvent, Uuid)> = events
+        // Each event's instance and switch, found once.
+        let read: Vec<(Option<Uuid>, Option<bool>)> = events
             .iter()
-            .filter_map(|event| Some((event, self.0.instance(event)?)))
+            .map(|event| (self.0.instance(event), switch_of::<W>(event)))
             .collect();
-        let switches: Vec<(&StoredEvent, bool)> = events
+        if read
             .iter()
-            .filter_map(|event| Some((event, switch_of::<W>(event)?)))
-            .collect();
-        if followed.is_empty() && switches.is_empty() {
+            .all(|(id, switch)| id.is_none() && switch.is_none())
+        {
             return Ok(());
         }
 
-        let ids: Vec<Uuid> = followed.iter().map(|(_, id)| *id).collect();
+        let ids: Vec<Uuid> = read.iter().filter_map(|(id, _)| *id).collect();
         let mut instances: HashMap<Uuid, Instance<W::State>> = HashMap::new();
         let stored: Vec<(Uuid, Uuid, sqlx::types::Json<Value>, i64)> = sqlx::query_as(
             "SELECT instance_id, organization_id, state, last_position FROM workflow_instances
@@ -107,8 +107,8 @@ impl<W: Workflow> Projection for Runner<W> {
 
         let mut decided = Vec::new();
         let mut switched: HashMap<Uuid, Option<i64>> = HashMap::new();
-        for event in events {
-            if let Some(enabled) = switch_of::<W>(event) {
+        for (event, (instance, switch)) in events.iter().zip(read) {
+            if let Some(enabled) = switch {
                 let position = event.position.global_position;
                 if enabled {
                     on.insert(event.organization_id);
@@ -118,7 +118,7 @@ impl<W: Workflow> Projection for Runner<W> {
                     switched.insert(event.organization_id, None);
                 }
             }
-            let Some(id) = self.0.instance(event) else {
+            let Some(id) = instance else {
                 continue;
             };
             let instance = instances.entry(id).or_insert_with(|| Instance {
