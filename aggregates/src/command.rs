@@ -59,6 +59,34 @@ pub enum Command {
     Comment(CommentCommand),
 }
 
+/// Each aggregate's commands are a [`Command`].
+macro_rules! commands_are_commands {
+    ($($variant:ident($command:ty)),* $(,)?) => {$(
+        impl From<$command> for Command {
+            fn from(command: $command) -> Self {
+                Command::$variant(command)
+            }
+        }
+    )*};
+}
+
+commands_are_commands!(
+    Organization(OrganizationCommand),
+    ProductionAdvance(ProductionAdvanceCommand),
+    Invoice(InvoiceCommand),
+    Contract(ContractCommand),
+    Event(EventCommand),
+    Venue(VenueCommand),
+    Task(TaskCommand),
+    Shift(ShiftCommand),
+    Asset(AssetCommand),
+    Company(CompanyCommand),
+    Contact(ContactCommand),
+    Expense(ExpenseCommand),
+    Document(DocumentCommand),
+    Comment(CommentCommand),
+);
+
 impl Command {
     /// The aggregate type the command is for.
     pub fn aggregate_type(&self) -> &'static str {

@@ -27,6 +27,21 @@ pub enum CompanyKind {
     Partner,
 }
 
+/// Where the organization stands with a company, as its CRM shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum Relationship {
+    /// Nothing settled with them yet.
+    #[default]
+    Prospect,
+    /// A client that has paid us (set by the invoice follow-up workflow, or
+    /// by hand).
+    Active,
+    /// Once active, now quiet.
+    Dormant,
+}
+
 /// A company's office.
 #[derive(
     Debug,
@@ -86,6 +101,9 @@ pub struct Company {
     pub phone: Option<String>,
     /// Its office.
     pub office: Option<Office>,
+    /// Where the organization stands with it.
+    #[serde(default)]
+    pub relationship: Relationship,
     /// Soft-deleted.
     #[output(skip)]
     pub deleted: bool,
@@ -142,6 +160,12 @@ pub enum CompanyCommand {
         office: Option<Office>,
     },
     /// Soft-deletes the company.
+    /// Sets where the organization stands with the company; setting the
+    /// one it has does nothing.
+    SetCompanyRelationship {
+        /// The new standing.
+        relationship: Relationship,
+    },
     DeleteCompany,
 }
 
@@ -204,6 +228,11 @@ pub enum CompanyEvent {
         office: Option<Office>,
     },
     /// Soft-deleted.
+    /// Where the organization stands with it changed.
+    CompanyRelationshipChanged {
+        /// The new standing.
+        relationship: Relationship,
+    },
     CompanyDeleted,
 }
 
@@ -313,6 +342,13 @@ impl Company {
                 }
                 Ok(vec![E::CompanyOfficeSet { office }])
             }
+            C::SetCompanyRelationship { relationship } => {
+                Ok(if relationship == self.relationship {
+                    vec![]
+                } else {
+                    vec![E::CompanyRelationshipChanged { relationship }]
+                })
+            }
             C::DeleteCompany => Ok(vec![E::CompanyDeleted]),
         }
     }
@@ -372,6 +408,7 @@ impl Company {
                 }
             }
             E::CompanyOfficeSet { office } => self.office = office,
+            E::CompanyRelationshipChanged { relationship } => self.relationship = relationship,
             E::CompanyDeleted => self.deleted = true,
         }
     }
@@ -664,5 +701,27 @@ mod tests {
         assert!(register_command(None, Some(office()))
             .references()
             .is_empty());
+    }
+
+    #[test]
+    fn the_relationship_changes_once() {
+        let active = C::SetCompanyRelationship {
+            relationship: Relationship::Active,
+        };
+        Fx::with(ctx(Role::Member))
+            .given(vec![registered()])
+            .when(active.clone())
+            .then_expect_events(vec![E::CompanyRelationshipChanged {
+                relationship: Relationship::Active,
+            }]);
+        Fx::with(ctx(Role::Member))
+            .given(vec![
+                registered(),
+                E::CompanyRelationshipChanged {
+                    relationship: Relationship::Active,
+                },
+            ])
+            .when(active)
+            .then_expect_events(vec![]);
     }
 }

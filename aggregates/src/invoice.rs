@@ -61,6 +61,8 @@ pub enum InvoiceStatus {
     Issued,
     /// Some of it paid.
     PartiallyPaid,
+    /// Unpaid, in part or in full, after its due date.
+    Overdue,
     /// Fully paid (reached only by payments).
     Paid,
     /// Cancelled for good.
@@ -213,6 +215,14 @@ pub enum InvoiceCommand {
         /// Bank reference.
         reference: Option<String>,
     },
+    /// Marks the invoice overdue if it is still unpaid after its due date
+    /// as of `as_of`; on an invoice that is not (paid, void, not yet due,
+    /// already overdue) it does nothing, so that a reminder sent late is
+    /// harmless.
+    MarkInvoiceOverdue {
+        /// The day it is judged on.
+        as_of: NaiveDate,
+    },
     /// Attaches the invoice's PDF.
     AttachInvoicePdf {
         /// The document.
@@ -241,9 +251,10 @@ impl DomainCommand for InvoiceCommand {
             | C::AddInvoiceLine { .. }
             | C::RemoveInvoiceLine { .. }
             | C::AttachInvoicePdf { .. } => Requirement::Role(Role::Member),
-            C::ChangeDueDate { .. } | C::IssueInvoice { .. } | C::RecordPayment { .. } => {
-                Requirement::RoleOr(Role::Admin, Capability::Finance)
-            }
+            C::ChangeDueDate { .. }
+            | C::IssueInvoice { .. }
+            | C::RecordPayment { .. }
+            | C::MarkInvoiceOverdue { .. } => Requirement::RoleOr(Role::Admin, Capability::Finance),
             C::VoidInvoice { .. } | C::DeleteInvoice => Requirement::Role(Role::Admin),
         }
     }
@@ -310,6 +321,11 @@ pub enum InvoiceEvent {
     PaymentRecorded(Payment),
     /// The balance reached zero.
     InvoicePaid,
+    /// It was still unpaid after its due date.
+    InvoiceOverdue {
+        /// The day it was judged on.
+        as_of: NaiveDate,
+    },
     /// The PDF was attached.
     InvoicePdfAttached {
         /// The document.
@@ -428,7 +444,7 @@ impl Invoice {
                     ENTITY,
                     self.status,
                     "change the due date of",
-                    &[S::Draft, S::Issued, S::PartiallyPaid],
+                    &[S::Draft, S::Issued, S::PartiallyPaid, S::Overdue],
                 )?;
                 if self.issued_on.is_some_and(|issued| due_on < issued) {
                     return Err(DomainError::field(
@@ -465,7 +481,7 @@ impl Invoice {
                     ENTITY,
                     self.status,
                     "record a payment on",
-                    &[S::Issued, S::PartiallyPaid],
+                    &[S::Issued, S::PartiallyPaid, S::Overdue],
                 )?;
                 if self.payments.iter().any(|p| p.payment_id == payment_id) {
                     return Err(DomainError::rule(format!(
@@ -494,6 +510,15 @@ impl Invoice {
                 }
                 Ok(events)
             }
+            C::MarkInvoiceOverdue { as_of } => {
+                let open = matches!(self.status, S::Issued | S::PartiallyPaid);
+                let past_due = self.due_on.is_some_and(|due| due < as_of);
+                Ok(if open && past_due {
+                    vec![E::InvoiceOverdue { as_of }]
+                } else {
+                    vec![]
+                })
+            }
             C::AttachInvoicePdf { document_id, url } => {
                 require_text(&url, "url")?;
                 Ok(vec![E::InvoicePdfAttached { document_id, url }])
@@ -503,7 +528,7 @@ impl Invoice {
                     ENTITY,
                     self.status,
                     "void",
-                    &[S::Draft, S::Issued, S::PartiallyPaid],
+                    &[S::Draft, S::Issued, S::PartiallyPaid, S::Overdue],
                 )?;
                 if !self.payments.is_empty() {
                     return Err(DomainError::rule(
@@ -553,19 +578,40 @@ impl Invoice {
             }
             E::InvoiceLineAdded(line) => self.lines.push(line),
             E::InvoiceLineRemoved { line_id } => self.lines.retain(|l| l.line_id != line_id),
-            E::DueDateChanged { due_on } => self.due_on = Some(due_on),
+            E::DueDateChanged { due_on } => {
+                self.due_on = Some(due_on);
+                // A new due date is judged anew: overdue again only when a
+                // reminder finds it unpaid after that one too.
+                if self.status == InvoiceStatus::Overdue {
+                    self.status = self.unpaid_status();
+                }
+            }
             E::InvoiceIssued { issued_on, .. } => {
                 self.issued_on = Some(issued_on);
                 self.status = InvoiceStatus::Issued;
             }
             E::PaymentRecorded(payment) => {
                 self.payments.push(payment);
-                self.status = InvoiceStatus::PartiallyPaid;
+                if self.status != InvoiceStatus::Overdue {
+                    self.status = InvoiceStatus::PartiallyPaid;
+                }
             }
             E::InvoicePaid => self.status = InvoiceStatus::Paid,
+            E::InvoiceOverdue { .. } => self.status = InvoiceStatus::Overdue,
             E::InvoicePdfAttached { document_id, .. } => self.pdf_document_id = Some(document_id),
             E::InvoiceVoided { .. } => self.status = InvoiceStatus::Void,
             E::InvoiceDeleted => self.deleted = true,
+        }
+    }
+}
+
+impl Invoice {
+    /// The status of an issued invoice not yet paid, before any due date.
+    fn unpaid_status(&self) -> InvoiceStatus {
+        if self.payments.is_empty() {
+            InvoiceStatus::Issued
+        } else {
+            InvoiceStatus::PartiallyPaid
         }
     }
 }
@@ -884,6 +930,73 @@ mod tests {
         assert_eq!(
             C::DeleteInvoice.requirement(),
             Requirement::Role(Role::Admin)
+        );
+    }
+
+    fn january(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2027, 1, d).unwrap()
+    }
+
+    fn state_after(events: Vec<E>) -> Invoice {
+        let mut invoice = Invoice::default();
+        for event in events {
+            invoice.apply(event);
+        }
+        invoice
+    }
+
+    #[test]
+    fn an_unpaid_invoice_is_overdue_only_after_its_due_date() {
+        Fx::with(finance())
+            .given(issued())
+            .when(C::MarkInvoiceOverdue { as_of: january(1) })
+            .then_expect_events(vec![E::InvoiceOverdue { as_of: january(1) }]);
+        // On its due date it is not late yet.
+        Fx::with(finance())
+            .given(issued())
+            .when(C::MarkInvoiceOverdue { as_of: day(31) })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_late_reminder_on_a_settled_invoice_does_nothing() {
+        let mut paid_in_full = issued();
+        paid_in_full.extend([paid(1, 1_000_00), E::InvoicePaid]);
+        let mut voided = issued();
+        voided.push(E::InvoiceVoided {
+            reason: "duplicate".into(),
+        });
+        let mut overdue = issued();
+        overdue.push(E::InvoiceOverdue { as_of: january(1) });
+        for given in [paid_in_full, voided, overdue, vec![drafted()]] {
+            Fx::with(finance())
+                .given(given)
+                .when(C::MarkInvoiceOverdue { as_of: january(5) })
+                .then_expect_events(vec![]);
+        }
+    }
+
+    #[test]
+    fn an_overdue_invoice_stays_overdue_until_paid_or_its_due_date_moves() {
+        let mut events = issued();
+        events.push(E::InvoiceOverdue { as_of: january(1) });
+        events.push(paid(1, 400_00));
+        assert_eq!(state_after(events.clone()).status, InvoiceStatus::Overdue);
+        Fx::with(finance())
+            .given(events.clone())
+            .when(pay(2, 600_00))
+            .then_expect_events(vec![paid(2, 600_00), E::InvoicePaid]);
+        events.push(E::DueDateChanged {
+            due_on: january(31),
+        });
+        assert_eq!(state_after(events).status, InvoiceStatus::PartiallyPaid);
+    }
+
+    #[test]
+    fn marking_overdue_needs_finance() {
+        assert_eq!(
+            C::MarkInvoiceOverdue { as_of: january(1) }.requirement(),
+            Requirement::RoleOr(Role::Admin, Capability::Finance)
         );
     }
 }

@@ -32,6 +32,16 @@ use crate::access::{Capability, Role};
 pub enum WorkflowKind {
     /// A completed task is written on its event's timeline as a comment.
     TaskTimeline,
+    /// An issued invoice still unpaid the day after it is due is marked
+    /// overdue, and its owner gets a task to chase it.
+    InvoiceReminders,
+    /// A paid invoice gets a follow-up task for its owner 7 days later, and
+    /// its company becomes a client.
+    InvoiceFollowUp,
+    /// A document's owner gets a renewal task 30 days before it expires.
+    DocumentRenewal,
+    /// An approved advance whose items are all complete is completed.
+    AdvanceCompletion,
 }
 
 impl WorkflowKind {
@@ -39,6 +49,10 @@ impl WorkflowKind {
     pub fn name(self) -> &'static str {
         match self {
             WorkflowKind::TaskTimeline => "task_timeline",
+            WorkflowKind::InvoiceReminders => "invoice_reminders",
+            WorkflowKind::InvoiceFollowUp => "invoice_follow_up",
+            WorkflowKind::DocumentRenewal => "document_renewal",
+            WorkflowKind::AdvanceCompletion => "advance_completion",
         }
     }
 
@@ -53,16 +67,20 @@ impl WorkflowKind {
 
     /// The role its commands need.
     pub fn role(self) -> Role {
-        match self {
-            // Posting a comment is a member's right.
-            WorkflowKind::TaskTimeline => Role::Member,
-        }
+        // Each sends only what a member may: comments, tasks, a company's
+        // relationship, an advance's completion; marking an invoice overdue
+        // takes the finance capability besides.
+        Role::Member
     }
 
     /// The approval capabilities its commands need.
     pub fn capabilities(self) -> BTreeSet<Capability> {
         match self {
-            WorkflowKind::TaskTimeline => BTreeSet::new(),
+            WorkflowKind::InvoiceReminders => BTreeSet::from([Capability::Finance]),
+            WorkflowKind::TaskTimeline
+            | WorkflowKind::InvoiceFollowUp
+            | WorkflowKind::DocumentRenewal
+            | WorkflowKind::AdvanceCompletion => BTreeSet::new(),
         }
     }
 }

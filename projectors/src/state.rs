@@ -116,7 +116,7 @@ entity!(ProductionAdvance, |a| a.code.clone(), AdvanceStatus {
     Completed => "completed", Cancelled => "completed",
 });
 entity!(Invoice, |i| i.number.clone(), InvoiceStatus {
-    Draft => "pending", Issued => "active", PartiallyPaid => "active",
+    Draft => "pending", Issued => "active", PartiallyPaid => "active", Overdue => "blocked",
     Paid => "completed", Void => "completed",
 });
 entity!(Contract, |c| c.current().map(|v| v.terms.title.clone()).unwrap_or_default(), ContractStatus {

@@ -20,18 +20,28 @@ use std::sync::Arc;
 
 use foldline_projectors::projection::Projection;
 
+pub mod advance_completion;
 pub mod dispatcher;
+pub mod document_renewal;
+pub mod invoice_follow_up;
+pub mod invoice_reminders;
 pub mod report;
 pub mod runner;
 pub mod task_timeline;
 pub mod workflow;
 
 pub use dispatcher::Dispatcher;
-pub use workflow::{Intent, Workflow};
+pub use workflow::{Intent, Reaction, Timer, Workflow};
 
 /// Every workflow, as the engine runs it.
 pub fn all() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(runner::Runner(task_timeline::TaskTimeline))]
+    vec![
+        Arc::new(runner::Runner(task_timeline::TaskTimeline)),
+        Arc::new(runner::Runner(invoice_reminders::InvoiceReminders)),
+        Arc::new(runner::Runner(invoice_follow_up::InvoiceFollowUp)),
+        Arc::new(runner::Runner(document_renewal::DocumentRenewal)),
+        Arc::new(runner::Runner(advance_completion::AdvanceCompletion)),
+    ]
 }
 
 /// The workflow named `name`, as the engine runs it.

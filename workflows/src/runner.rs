@@ -4,8 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use foldline_aggregates::organization::{Organization, OrganizationEvent};
+use foldline_projectors::feed::read_streams;
 use foldline_projectors::state_store::StateStore;
 use foldline_projectors::{Projection, ProjectionError, StoredEvent};
 use serde_json::Value;
@@ -29,6 +31,8 @@ struct Decided {
     command: Value,
     caused_by: Uuid,
     correlation_id: Uuid,
+    timer: Option<&'static str>,
+    send_at: Option<DateTime<Utc>>,
 }
 
 /// One instance's state in a batch.
@@ -60,17 +64,162 @@ impl<W: Workflow> Projection for Runner<W> {
         // Each event's instance and switch, found once.
         let read: Vec<(Option<Uuid>, Option<bool>)> = events
             .iter()
-            .map(|event| (self.0.instance(event), switch_of::<W>(event)))
+            .map(|event| (instance_of::<W>(event), switch_of::<W>(event)))
             .collect();
-        if read
+        let involved: Vec<Uuid> = events
             .iter()
-            .all(|(id, switch)| id.is_none() && switch.is_none())
-        {
+            .zip(&read)
+            .filter(|(_, (id, switch))| id.is_some() || switch.is_some())
+            .map(|(event, _)| event.organization_id)
+            .collect();
+        if involved.is_empty() {
             return Ok(());
         }
+        // Where the workflow is on, and since when.
+        let mut on_since: HashMap<Uuid, i64> = sqlx::query_as(
+            "SELECT organization_id, switched_on_at FROM workflow_switches
+             WHERE workflow = $1 AND organization_id = ANY($2)",
+        )
+        .bind(workflow)
+        .bind(&involved)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let mut on: HashSet<Uuid> = on_since.keys().copied().collect();
+        for (event, (_, switch)) in events.iter().zip(&read) {
+            if *switch == Some(true) {
+                on_since.insert(event.organization_id, event.position.global_position);
+            }
+        }
+        // The instance each event is folded into: only where the workflow is
+        // on, or is switched on later in the batch (an instance begun just
+        // before); elsewhere there is nothing to keep.
+        let mut on_now = on.clone();
+        let folds: Vec<Option<Uuid>> = events
+            .iter()
+            .zip(&read)
+            .map(|(event, (id, switch))| {
+                let organization = event.organization_id;
+                match switch {
+                    Some(true) => on_now.insert(organization),
+                    Some(false) => on_now.remove(&organization),
+                    None => false,
+                };
+                let switched_on_later = on_since
+                    .get(&organization)
+                    .is_some_and(|since| *since > event.position.global_position);
+                id.filter(|_| on_now.contains(&organization) || switched_on_later)
+            })
+            .collect();
+        // Each folded instance's first event in the batch.
+        let mut first: HashMap<Uuid, i64> = HashMap::new();
+        for (event, id) in events.iter().zip(&folds) {
+            if let Some(id) = id {
+                first.entry(*id).or_insert(event.sequence);
+            }
+        }
 
-        let ids: Vec<Uuid> = read.iter().filter_map(|(id, _)| *id).collect();
-        let mut instances: HashMap<Uuid, Instance<W::State>> = HashMap::new();
+        let mut instances = self.load(tx, &first).await?;
+        // A state kept from before the workflow was last switched on missed
+        // what happened while it was off: it starts again from the store.
+        instances.retain(|_, instance| {
+            on_since
+                .get(&instance.organization_id)
+                .is_none_or(|since| instance.last_position >= *since)
+        });
+        if let Some(last) = events.last() {
+            self.start_missing(tx, &mut instances, &first, last).await?;
+        }
+
+        let mut decided = Vec::new();
+        let mut cancelled: Vec<(Uuid, &'static str)> = Vec::new();
+        let mut switched: HashMap<Uuid, Option<i64>> = HashMap::new();
+        for ((event, (_, switch)), instance) in events.iter().zip(read).zip(folds) {
+            if let Some(enabled) = switch {
+                let position = event.position.global_position;
+                if enabled {
+                    on.insert(event.organization_id);
+                    switched.insert(event.organization_id, Some(position));
+                } else {
+                    on.remove(&event.organization_id);
+                    switched.insert(event.organization_id, None);
+                }
+            }
+            let Some(id) = instance else {
+                continue;
+            };
+            let instance = instances.entry(id).or_insert_with(|| Instance {
+                organization_id: event.organization_id,
+                state: W::State::default(),
+                last_position: 0,
+            });
+            let position = event.position.global_position;
+            let reaction = self
+                .0
+                .react(&mut instance.state, event)
+                .map_err(|message| ProjectionError::Poison { position, message })?;
+            instance.last_position = position;
+            if !on.contains(&event.organization_id) {
+                continue;
+            }
+            for name in reaction.cancel {
+                cancel(&mut decided, &mut cancelled, id, name);
+            }
+            let cause = event.id();
+            for (n, intent) in reaction.send.into_iter().enumerate() {
+                if let Some(timer) = &intent.timer {
+                    cancel(&mut decided, &mut cancelled, id, timer.name);
+                }
+                let command = serde_json::to_value(&intent.command).map_err(|error| {
+                    ProjectionError::Poison {
+                        position,
+                        message: error.to_string(),
+                    }
+                })?;
+                decided.push(Decided {
+                    key: format!("{workflow}/{id}/{cause}/{n}"),
+                    instance_id: id,
+                    organization_id: event.organization_id,
+                    aggregate_type: intent.command.aggregate_type(),
+                    aggregate_id: intent.aggregate_id,
+                    command_name: intent.command.name(),
+                    command,
+                    caused_by: cause,
+                    correlation_id: event.correlation_id().unwrap_or(cause),
+                    timer: intent.timer.as_ref().map(|t| t.name),
+                    send_at: intent.timer.map(|t| t.at),
+                });
+            }
+        }
+
+        let off: Vec<Uuid> = switched
+            .iter()
+            .filter(|(_, on_at)| on_at.is_none())
+            .map(|(organization, _)| *organization)
+            .collect();
+        write_switches(tx, workflow, switched).await?;
+        cancel_all_timers(tx, workflow, &off).await?;
+        write_instances(tx, workflow, instances).await?;
+        cancel_timers(tx, workflow, &cancelled).await?;
+        write_commands(tx, workflow, decided).await?;
+        Ok(())
+    }
+}
+
+impl<W: Workflow> Runner<W> {
+    /// The stored states of the instances `ids`.
+    async fn load(
+        &self,
+        tx: &mut PgConnection,
+        ids: &HashMap<Uuid, i64>,
+    ) -> Result<HashMap<Uuid, Instance<W::State>>, ProjectionError> {
+        let workflow = W::KIND.name();
+        let ids: Vec<Uuid> = ids.keys().copied().collect();
+        let mut instances = HashMap::new();
+        if ids.is_empty() {
+            return Ok(instances);
+        }
         let stored: Vec<(Uuid, Uuid, sqlx::types::Json<Value>, i64)> = sqlx::query_as(
             "SELECT instance_id, organization_id, state, last_position FROM workflow_instances
              WHERE workflow = $1 AND instance_id = ANY($2)",
@@ -93,75 +242,68 @@ impl<W: Workflow> Projection for Runner<W> {
                 },
             );
         }
-        let organizations: Vec<Uuid> = events.iter().map(|e| e.organization_id).collect();
-        let mut on: HashSet<Uuid> = sqlx::query_scalar(
-            "SELECT organization_id FROM workflow_switches
-             WHERE workflow = $1 AND organization_id = ANY($2)",
-        )
-        .bind(workflow)
-        .bind(&organizations)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+        Ok(instances)
+    }
 
-        let mut decided = Vec::new();
-        let mut switched: HashMap<Uuid, Option<i64>> = HashMap::new();
-        for (event, (instance, switch)) in events.iter().zip(read) {
-            if let Some(enabled) = switch {
-                let position = event.position.global_position;
-                if enabled {
-                    on.insert(event.organization_id);
-                    switched.insert(event.organization_id, Some(position));
-                } else {
-                    on.remove(&event.organization_id);
-                    switched.insert(event.organization_id, None);
-                }
-            }
-            let Some(id) = instance else {
+    /// Starts the state of each instance that has none and began before the
+    /// batch (the workflow was off in its organization then) from its
+    /// earlier events in the store; what those called for is not acted on.
+    async fn start_missing(
+        &self,
+        tx: &mut PgConnection,
+        instances: &mut HashMap<Uuid, Instance<W::State>>,
+        first: &HashMap<Uuid, i64>,
+        last: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
+        let missing: Vec<String> = first
+            .iter()
+            .filter(|(id, sequence)| **sequence > 1 && !instances.contains_key(id))
+            .map(|(id, _)| id.to_string())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for event in read_streams(tx, W::ROOT, &missing, last.position).await? {
+            let Some(id) = instance_of::<W>(&event) else {
                 continue;
             };
+            if first.get(&id).is_some_and(|first| event.sequence >= *first) {
+                continue;
+            }
+            let position = event.position.global_position;
             let instance = instances.entry(id).or_insert_with(|| Instance {
                 organization_id: event.organization_id,
                 state: W::State::default(),
                 last_position: 0,
             });
-            let position = event.position.global_position;
-            let intents = self
-                .0
-                .react(&mut instance.state, event)
+            self.0
+                .react(&mut instance.state, &event)
                 .map_err(|message| ProjectionError::Poison { position, message })?;
             instance.last_position = position;
-            if !on.contains(&event.organization_id) {
-                continue;
-            }
-            let cause = event.id();
-            for (n, intent) in intents.into_iter().enumerate() {
-                let command = serde_json::to_value(&intent.command).map_err(|error| {
-                    ProjectionError::Poison {
-                        position,
-                        message: error.to_string(),
-                    }
-                })?;
-                decided.push(Decided {
-                    key: format!("{workflow}/{id}/{cause}/{n}"),
-                    instance_id: id,
-                    organization_id: event.organization_id,
-                    aggregate_type: intent.command.aggregate_type(),
-                    aggregate_id: intent.aggregate_id,
-                    command_name: intent.command.name(),
-                    command,
-                    caused_by: cause,
-                    correlation_id: event.correlation_id().unwrap_or(cause),
-                });
-            }
         }
-
-        write_switches(tx, workflow, switched).await?;
-        write_instances(tx, workflow, instances).await?;
-        write_commands(tx, workflow, decided).await?;
         Ok(())
     }
+}
+
+/// Cancels the timer `name` of instance `id`: one decided earlier in the
+/// batch is dropped, one decided in an earlier batch is cancelled in the
+/// table.
+fn cancel(
+    decided: &mut Vec<Decided>,
+    cancelled: &mut Vec<(Uuid, &'static str)>,
+    id: Uuid,
+    name: &'static str,
+) {
+    decided.retain(|d| !(d.instance_id == id && d.timer == Some(name)));
+    cancelled.push((id, name));
+}
+
+/// The instance of `W` that `event` belongs to, if any.
+fn instance_of<W: Workflow>(event: &StoredEvent) -> Option<Uuid> {
+    if event.aggregate_type != W::ROOT {
+        return None;
+    }
+    event.aggregate_id.parse().ok()
 }
 
 /// Whether `event` switches `W` on (`true`) or off (`false`) in its
@@ -208,6 +350,54 @@ async fn write_switches(
             }
         }
     }
+    Ok(())
+}
+
+/// Cancels the timers waiting in the organizations `off` that switched the
+/// workflow off: it does nothing more there. Their instances stay, to be
+/// seen; switched on again, each starts again from the store.
+async fn cancel_all_timers(
+    tx: &mut PgConnection,
+    workflow: &str,
+    off: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    if off.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE workflow_commands SET status = 'cancelled'
+         WHERE workflow = $1 AND organization_id = ANY($2)
+           AND status = 'pending' AND timer IS NOT NULL",
+    )
+    .bind(workflow)
+    .bind(off)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Cancels the timers still waiting that were cancelled or set again in
+/// the batch.
+async fn cancel_timers(
+    tx: &mut PgConnection,
+    workflow: &str,
+    cancelled: &[(Uuid, &'static str)],
+) -> Result<(), sqlx::Error> {
+    if cancelled.is_empty() {
+        return Ok(());
+    }
+    let (instances, names): (Vec<Uuid>, Vec<&str>) = cancelled.iter().copied().unzip();
+    sqlx::query(
+        "UPDATE workflow_commands AS c SET status = 'cancelled'
+         FROM UNNEST($2::uuid[], $3::text[]) AS t(instance_id, timer)
+         WHERE c.workflow = $1 AND c.instance_id = t.instance_id AND c.timer = t.timer
+           AND c.status = 'pending'",
+    )
+    .bind(workflow)
+    .bind(&instances)
+    .bind(&names)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -268,6 +458,8 @@ async fn write_commands(
     let mut commands = Vec::new();
     let mut causes = Vec::new();
     let mut correlations = Vec::new();
+    let mut timers = Vec::new();
+    let mut send_at = Vec::new();
     for d in decided {
         keys.push(d.key);
         instances.push(d.instance_id);
@@ -278,6 +470,8 @@ async fn write_commands(
         commands.push(d.command);
         causes.push(d.caused_by);
         correlations.push(d.correlation_id);
+        timers.push(d.timer);
+        send_at.push(d.send_at);
     }
     // Decided once: a batch applied again after a crash decides the same
     // keys, and its rows are already there only if the first one committed,
@@ -285,13 +479,14 @@ async fn write_commands(
     sqlx::query(
         "INSERT INTO workflow_commands
              (key, workflow, instance_id, organization_id, aggregate_type, aggregate_id,
-              command_name, command, caused_by, correlation_id)
+              command_name, command, caused_by, correlation_id, timer, next_attempt_at)
          SELECT c.key, $1, c.instance_id, c.organization_id, c.aggregate_type, c.aggregate_id,
-                c.command_name, c.command, c.caused_by, c.correlation_id
+                c.command_name, c.command, c.caused_by, c.correlation_id, c.timer,
+                coalesce(c.send_at, now())
          FROM UNNEST($2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::text[],
-                     $8::jsonb[], $9::uuid[], $10::uuid[])
+                     $8::jsonb[], $9::uuid[], $10::uuid[], $11::text[], $12::timestamptz[])
               AS c(key, instance_id, organization_id, aggregate_type, aggregate_id,
-                   command_name, command, caused_by, correlation_id)
+                   command_name, command, caused_by, correlation_id, timer, send_at)
          ON CONFLICT (key) DO NOTHING",
     )
     .bind(workflow)
@@ -304,6 +499,8 @@ async fn write_commands(
     .bind(&commands)
     .bind(&causes)
     .bind(&correlations)
+    .bind(&timers)
+    .bind(&send_at)
     .execute(&mut *tx)
     .await?;
     Ok(())

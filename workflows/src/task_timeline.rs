@@ -6,7 +6,6 @@
 //! written).
 
 use cqrs_es::Aggregate;
-use foldline_aggregates::command::Command;
 use foldline_aggregates::comment::{CommentCommand, CommentKind};
 use foldline_aggregates::event::Event;
 use foldline_aggregates::reference::EntityRef;
@@ -17,7 +16,7 @@ use foldline_projectors::StoredEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::workflow::{Intent, Workflow};
+use crate::workflow::{Intent, Reaction, Workflow};
 
 /// The workflow.
 pub struct TaskTimeline;
@@ -35,15 +34,10 @@ pub struct TaskNotes {
 
 impl Workflow for TaskTimeline {
     const KIND: WorkflowKind = WorkflowKind::TaskTimeline;
+    const ROOT: &'static str = Task::TYPE;
     type State = TaskNotes;
 
-    fn instance(&self, event: &StoredEvent) -> Option<Uuid> {
-        (event.aggregate_type == Task::TYPE)
-            .then(|| event.aggregate_id.parse().ok())
-            .flatten()
-    }
-
-    fn react(&self, state: &mut TaskNotes, event: &StoredEvent) -> Result<Vec<Intent>, String> {
+    fn react(&self, state: &mut TaskNotes, event: &StoredEvent) -> Result<Reaction, String> {
         match event.decode::<Task>().map_err(|e| e.to_string())? {
             TaskEvent::TaskCreated {
                 title,
@@ -62,12 +56,12 @@ impl Workflow for TaskTimeline {
             } => state.title = title,
             TaskEvent::TaskCompleted => {
                 let Some(event_id) = state.event_id else {
-                    return Ok(vec![]);
+                    return Ok(Reaction::none());
                 };
                 if state.visibility == Visibility::Private {
-                    return Ok(vec![]);
+                    return Ok(Reaction::none());
                 }
-                let command = Command::Comment(CommentCommand::PostComment {
+                let note = CommentCommand::PostComment {
                     on: EntityRef {
                         entity_type: Event::TYPE.to_owned(),
                         entity_id: event_id,
@@ -76,14 +70,14 @@ impl Workflow for TaskTimeline {
                     kind: CommentKind::Note,
                     body: format!("Task “{}” completed.", state.title),
                     visibility: state.visibility,
-                });
-                return Ok(vec![Intent {
-                    aggregate_id: Intent::derived_id(event, "timeline note"),
-                    command,
-                }]);
+                };
+                return Ok(Reaction::send([Intent::now(
+                    Intent::derived_id(event, "timeline note"),
+                    note,
+                )]));
             }
             _ => {}
         }
-        Ok(vec![])
+        Ok(Reaction::none())
     }
 }

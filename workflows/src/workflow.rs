@@ -1,7 +1,9 @@
 //! What a workflow is: the events it follows, the state it folds per
-//! instance, and the commands it decides on.
+//! instance, and the commands it decides on, now or at a time.
 
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use foldline_aggregates::command::Command;
+use foldline_aggregates::domain::{DomainAggregate, DomainCommand};
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
 use serde::de::DeserializeOwned;
@@ -17,9 +19,44 @@ pub struct Intent {
     pub aggregate_id: Uuid,
     /// The command.
     pub command: Command,
+    /// When to send it, if not now.
+    pub timer: Option<Timer>,
+}
+
+/// When a command decided now is to be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timer {
+    /// What it is for within its instance: setting a timer of the same name
+    /// again replaces the one still waiting.
+    pub name: &'static str,
+    /// When it fires.
+    pub at: DateTime<Utc>,
 }
 
 impl Intent {
+    /// A command to send now.
+    pub fn now(aggregate_id: Uuid, command: impl Into<Command>) -> Self {
+        Intent {
+            aggregate_id,
+            command: command.into(),
+            timer: None,
+        }
+    }
+
+    /// A command to send at `at`, under the timer `name`.
+    pub fn at(
+        name: &'static str,
+        at: DateTime<Utc>,
+        aggregate_id: Uuid,
+        command: impl Into<Command>,
+    ) -> Self {
+        Intent {
+            aggregate_id,
+            command: command.into(),
+            timer: Some(Timer { name, at }),
+        }
+    }
+
     /// The id of an aggregate a workflow creates, derived from the event
     /// that caused it and what it is for (`purpose`), never random: a
     /// decision made again after a crash names the same aggregate.
@@ -28,23 +65,77 @@ impl Intent {
     }
 }
 
+/// What a workflow does about one event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reaction {
+    /// Commands to send, now or at a time.
+    pub send: Vec<Intent>,
+    /// Timers of the instance no longer wanted.
+    pub cancel: Vec<&'static str>,
+}
+
+impl Reaction {
+    /// Nothing to do.
+    pub fn none() -> Self {
+        Reaction::default()
+    }
+
+    /// Send these.
+    pub fn send(send: impl IntoIterator<Item = Intent>) -> Self {
+        Reaction {
+            send: send.into_iter().collect(),
+            cancel: Vec::new(),
+        }
+    }
+
+    /// Cancel the timer `name`.
+    pub fn cancel(name: &'static str) -> Self {
+        Reaction {
+            send: Vec::new(),
+            cancel: vec![name],
+        }
+    }
+}
+
+/// Folds `event` into `state`, the instance's own aggregate, and gives the
+/// event decoded: for a workflow whose state is the aggregate it follows.
+pub fn fold<A>(state: &mut A, event: &StoredEvent) -> Result<A::Event, String>
+where
+    A: DomainAggregate,
+    A::Command: DomainCommand,
+{
+    let decoded = event.decode::<A>().map_err(|error| error.to_string())?;
+    state.apply(decoded.clone());
+    Ok(decoded)
+}
+
+/// Midnight UTC at the start of `day`: when a timer set for a day fires.
+pub fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
 /// A process manager over the feed.
+///
+/// An instance is one aggregate of type [`Workflow::ROOT`] (an invoice, a
+/// task…), and the workflow follows that aggregate's events. It folds an
+/// instance only in an organization that has it on: one switched on later
+/// starts each instance's state from the instance's earlier events, read
+/// from the store, and acts only on what happens after.
 pub trait Workflow: Send + Sync + 'static {
     /// Which workflow it is: its name, its actor, the switch that turns it
     /// on for an organization.
     const KIND: WorkflowKind;
 
+    /// The aggregate type whose aggregates are its instances.
+    const ROOT: &'static str;
+
     /// What it remembers of one instance.
     type State: Serialize + DeserializeOwned + Default + Send;
 
-    /// The instance `event` belongs to, if the workflow follows it.
-    fn instance(&self, event: &StoredEvent) -> Option<Uuid>;
-
-    /// Folds `event` into its instance's `state`, and gives the commands
-    /// the event calls for. The state is folded whether or not the
-    /// workflow is on in the organization (an instance may start before it
-    /// is switched on); the commands are sent only if it is. An event the
-    /// workflow cannot read is an error: it stops there, as a projection
-    /// does.
-    fn react(&self, state: &mut Self::State, event: &StoredEvent) -> Result<Vec<Intent>, String>;
+    /// Folds `event` of an instance into its `state`, and gives what the
+    /// event calls for. Called for the instance's earlier events too, when
+    /// the workflow is switched on after the instance began, and what those
+    /// call for is dropped. An event the workflow cannot read is an error:
+    /// it stops there, as a projection does.
+    fn react(&self, state: &mut Self::State, event: &StoredEvent) -> Result<Reaction, String>;
 }

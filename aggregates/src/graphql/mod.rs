@@ -78,6 +78,7 @@ as_is!(
     crate::event::EventKind,
     crate::venue::VenueKind,
     crate::company::CompanyKind,
+    crate::company::Relationship,
     crate::workflow_kind::WorkflowKind,
 );
 

@@ -89,7 +89,8 @@ pub const SQL: &str = "SELECT invoice.currency,
            AND payment.transaction_type = 'payment'
      ) paid ON true
      WHERE invoice.organization_id = $1 AND invoice.transaction_type = 'invoice'
-       AND invoice.direction = $3 AND invoice.status IN ('issued', 'partially_paid')";
+       AND invoice.direction = $3
+       AND invoice.status IN ('issued', 'partially_paid', 'overdue')";
 
 #[Object]
 impl AgingQuery {

@@ -29,4 +29,5 @@ mod subscriptions;
 mod typed_commands;
 mod typed_reads;
 mod visibility;
+mod workflow_flows;
 mod workflows;

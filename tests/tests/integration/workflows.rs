@@ -21,7 +21,7 @@ use uuid::Uuid;
 const TIMELINE: WorkflowKind = WorkflowKind::TaskTimeline;
 
 /// Switches `kind` on in `org`.
-async fn switch_on(bus: &CommandBus, org: &Org, kind: WorkflowKind) {
+pub(crate) async fn switch_on(bus: &CommandBus, org: &Org, kind: WorkflowKind) {
     bus.execute::<Organization>(
         &org.request(org.admin),
         org.id,
@@ -63,7 +63,7 @@ async fn complete(bus: &CommandBus, org: &Org, task: Uuid) {
 }
 
 /// Runs every workflow over the feed up to its last event.
-async fn run_workflows(db: &TestDb) {
+pub(crate) async fn run_workflows(db: &TestDb) {
     let workflows = foldline_workflows::all();
     let workflows: Vec<&dyn Projection> = workflows.iter().map(|w| w.as_ref()).collect();
     catch_up(db, &Engine::new(db.pool.clone()), &workflows).await;
@@ -87,7 +87,7 @@ async fn notes_on_event(db: &TestDb, org: &Org) -> Vec<(String, Value)> {
 }
 
 /// The workflow commands of `org`: (status, last error) by key order.
-async fn commands_of(db: &TestDb, org: &Org) -> Vec<(String, Option<String>)> {
+pub(crate) async fn commands_of(db: &TestDb, org: &Org) -> Vec<(String, Option<String>)> {
     sqlx::query_as(
         "SELECT status, last_error FROM workflow_commands
          WHERE organization_id = $1 ORDER BY created_at, key",
@@ -98,7 +98,16 @@ async fn commands_of(db: &TestDb, org: &Org) -> Vec<(String, Option<String>)> {
     .unwrap()
 }
 
-async fn pending(db: &TestDb, org: &Org) -> Vec<Pending> {
+/// How many instances the workflows keep for `org`.
+async fn instances_of(db: &TestDb, org: &Org) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM workflow_instances WHERE organization_id = $1")
+        .bind(org.id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+pub(crate) async fn pending(db: &TestDb, org: &Org) -> Vec<Pending> {
     sqlx::query_as(
         "SELECT key, workflow, organization_id, aggregate_id, command, caused_by,
                 correlation_id, attempts
@@ -173,6 +182,9 @@ async fn a_workflow_acts_only_while_it_is_on_and_remembers_what_came_before() {
     let straddling = task_for_event(&bus, &org, "Straddling", Visibility::Public).await;
     // Private: never noted.
     let private = task_for_event(&bus, &org, "Secret", Visibility::Private).await;
+    // Off, the workflow keeps nothing of the organization's tasks.
+    run_workflows(&db).await;
+    assert_eq!(instances_of(&db, &org).await, 0);
     switch_on(&bus, &org, TIMELINE).await;
     complete(&bus, &org, straddling).await;
     complete(&bus, &org, private).await;
@@ -203,6 +215,7 @@ async fn a_workflow_acts_only_while_it_is_on_and_remembers_what_came_before() {
     complete(&bus, &org, late).await;
     run_workflows(&db).await;
     assert_eq!(commands_of(&db, &org).await.len(), 1);
+    assert_eq!(instances_of(&db, &org).await, 2, "kept, to be seen");
     let as_workflow = RequestContext::new(org.id, TIMELINE.actor_id(org.id), Source::Workflow);
     let refused = bus
         .execute::<Task>(&as_workflow, late, TaskCommand::ReopenTask, None)
@@ -210,6 +223,48 @@ async fn a_workflow_acts_only_while_it_is_on_and_remembers_what_came_before() {
     assert!(
         matches!(refused, Err(BusError::NotMember { .. })),
         "{refused:?}"
+    );
+
+    // Renamed while off, completed once it is on again: the note has the
+    // name it has now, read from the store, not the one kept before.
+    bus.execute::<Task>(
+        &org.request(org.member),
+        straddling,
+        TaskCommand::ReopenTask,
+        None,
+    )
+    .await
+    .unwrap();
+    bus.execute::<Task>(
+        &org.request(org.member),
+        straddling,
+        TaskCommand::UpdateTask {
+            title: Some("Straddling, renamed".into()),
+            description: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    run_workflows(&db).await;
+    switch_on(&bus, &org, TIMELINE).await;
+    complete(&bus, &org, straddling).await;
+    run_workflows(&db).await;
+    Dispatcher::new(db.pool.clone(), bus.clone())
+        .dispatch_due()
+        .await
+        .unwrap();
+    let bodies: Vec<String> = notes_on_event(&db, &org)
+        .await
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Task “Straddling” completed.",
+            "Task “Straddling, renamed” completed."
+        ]
     );
 }
 
@@ -493,17 +548,24 @@ async fn owners_and_admins_switch_see_and_retry_their_workflows_over_http() {
     run_workflows(&db).await;
 
     let overview = "{ workflows { workflow on instances pending failed sent } }";
+    let timeline = |seen: &Value| {
+        let all = seen["data"]["workflows"].as_array().unwrap().clone();
+        assert_eq!(all.len(), foldline_workflows::all().len(), "{seen}");
+        all.into_iter()
+            .find(|w| w["workflow"] == "TASK_TIMELINE")
+            .unwrap()
+    };
     let (status, seen) = api.query(org.admin, org.id, overview, json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(
-        seen["data"]["workflows"],
-        json!([{"workflow": "TASK_TIMELINE", "on": true, "instances": 1, "pending": 0, "failed": 0, "sent": 1}]),
+        timeline(&seen),
+        json!({"workflow": "TASK_TIMELINE", "on": true, "instances": 1, "pending": 0, "failed": 0, "sent": 1}),
         "only its own organization's: {seen}"
     );
     let (_, theirs) = api.query(other.owner, other.id, overview, json!({})).await;
     assert_eq!(
-        theirs["data"]["workflows"],
-        json!([{"workflow": "TASK_TIMELINE", "on": false, "instances": 1, "pending": 0, "failed": 1, "sent": 0}]),
+        timeline(&theirs),
+        json!({"workflow": "TASK_TIMELINE", "on": false, "instances": 1, "pending": 0, "failed": 1, "sent": 0}),
         "{theirs}"
     );
     let (_, member) = api.query(org.member, org.id, overview, json!({})).await;

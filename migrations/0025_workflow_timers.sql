@@ -1,0 +1,20 @@
+-- Workflow timers: a command a workflow decides now and sends at a time
+-- ("mark the invoice overdue on the day after it is due", "a renewal task
+-- 30 days before the document expires"). It is a row of workflow_commands
+-- like any other, written with the workflow's state and checkpoint, sent
+-- by the dispatcher once its time (`next_attempt_at`) has come: so it
+-- survives a restart, and one due while the service was down is sent once
+-- after it starts.
+--
+-- `timer` names what the timer is for within its instance. A workflow that
+-- sets a timer of the same name again (the due date moved) replaces the one
+-- still waiting, and one that no longer needs it (the invoice was paid)
+-- cancels it: either leaves the old row `cancelled`.
+ALTER TABLE workflow_commands ADD COLUMN timer text;
+
+ALTER TABLE workflow_commands DROP CONSTRAINT workflow_commands_status_check;
+ALTER TABLE workflow_commands ADD CONSTRAINT workflow_commands_status_check
+    CHECK (status IN ('pending', 'sent', 'failed', 'cancelled'));
+
+CREATE INDEX workflow_commands_timers ON workflow_commands (workflow, instance_id, timer)
+    WHERE status = 'pending' AND timer IS NOT NULL;

@@ -1,0 +1,426 @@
+//! Each flow of step 9 end to end: commands through the real bus, the
+//! workflow run by the engine over the real feed, its commands (and timers)
+//! sent by the dispatcher, and what they did read back from the store and
+//! the read tables.
+
+use chrono::{Days, NaiveDate, Utc};
+use foldline_aggregates::company::{Company, Relationship};
+use foldline_aggregates::document::{Document, DocumentCommand, DocumentKind};
+use foldline_aggregates::invoice::{Invoice, InvoiceCommand, InvoiceStatus};
+use foldline_aggregates::production_advance::{
+    AdvanceStatus, ItemCategory, ItemStatus, ProductionAdvance, ProductionAdvanceCommand,
+};
+use foldline_aggregates::reference::EntityRef;
+use foldline_aggregates::store::Loaded;
+use foldline_aggregates::workflow_kind::WorkflowKind;
+use foldline_aggregates::CommandBus;
+use foldline_projectors::Engine;
+use foldline_tests::commands::{create_advance, draft_invoice, invoice_line};
+use foldline_tests::read_side::{catch_up_all, row_json};
+use foldline_tests::{Org, TestDb};
+use foldline_workflows::dispatcher::Dispatcher;
+use foldline_workflows::workflow::start_of;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::workflows::{run_workflows, switch_on};
+
+/// Runs the workflows, then sends what is due; gives how many were sent.
+async fn react(db: &TestDb, bus: &CommandBus) -> usize {
+    run_workflows(db).await;
+    Dispatcher::new(db.pool.clone(), bus.clone())
+        .dispatch_due()
+        .await
+        .unwrap()
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// `org`'s workflow commands of `workflow`: (command, timer, status, when
+/// due), oldest first.
+async fn decided(
+    db: &TestDb,
+    org: &Org,
+    workflow: WorkflowKind,
+) -> Vec<(String, Option<String>, String, chrono::DateTime<Utc>)> {
+    sqlx::query_as(
+        "SELECT command_name, timer, status, next_attempt_at FROM workflow_commands
+         WHERE organization_id = $1 AND workflow = $2 ORDER BY created_at, key",
+    )
+    .bind(org.id)
+    .bind(workflow.name())
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// The tasks of `org` created by `workflow`'s actor: (title, payload).
+async fn tasks_by(db: &TestDb, org: &Org, workflow: WorkflowKind) -> Vec<(String, Value)> {
+    sqlx::query_as(
+        "SELECT payload -> 'TaskCreated' ->> 'title', payload -> 'TaskCreated' FROM events
+         WHERE organization_id = $1 AND event_type = 'TaskCreated'
+           AND metadata ->> 'actor_id' = $2
+         ORDER BY global_position",
+    )
+    .bind(org.id)
+    .bind(workflow.actor_id(org.id).to_string())
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+async fn invoice(bus: &CommandBus, org: &Org, id: Uuid, command: InvoiceCommand) {
+    bus.execute::<Invoice>(&org.request(org.finance), id, command, None)
+        .await
+        .unwrap();
+}
+
+/// An invoice to `org`'s client for 10.00, due `due_on`, issued the day
+/// before.
+async fn issued_invoice(bus: &CommandBus, org: &Org, number: &str, due_on: NaiveDate) -> Uuid {
+    let id = Uuid::new_v4();
+    let mut draft = draft_invoice(number, org.client);
+    if let InvoiceCommand::DraftInvoice { due_on: due, .. } = &mut draft {
+        *due = due_on;
+    }
+    invoice(bus, org, id, draft).await;
+    invoice(bus, org, id, invoice_line(10)).await;
+    let issued_on = due_on.pred_opt().unwrap();
+    invoice(bus, org, id, InvoiceCommand::IssueInvoice { issued_on }).await;
+    id
+}
+
+async fn load<A: foldline_aggregates::domain::DomainAggregate>(bus: &CommandBus, id: Uuid) -> A
+where
+    A::Command: foldline_aggregates::domain::DomainCommand,
+{
+    let loaded: Loaded<A> = bus.store().load(&id.to_string()).await.unwrap();
+    loaded.aggregate
+}
+
+#[tokio::test]
+async fn an_invoice_unpaid_after_its_due_date_is_marked_overdue_once_and_chased() {
+    const FLOW: WorkflowKind = WorkflowKind::InvoiceReminders;
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Overdue").await;
+    switch_on(&bus, &org, FLOW).await;
+    let yesterday = today().pred_opt().unwrap();
+    let late = issued_invoice(&bus, &org, "INV-LATE", yesterday).await;
+
+    // The timer is decided with the workflow's checkpoint, for the start of
+    // the day after the due date: today, so it is due. No dispatcher runs
+    // yet, as if the service were down when it came due.
+    run_workflows(&db).await;
+    assert_eq!(
+        decided(&db, &org, FLOW).await,
+        [(
+            "MarkInvoiceOverdue".into(),
+            Some("overdue".into()),
+            "pending".into(),
+            start_of(today())
+        )]
+    );
+    // Started, the dispatcher sends it once, however often it looks.
+    assert_eq!(react(&db, &bus).await, 1);
+    assert_eq!(react(&db, &bus).await, 1, "the reminder task");
+    assert_eq!(react(&db, &bus).await, 0);
+    assert_eq!(
+        load::<Invoice>(&bus, late).await.status,
+        InvoiceStatus::Overdue
+    );
+    let overdue_events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_id = $1 AND event_type = 'InvoiceOverdue'",
+    )
+    .bind(late.to_string())
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(overdue_events, 1);
+
+    // The ledger shows it, and the owner has a task to chase it.
+    catch_up_all(&db, &Engine::new(db.pool.clone())).await;
+    let row = row_json(&db, "financial_ledger", &format!("Invoice:{late}"))
+        .await
+        .unwrap();
+    assert_eq!(row["status"], "overdue");
+    let tasks = tasks_by(&db, &org, FLOW).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(
+        tasks[0].0,
+        "Chase payment of invoice INV-LATE from Acme Festivals"
+    );
+    assert_eq!(tasks[0].1["assignee"], org.finance.to_string());
+    assert_eq!(tasks[0].1["priority"], "high");
+}
+
+#[tokio::test]
+async fn an_overdue_timer_moves_with_the_due_date_and_goes_when_the_invoice_is_paid() {
+    const FLOW: WorkflowKind = WorkflowKind::InvoiceReminders;
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Not yet due").await;
+    switch_on(&bus, &org, FLOW).await;
+    let due_on = today().checked_add_days(Days::new(20)).unwrap();
+    let id = issued_invoice(&bus, &org, "INV-FUTURE", due_on).await;
+
+    // Not due: waiting, and not sent.
+    assert_eq!(react(&db, &bus).await, 0);
+    let day_after = |d: NaiveDate| start_of(d.succ_opt().unwrap());
+    assert_eq!(
+        decided(&db, &org, FLOW).await,
+        [(
+            "MarkInvoiceOverdue".into(),
+            Some("overdue".into()),
+            "pending".into(),
+            day_after(due_on)
+        )]
+    );
+
+    // The due date moves: the old timer is cancelled, a new one waits.
+    let moved = due_on.checked_add_days(Days::new(10)).unwrap();
+    invoice(
+        &bus,
+        &org,
+        id,
+        InvoiceCommand::ChangeDueDate { due_on: moved },
+    )
+    .await;
+    assert_eq!(react(&db, &bus).await, 0);
+    let timers: Vec<(String, chrono::DateTime<Utc>)> = decided(&db, &org, FLOW)
+        .await
+        .into_iter()
+        .map(|(_, _, status, at)| (status, at))
+        .collect();
+    assert_eq!(
+        timers,
+        [
+            ("cancelled".into(), day_after(due_on)),
+            ("pending".into(), day_after(moved))
+        ]
+    );
+
+    // Paid in full: nothing is left waiting.
+    invoice(
+        &bus,
+        &org,
+        id,
+        InvoiceCommand::RecordPayment {
+            payment_id: Uuid::new_v4(),
+            amount: 1000,
+            paid_on: today(),
+            method: "card".into(),
+            reference: None,
+        },
+    )
+    .await;
+    assert_eq!(react(&db, &bus).await, 0);
+    let statuses: Vec<String> = decided(&db, &org, FLOW)
+        .await
+        .into_iter()
+        .map(|(_, _, status, _)| status)
+        .collect();
+    assert_eq!(statuses, ["cancelled", "cancelled"]);
+}
+
+#[tokio::test]
+async fn a_paid_invoice_makes_its_company_a_client_and_a_follow_up_a_week_later() {
+    const FLOW: WorkflowKind = WorkflowKind::InvoiceFollowUp;
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Follow-up").await;
+    switch_on(&bus, &org, FLOW).await;
+    let due_on = today().checked_add_days(Days::new(30)).unwrap();
+    let id = issued_invoice(&bus, &org, "INV-PAID", due_on).await;
+    assert_eq!(react(&db, &bus).await, 0, "nothing until it is paid");
+    assert_eq!(
+        load::<Company>(&bus, org.client).await.relationship,
+        Relationship::Prospect
+    );
+    invoice(
+        &bus,
+        &org,
+        id,
+        InvoiceCommand::RecordPayment {
+            payment_id: Uuid::new_v4(),
+            amount: 1000,
+            paid_on: today(),
+            method: "bank transfer".into(),
+            reference: None,
+        },
+    )
+    .await;
+
+    // The company at once; the follow-up waits a week from the payment.
+    assert_eq!(react(&db, &bus).await, 1);
+    assert_eq!(
+        load::<Company>(&bus, org.client).await.relationship,
+        Relationship::Active
+    );
+    let (paid_at,): (chrono::DateTime<Utc>,) = sqlx::query_as(
+        "SELECT recorded_at FROM events WHERE aggregate_id = $1 AND event_type = 'InvoicePaid'",
+    )
+    .bind(id.to_string())
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let follow_up = decided(&db, &org, FLOW).await;
+    assert_eq!(follow_up.len(), 2, "{follow_up:?}");
+    assert_eq!(follow_up[1].0, "CreateTask");
+    assert_eq!(follow_up[1].1.as_deref(), Some("follow up"));
+    assert_eq!(follow_up[1].2, "pending");
+    assert_eq!(follow_up[1].3, paid_at + Days::new(7));
+    assert!(tasks_by(&db, &org, FLOW).await.is_empty());
+
+    // A week passes (the timer's time is brought to now): the task opens,
+    // once.
+    sqlx::query(
+        "UPDATE workflow_commands SET next_attempt_at = now()
+         WHERE organization_id = $1 AND timer = 'follow up'",
+    )
+    .bind(org.id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(react(&db, &bus).await, 1);
+    assert_eq!(react(&db, &bus).await, 0);
+    let tasks = tasks_by(&db, &org, FLOW).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        tasks[0].0,
+        "Follow up with Acme Festivals after invoice INV-PAID was paid"
+    );
+    assert_eq!(tasks[0].1["assignee"], org.finance.to_string());
+}
+
+#[tokio::test]
+async fn a_document_near_its_expiry_gets_a_renewal_task_for_its_owner() {
+    const FLOW: WorkflowKind = WorkflowKind::DocumentRenewal;
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Renewal").await;
+    switch_on(&bus, &org, FLOW).await;
+    let upload = |title: &str, expires_on: NaiveDate| DocumentCommand::UploadDocument {
+        linked_to: EntityRef {
+            entity_type: "Event".into(),
+            entity_id: org.event,
+        },
+        kind: DocumentKind::Rider,
+        title: title.to_owned(),
+        url: "https://files.example/rider.pdf".into(),
+        size_bytes: 1024,
+        mime_type: None,
+        expires_on: Some(expires_on),
+        visibility: Default::default(),
+    };
+    let soon = today().checked_add_days(Days::new(10)).unwrap();
+    let later = today().checked_add_days(Days::new(100)).unwrap();
+    let (insurance, permit) = (Uuid::new_v4(), Uuid::new_v4());
+    for (id, command) in [
+        (insurance, upload("Insurance", soon)),
+        (permit, upload("Permit", later)),
+    ] {
+        bus.execute::<Document>(&org.request(org.member), id, command, None)
+            .await
+            .unwrap();
+    }
+
+    // Inside the 30 days: the task opens at once, on the document's event.
+    assert_eq!(react(&db, &bus).await, 1);
+    let tasks = tasks_by(&db, &org, FLOW).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].0, "Renew “Insurance”");
+    assert_eq!(tasks[0].1["assignee"], org.member.to_string());
+    assert_eq!(tasks[0].1["event_id"], org.event.to_string());
+    assert_eq!(
+        tasks[0].1["due_at"],
+        serde_json::to_value(start_of(soon)).unwrap()
+    );
+
+    // The other waits for 30 days before its expiry; clearing the expiry
+    // cancels it.
+    let waiting: Vec<_> = decided(&db, &org, FLOW)
+        .await
+        .into_iter()
+        .filter(|(_, _, status, _)| status == "pending")
+        .map(|(_, _, _, at)| at)
+        .collect();
+    assert_eq!(
+        waiting,
+        [start_of(later.checked_sub_days(Days::new(30)).unwrap())]
+    );
+    bus.execute::<Document>(
+        &org.request(org.member),
+        permit,
+        DocumentCommand::SetDocumentExpiry { expires_on: None },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(react(&db, &bus).await, 0);
+    let mut statuses: Vec<String> = decided(&db, &org, FLOW)
+        .await
+        .into_iter()
+        .map(|(_, _, status, _)| status)
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["cancelled", "sent"]);
+    assert_eq!(tasks_by(&db, &org, FLOW).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_approved_advance_is_completed_when_its_last_item_is() {
+    const FLOW: WorkflowKind = WorkflowKind::AdvanceCompletion;
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Completion").await;
+    switch_on(&bus, &org, FLOW).await;
+    let id = Uuid::new_v4();
+    let (stage, lights) = (Uuid::new_v4(), Uuid::new_v4());
+    let item = |item_id| ProductionAdvanceCommand::AddItem {
+        item_id,
+        name: "Kit".into(),
+        category: ItemCategory::Technical,
+        vendor_id: None,
+        quantity_required: 1,
+        unit_cost: 10_00,
+        schedule: Default::default(),
+        critical_path: false,
+        depends_on: Default::default(),
+    };
+    let complete = |item_id| ProductionAdvanceCommand::ChangeItemStatus {
+        item_id,
+        status: ItemStatus::Complete,
+    };
+    for command in [
+        create_advance("ADV-DONE", org.event),
+        item(stage),
+        item(lights),
+        // Small enough to be approved on submission.
+        ProductionAdvanceCommand::SubmitForApproval,
+        complete(stage),
+    ] {
+        bus.execute::<ProductionAdvance>(&org.request(org.member), id, command, None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(react(&db, &bus).await, 0, "one item is still open");
+    bus.execute::<ProductionAdvance>(&org.request(org.member), id, complete(lights), None)
+        .await
+        .unwrap();
+    assert_eq!(react(&db, &bus).await, 1);
+    assert_eq!(react(&db, &bus).await, 0);
+    let advance = load::<ProductionAdvance>(&bus, id).await;
+    assert_eq!(advance.status, AdvanceStatus::Completed);
+    let (actor,): (String,) = sqlx::query_as(
+        "SELECT metadata ->> 'actor_id' FROM events
+         WHERE aggregate_id = $1 AND event_type = 'AdvanceCompleted'",
+    )
+    .bind(id.to_string())
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(actor, FLOW.actor_id(org.id).to_string());
+}

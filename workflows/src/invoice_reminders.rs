@@ -1,0 +1,88 @@
+//! Invoice overdue: an issued invoice still unpaid the day after it is due
+//! is marked overdue (the ledger shows it so), and its owner gets a task to
+//! chase the payment.
+//!
+//! The timer is set when the invoice is issued and set again when its due
+//! date moves; paying, voiding or deleting the invoice cancels it. A timer
+//! that fires after a payment the workflow has not read yet is harmless:
+//! marking a paid invoice overdue does nothing.
+
+use chrono::{Days, NaiveDate};
+use cqrs_es::Aggregate;
+use foldline_aggregates::invoice::{Invoice, InvoiceCommand, InvoiceEvent, InvoiceStatus};
+use foldline_aggregates::priority::Priority;
+use foldline_aggregates::task::TaskCommand;
+use foldline_aggregates::workflow_kind::WorkflowKind;
+use foldline_projectors::StoredEvent;
+
+use crate::workflow::{fold, start_of, Intent, Reaction, Workflow};
+
+/// The workflow.
+pub struct InvoiceReminders;
+
+/// The timer that marks the invoice overdue.
+pub const OVERDUE: &str = "overdue";
+
+/// Days the owner has to chase a payment once it is overdue.
+const CHASE_WITHIN: Days = Days::new(3);
+
+impl Workflow for InvoiceReminders {
+    const KIND: WorkflowKind = WorkflowKind::InvoiceReminders;
+    const ROOT: &'static str = Invoice::TYPE;
+    type State = Invoice;
+
+    fn react(&self, invoice: &mut Invoice, event: &StoredEvent) -> Result<Reaction, String> {
+        let instance = event.aggregate_id.parse().map_err(|_| "invoice id")?;
+        Ok(match fold(invoice, event)? {
+            InvoiceEvent::InvoiceIssued { .. } | InvoiceEvent::DueDateChanged { .. } => {
+                let open = matches!(
+                    invoice.status,
+                    InvoiceStatus::Issued | InvoiceStatus::PartiallyPaid
+                );
+                match invoice.due_on.filter(|_| open) {
+                    Some(due_on) => {
+                        let as_of = day_after(due_on)?;
+                        Reaction::send([Intent::at(
+                            OVERDUE,
+                            start_of(as_of),
+                            instance,
+                            InvoiceCommand::MarkInvoiceOverdue { as_of },
+                        )])
+                    }
+                    None => Reaction::none(),
+                }
+            }
+            InvoiceEvent::InvoicePaid
+            | InvoiceEvent::InvoiceVoided { .. }
+            | InvoiceEvent::InvoiceDeleted => Reaction::cancel(OVERDUE),
+            InvoiceEvent::InvoiceOverdue { as_of } => {
+                let chase_by = as_of.checked_add_days(CHASE_WITHIN).ok_or("date")?;
+                let due_on = invoice.due_on.map(|d| d.to_string()).unwrap_or_default();
+                Reaction::send([Intent::now(
+                    Intent::derived_id(event, "payment reminder"),
+                    TaskCommand::CreateTask {
+                        title: format!(
+                            "Chase payment of invoice {} from {}",
+                            invoice.number, invoice.counterparty_name
+                        ),
+                        description: Some(format!(
+                            "Invoice {} was due on {due_on} and is not paid in full.",
+                            invoice.number
+                        )),
+                        event_id: None,
+                        project: None,
+                        assignee: invoice.owner_id,
+                        due_at: Some(start_of(chase_by)),
+                        priority: Priority::High,
+                        visibility: invoice.visibility,
+                    },
+                )])
+            }
+            _ => Reaction::none(),
+        })
+    }
+}
+
+fn day_after(day: NaiveDate) -> Result<NaiveDate, String> {
+    day.succ_opt().ok_or_else(|| format!("no day after {day}"))
+}
