@@ -12,6 +12,11 @@
 -- cancels it: either leaves the old row `cancelled`.
 ALTER TABLE workflow_commands ADD COLUMN timer text;
 
+-- A command whose refusal by the domain only means it is no longer needed
+-- (closing a task someone already closed): refused, it is `cancelled` with
+-- the reason rather than `failed`.
+ALTER TABLE workflow_commands ADD COLUMN unless_done boolean NOT NULL DEFAULT false;
+
 ALTER TABLE workflow_commands DROP CONSTRAINT workflow_commands_status_check;
 ALTER TABLE workflow_commands ADD CONSTRAINT workflow_commands_status_check
     CHECK (status IN ('pending', 'sent', 'failed', 'cancelled'));

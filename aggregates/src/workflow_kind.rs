@@ -42,6 +42,9 @@ pub enum WorkflowKind {
     DocumentRenewal,
     /// An approved advance whose items are all complete is completed.
     AdvanceCompletion,
+    /// A submitted advance gets an approval task for each member who can
+    /// give its next step; the tasks close when the step is given.
+    AdvanceApproval,
 }
 
 impl WorkflowKind {
@@ -53,6 +56,7 @@ impl WorkflowKind {
             WorkflowKind::InvoiceFollowUp => "invoice_follow_up",
             WorkflowKind::DocumentRenewal => "document_renewal",
             WorkflowKind::AdvanceCompletion => "advance_completion",
+            WorkflowKind::AdvanceApproval => "advance_approval",
         }
     }
 
@@ -80,7 +84,8 @@ impl WorkflowKind {
             WorkflowKind::TaskTimeline
             | WorkflowKind::InvoiceFollowUp
             | WorkflowKind::DocumentRenewal
-            | WorkflowKind::AdvanceCompletion => BTreeSet::new(),
+            | WorkflowKind::AdvanceCompletion
+            | WorkflowKind::AdvanceApproval => BTreeSet::new(),
         }
     }
 }

@@ -9,7 +9,7 @@ use foldline_aggregates::production_advance::{
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
 
-use crate::workflow::{fold, Intent, Reaction, Workflow};
+use crate::workflow::{fold, Context, Intent, Reaction, Workflow};
 
 /// The workflow.
 pub struct AdvanceCompletion;
@@ -33,6 +33,7 @@ impl Workflow for AdvanceCompletion {
         &self,
         advance: &mut ProductionAdvance,
         event: &StoredEvent,
+        _: &Context,
     ) -> Result<Reaction, String> {
         let before = done(advance);
         fold(advance, event)?;

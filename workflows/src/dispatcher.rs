@@ -48,6 +48,8 @@ pub struct Pending {
     pub correlation_id: Uuid,
     /// Sends so far.
     pub attempts: i32,
+    /// Whether a refusal means only that it is no longer needed.
+    pub unless_done: bool,
 }
 
 /// What became of one send.
@@ -60,6 +62,9 @@ pub enum Sent {
     Refused,
     /// A transient failure: tried again later.
     Deferred,
+    /// The domain refused a command that was to be sent only if still
+    /// needed: the row is cancelled, with the reason.
+    NotNeeded,
 }
 
 /// Sends pending workflow commands.
@@ -79,7 +84,7 @@ impl Dispatcher {
     pub async fn dispatch_due(&self) -> Result<usize, sqlx::Error> {
         let due: Vec<Pending> = sqlx::query_as(
             "SELECT key, workflow, organization_id, aggregate_id, command, caused_by,
-                    correlation_id, attempts
+                    correlation_id, attempts, unless_done
              FROM workflow_commands
              WHERE status = 'pending' AND next_attempt_at <= now()
              ORDER BY next_attempt_at, created_at
@@ -149,6 +154,19 @@ impl Dispatcher {
                 .await?;
                 metrics::counter!("foldline_workflow_commands_total", "workflow" => kind.name(), "outcome" => "deferred").increment(1);
                 Ok(Sent::Deferred)
+            }
+            Err(BusError::Domain(error)) if pending.unless_done => {
+                sqlx::query(
+                    "UPDATE workflow_commands
+                     SET status = 'cancelled', attempts = attempts + 1, last_error = $2
+                     WHERE key = $1",
+                )
+                .bind(&pending.key)
+                .bind(format!("no longer needed: {error}"))
+                .execute(&self.pool)
+                .await?;
+                metrics::counter!("foldline_workflow_commands_total", "workflow" => kind.name(), "outcome" => "not needed").increment(1);
+                Ok(Sent::NotNeeded)
             }
             Err(error) => {
                 tracing::warn!(key = %pending.key, %error, "workflow command refused");

@@ -15,7 +15,7 @@ use foldline_aggregates::task::TaskCommand;
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
 
-use crate::workflow::{fold, start_of, Intent, Reaction, Workflow};
+use crate::workflow::{fold, start_of, Context, Intent, Reaction, Workflow};
 
 /// The workflow.
 pub struct DocumentRenewal;
@@ -31,7 +31,12 @@ impl Workflow for DocumentRenewal {
     const ROOT: &'static str = Document::TYPE;
     type State = Document;
 
-    fn react(&self, document: &mut Document, event: &StoredEvent) -> Result<Reaction, String> {
+    fn react(
+        &self,
+        document: &mut Document,
+        event: &StoredEvent,
+        _: &Context,
+    ) -> Result<Reaction, String> {
         Ok(match fold(document, event)? {
             DocumentEvent::DocumentUploaded { .. } | DocumentEvent::DocumentExpirySet { .. } => {
                 let Some(expires_on) = document.expires_on else {

@@ -13,7 +13,7 @@ use foldline_aggregates::task::TaskCommand;
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
 
-use crate::workflow::{fold, Intent, Reaction, Workflow};
+use crate::workflow::{fold, Context, Intent, Reaction, Workflow};
 
 /// The workflow.
 pub struct InvoiceFollowUp;
@@ -29,7 +29,12 @@ impl Workflow for InvoiceFollowUp {
     const ROOT: &'static str = Invoice::TYPE;
     type State = Invoice;
 
-    fn react(&self, invoice: &mut Invoice, event: &StoredEvent) -> Result<Reaction, String> {
+    fn react(
+        &self,
+        invoice: &mut Invoice,
+        event: &StoredEvent,
+        _: &Context,
+    ) -> Result<Reaction, String> {
         let paid = matches!(fold(invoice, event)?, InvoiceEvent::InvoicePaid);
         if !paid || invoice.direction != Direction::Receivable {
             return Ok(Reaction::none());

@@ -15,7 +15,7 @@ use foldline_aggregates::task::TaskCommand;
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
 
-use crate::workflow::{fold, start_of, Intent, Reaction, Workflow};
+use crate::workflow::{fold, start_of, Context, Intent, Reaction, Workflow};
 
 /// The workflow.
 pub struct InvoiceReminders;
@@ -31,7 +31,12 @@ impl Workflow for InvoiceReminders {
     const ROOT: &'static str = Invoice::TYPE;
     type State = Invoice;
 
-    fn react(&self, invoice: &mut Invoice, event: &StoredEvent) -> Result<Reaction, String> {
+    fn react(
+        &self,
+        invoice: &mut Invoice,
+        event: &StoredEvent,
+        _: &Context,
+    ) -> Result<Reaction, String> {
         let instance = event.aggregate_id.parse().map_err(|_| "invoice id")?;
         Ok(match fold(invoice, event)? {
             InvoiceEvent::InvoiceIssued { .. } | InvoiceEvent::DueDateChanged { .. } => {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use foldline_projectors::projection::Projection;
 
+pub mod advance_approval;
 pub mod advance_completion;
 pub mod dispatcher;
 pub mod document_renewal;
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(runner::Runner(invoice_follow_up::InvoiceFollowUp)),
         Arc::new(runner::Runner(document_renewal::DocumentRenewal)),
         Arc::new(runner::Runner(advance_completion::AdvanceCompletion)),
+        Arc::new(runner::Runner(advance_approval::AdvanceApproval)),
     ]
 }
 

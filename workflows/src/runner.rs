@@ -9,12 +9,12 @@ use cqrs_es::Aggregate;
 use foldline_aggregates::organization::{Organization, OrganizationEvent};
 use foldline_projectors::feed::read_streams;
 use foldline_projectors::state_store::StateStore;
-use foldline_projectors::{Projection, ProjectionError, StoredEvent};
+use foldline_projectors::{Position, Projection, ProjectionError, StoredEvent};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::workflow::Workflow;
+use crate::workflow::{Context, Workflow};
 
 /// `W` as the engine runs it: a projection named for the workflow that
 /// writes no read table.
@@ -33,6 +33,7 @@ struct Decided {
     correlation_id: Uuid,
     timer: Option<&'static str>,
     send_at: Option<DateTime<Utc>>,
+    unless_done: bool,
 }
 
 /// One instance's state in a batch.
@@ -120,6 +121,17 @@ impl<W: Workflow> Projection for Runner<W> {
             }
         }
 
+        let context = if W::READS_ORGANIZATIONS && !first.is_empty() {
+            let organizations: HashSet<Uuid> = events
+                .iter()
+                .zip(&folds)
+                .filter(|(_, id)| id.is_some())
+                .map(|(event, _)| event.organization_id)
+                .collect();
+            organizations_at(tx, &organizations, events.last().map(|e| e.position)).await?
+        } else {
+            Context::default()
+        };
         let mut instances = self.load(tx, &first).await?;
         // A state kept from before the workflow was last switched on missed
         // what happened while it was off: it starts again from the store.
@@ -129,7 +141,8 @@ impl<W: Workflow> Projection for Runner<W> {
                 .is_none_or(|since| instance.last_position >= *since)
         });
         if let Some(last) = events.last() {
-            self.start_missing(tx, &mut instances, &first, last).await?;
+            self.start_missing(tx, &mut instances, &first, last, &context)
+                .await?;
         }
 
         let mut decided = Vec::new();
@@ -157,7 +170,7 @@ impl<W: Workflow> Projection for Runner<W> {
             let position = event.position.global_position;
             let reaction = self
                 .0
-                .react(&mut instance.state, event)
+                .react(&mut instance.state, event, &context)
                 .map_err(|message| ProjectionError::Poison { position, message })?;
             instance.last_position = position;
             if !on.contains(&event.organization_id) {
@@ -189,6 +202,7 @@ impl<W: Workflow> Projection for Runner<W> {
                     correlation_id: event.correlation_id().unwrap_or(cause),
                     timer: intent.timer.as_ref().map(|t| t.name),
                     send_at: intent.timer.map(|t| t.at),
+                    unless_done: intent.unless_done,
                 });
             }
         }
@@ -254,6 +268,7 @@ impl<W: Workflow> Runner<W> {
         instances: &mut HashMap<Uuid, Instance<W::State>>,
         first: &HashMap<Uuid, i64>,
         last: &StoredEvent,
+        context: &Context,
     ) -> Result<(), ProjectionError> {
         let missing: Vec<String> = first
             .iter()
@@ -277,12 +292,40 @@ impl<W: Workflow> Runner<W> {
                 last_position: 0,
             });
             self.0
-                .react(&mut instance.state, &event)
+                .react(&mut instance.state, &event, context)
                 .map_err(|message| ProjectionError::Poison { position, message })?;
             instance.last_position = position;
         }
         Ok(())
     }
+}
+
+/// The organizations `ids` as the store has them up to `upto`.
+async fn organizations_at(
+    tx: &mut PgConnection,
+    ids: &HashSet<Uuid>,
+    upto: Option<Position>,
+) -> Result<Context, ProjectionError> {
+    let mut context = Context::default();
+    let Some(upto) = upto else {
+        return Ok(context);
+    };
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    for event in read_streams(tx, Organization::TYPE, &ids, upto).await? {
+        let position = event.position.global_position;
+        let decoded = event
+            .decode::<Organization>()
+            .map_err(|error| ProjectionError::Poison {
+                position,
+                message: error.to_string(),
+            })?;
+        context
+            .organizations
+            .entry(event.organization_id)
+            .or_default()
+            .apply(decoded);
+    }
+    Ok(context)
 }
 
 /// Cancels the timer `name` of instance `id`: one decided earlier in the
@@ -460,6 +503,7 @@ async fn write_commands(
     let mut correlations = Vec::new();
     let mut timers = Vec::new();
     let mut send_at = Vec::new();
+    let mut unless_done = Vec::new();
     for d in decided {
         keys.push(d.key);
         instances.push(d.instance_id);
@@ -472,6 +516,7 @@ async fn write_commands(
         correlations.push(d.correlation_id);
         timers.push(d.timer);
         send_at.push(d.send_at);
+        unless_done.push(d.unless_done);
     }
     // Decided once: a batch applied again after a crash decides the same
     // keys, and its rows are already there only if the first one committed,
@@ -479,14 +524,17 @@ async fn write_commands(
     sqlx::query(
         "INSERT INTO workflow_commands
              (key, workflow, instance_id, organization_id, aggregate_type, aggregate_id,
-              command_name, command, caused_by, correlation_id, timer, next_attempt_at)
+              command_name, command, caused_by, correlation_id, timer, next_attempt_at,
+              unless_done)
          SELECT c.key, $1, c.instance_id, c.organization_id, c.aggregate_type, c.aggregate_id,
                 c.command_name, c.command, c.caused_by, c.correlation_id, c.timer,
-                coalesce(c.send_at, now())
+                coalesce(c.send_at, now()), c.unless_done
          FROM UNNEST($2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::text[],
-                     $8::jsonb[], $9::uuid[], $10::uuid[], $11::text[], $12::timestamptz[])
+                     $8::jsonb[], $9::uuid[], $10::uuid[], $11::text[], $12::timestamptz[],
+                     $13::bool[])
               AS c(key, instance_id, organization_id, aggregate_type, aggregate_id,
-                   command_name, command, caused_by, correlation_id, timer, send_at)
+                   command_name, command, caused_by, correlation_id, timer, send_at,
+                   unless_done)
          ON CONFLICT (key) DO NOTHING",
     )
     .bind(workflow)
@@ -501,6 +549,7 @@ async fn write_commands(
     .bind(&correlations)
     .bind(&timers)
     .bind(&send_at)
+    .bind(&unless_done)
     .execute(&mut *tx)
     .await?;
     Ok(())

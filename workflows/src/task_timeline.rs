@@ -16,7 +16,7 @@ use foldline_projectors::StoredEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::workflow::{Intent, Reaction, Workflow};
+use crate::workflow::{Context, Intent, Reaction, Workflow};
 
 /// The workflow.
 pub struct TaskTimeline;
@@ -37,7 +37,12 @@ impl Workflow for TaskTimeline {
     const ROOT: &'static str = Task::TYPE;
     type State = TaskNotes;
 
-    fn react(&self, state: &mut TaskNotes, event: &StoredEvent) -> Result<Reaction, String> {
+    fn react(
+        &self,
+        state: &mut TaskNotes,
+        event: &StoredEvent,
+        _: &Context,
+    ) -> Result<Reaction, String> {
         match event.decode::<Task>().map_err(|e| e.to_string())? {
             TaskEvent::TaskCreated {
                 title,

@@ -2,8 +2,12 @@
 //! instance, and the commands it decides on, now or at a time.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use std::collections::HashMap;
+
+use foldline_aggregates::access::Capability;
 use foldline_aggregates::command::Command;
 use foldline_aggregates::domain::{DomainAggregate, DomainCommand};
+use foldline_aggregates::organization::Organization;
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
 use serde::de::DeserializeOwned;
@@ -21,6 +25,9 @@ pub struct Intent {
     pub command: Command,
     /// When to send it, if not now.
     pub timer: Option<Timer>,
+    /// Whether a refusal by the domain means it is no longer needed (a task
+    /// to close that someone closed already) rather than a failure.
+    pub unless_done: bool,
 }
 
 /// When a command decided now is to be sent.
@@ -40,6 +47,16 @@ impl Intent {
             aggregate_id,
             command: command.into(),
             timer: None,
+            unless_done: false,
+        }
+    }
+
+    /// This command, whose refusal by the domain means only that it is no
+    /// longer needed: its row is cancelled with the reason, not failed.
+    pub fn unless_done(self) -> Self {
+        Intent {
+            unless_done: true,
+            ..self
         }
     }
 
@@ -54,6 +71,7 @@ impl Intent {
             aggregate_id,
             command: command.into(),
             timer: Some(Timer { name, at }),
+            unless_done: false,
         }
     }
 
@@ -114,6 +132,32 @@ pub fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }
 
+/// What a workflow may read besides its instances' events: the
+/// organizations of the batch, as the store has them at its end (their
+/// members and what each may approve), when the workflow asks for them
+/// ([`Workflow::READS_ORGANIZATIONS`]).
+#[derive(Debug, Default)]
+pub struct Context {
+    /// The organizations, by id.
+    pub organizations: HashMap<Uuid, Organization>,
+}
+
+impl Context {
+    /// The members of `organization` holding `capability`, in id order.
+    pub fn members_with(&self, organization: Uuid, capability: Capability) -> Vec<Uuid> {
+        self.organizations
+            .get(&organization)
+            .map(|org| {
+                org.members
+                    .iter()
+                    .filter(|(_, member)| member.capabilities.contains(&capability))
+                    .map(|(id, _)| *id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// A process manager over the feed.
 ///
 /// An instance is one aggregate of type [`Workflow::ROOT`] (an invoice, a
@@ -129,6 +173,9 @@ pub trait Workflow: Send + Sync + 'static {
     /// The aggregate type whose aggregates are its instances.
     const ROOT: &'static str;
 
+    /// Whether it reads the organizations of each batch ([`Context`]).
+    const READS_ORGANIZATIONS: bool = false;
+
     /// What it remembers of one instance.
     type State: Serialize + DeserializeOwned + Default + Send;
 
@@ -137,5 +184,10 @@ pub trait Workflow: Send + Sync + 'static {
     /// the workflow is switched on after the instance began, and what those
     /// call for is dropped. An event the workflow cannot read is an error:
     /// it stops there, as a projection does.
-    fn react(&self, state: &mut Self::State, event: &StoredEvent) -> Result<Reaction, String>;
+    fn react(
+        &self,
+        state: &mut Self::State,
+        event: &StoredEvent,
+        context: &Context,
+    ) -> Result<Reaction, String>;
 }

@@ -12,6 +12,7 @@ use foldline_aggregates::production_advance::{
 };
 use foldline_aggregates::reference::EntityRef;
 use foldline_aggregates::store::Loaded;
+use foldline_aggregates::task::{Task, TaskCommand, TaskStatus};
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_aggregates::CommandBus;
 use foldline_projectors::Engine;
@@ -423,4 +424,97 @@ async fn an_approved_advance_is_completed_when_its_last_item_is() {
     .await
     .unwrap();
     assert_eq!(actor, FLOW.actor_id(org.id).to_string());
+}
+
+#[tokio::test]
+async fn a_submitted_advance_gets_approval_tasks_step_by_step() {
+    const FLOW: WorkflowKind = WorkflowKind::AdvanceApproval;
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Approval routing").await;
+    switch_on(&bus, &org, FLOW).await;
+    let id = Uuid::new_v4();
+    let as_member = |user: Uuid, command: ProductionAdvanceCommand| {
+        let bus = bus.clone();
+        let request = org.request(user);
+        async move {
+            bus.execute::<ProductionAdvance>(&request, id, command, None)
+                .await
+                .unwrap();
+        }
+    };
+    as_member(org.member, create_advance("ADV-BIG", org.event)).await;
+    as_member(
+        org.member,
+        ProductionAdvanceCommand::AddItem {
+            item_id: Uuid::new_v4(),
+            name: "LED wall".into(),
+            category: ItemCategory::Technical,
+            vendor_id: None,
+            quantity_required: 1,
+            // Above 5,000.00: the production manager, then the event director.
+            unit_cost: 10_000_00,
+            schedule: Default::default(),
+            critical_path: false,
+            depends_on: Default::default(),
+        },
+    )
+    .await;
+    as_member(org.member, ProductionAdvanceCommand::SubmitForApproval).await;
+
+    // The first step: a task for the production manager, and no one else.
+    assert_eq!(react(&db, &bus).await, 1);
+    let tasks = tasks_by(&db, &org, FLOW).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].0, "Approve advance ADV-BIG as production manager");
+    assert_eq!(tasks[0].1["assignee"], org.production_manager.to_string());
+    assert_eq!(tasks[0].1["event_id"], org.event.to_string());
+    let first_task: Uuid = tasks[0].1["task_id"].as_str().unwrap().parse().unwrap();
+
+    // The manager ticks the task, then approves: the workflow's closing of
+    // it is not needed, and is no failure; the director's task opens.
+    bus.execute::<Task>(
+        &org.request(org.production_manager),
+        first_task,
+        TaskCommand::CompleteTask,
+        None,
+    )
+    .await
+    .unwrap();
+    as_member(org.production_manager, ProductionAdvanceCommand::Approve).await;
+    assert_eq!(react(&db, &bus).await, 2);
+    let tasks = tasks_by(&db, &org, FLOW).await;
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[1].0, "Approve advance ADV-BIG as event director");
+    assert_eq!(tasks[1].1["assignee"], org.event_director.to_string());
+    let second_task: Uuid = tasks[1].1["task_id"].as_str().unwrap().parse().unwrap();
+
+    // The director approves: the advance is approved and the task closed
+    // by the workflow.
+    as_member(org.event_director, ProductionAdvanceCommand::Approve).await;
+    assert_eq!(react(&db, &bus).await, 1);
+    assert_eq!(react(&db, &bus).await, 0);
+    assert_eq!(
+        load::<ProductionAdvance>(&bus, id).await.status,
+        AdvanceStatus::Approved
+    );
+    assert_eq!(
+        load::<Task>(&bus, second_task).await.status,
+        TaskStatus::Done
+    );
+    let outcomes: Vec<(String, String)> = decided(&db, &org, FLOW)
+        .await
+        .into_iter()
+        .map(|(name, _, status, _)| (name, status))
+        .collect();
+    let count = |name: &str, status: &str| {
+        outcomes
+            .iter()
+            .filter(|(n, s)| n == name && s == status)
+            .count()
+    };
+    assert_eq!(count("CreateTask", "sent"), 2, "{outcomes:?}");
+    assert_eq!(count("CompleteTask", "sent"), 1, "{outcomes:?}");
+    assert_eq!(count("CompleteTask", "cancelled"), 1, "{outcomes:?}");
+    assert_eq!(outcomes.len(), 4, "nothing failed: {outcomes:?}");
 }

@@ -110,7 +110,7 @@ async fn instances_of(db: &TestDb, org: &Org) -> i64 {
 pub(crate) async fn pending(db: &TestDb, org: &Org) -> Vec<Pending> {
     sqlx::query_as(
         "SELECT key, workflow, organization_id, aggregate_id, command, caused_by,
-                correlation_id, attempts
+                correlation_id, attempts, unless_done
          FROM workflow_commands WHERE organization_id = $1 AND status = 'pending'",
     )
     .bind(org.id)
