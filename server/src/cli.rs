@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 use foldline_aggregates::audit::At;
+use foldline_workflows::webhooks::Settings;
 
 /// Foldline: an event-sourced backend for production operations.
 #[derive(Debug, Parser)]
@@ -119,6 +120,12 @@ pub enum Commands {
         #[command(subcommand)]
         command: Option<WorkflowsCommand>,
     },
+    /// List the organizations' webhooks and their deliveries.
+    Webhooks {
+        /// What to do; without one, list them.
+        #[command(subcommand)]
+        command: Option<WebhooksCommand>,
+    },
     /// Review the event store: verify its hash chains, take checkpoints.
     Audit {
         /// What to do.
@@ -172,6 +179,39 @@ pub enum WorkflowsCommand {
         /// Only this instance's.
         #[arg(long)]
         instance: Option<uuid::Uuid>,
+    },
+}
+
+/// What an operator can do with the organizations' webhooks.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Add a webhook: the workflows' messages of its topics go there,
+    /// signed with its secret.
+    Add {
+        /// The organization whose messages it takes.
+        #[arg(long)]
+        organization: uuid::Uuid,
+        /// Where to deliver: https, or http to this machine.
+        #[arg(long)]
+        url: String,
+        /// The secret deliveries are signed with (HMAC-SHA256); at least 16
+        /// characters.
+        #[arg(long, env = "FOLDLINE_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+        /// A topic it takes (`invoice.paid`, `invoice.overdue`); repeat for
+        /// more; none: all.
+        #[arg(long = "topic")]
+        topics: Vec<String>,
+    },
+    /// Remove a webhook and what it had still to deliver.
+    Remove {
+        /// The webhook.
+        id: uuid::Uuid,
+    },
+    /// Put a webhook's dead deliveries back to be tried now.
+    Retry {
+        /// The webhook.
+        id: uuid::Uuid,
     },
 }
 
@@ -311,6 +351,32 @@ pub struct ApiArgs {
     /// Token settings.
     #[command(flatten)]
     pub jwt: JwtArgs,
+    /// Webhook delivery settings.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// How the outbox is delivered to the organizations' webhooks.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Tries before a webhook delivery is given up as dead (until
+    /// `foldline webhooks retry`).
+    #[arg(long, env = "FOLDLINE_WEBHOOK_MAX_ATTEMPTS", default_value_t = Settings::default().max_attempts)]
+    pub webhook_max_attempts: i32,
+    /// Seconds one webhook request may take before it counts as failed.
+    #[arg(long, env = "FOLDLINE_WEBHOOK_TIMEOUT", default_value_t = Settings::default().timeout.as_secs())]
+    pub webhook_timeout: u64,
+}
+
+impl WebhookArgs {
+    /// The sender's settings.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            max_attempts: self.webhook_max_attempts,
+            timeout: std::time::Duration::from_secs(self.webhook_timeout),
+            ..Settings::default()
+        }
+    }
 }
 
 /// The origins browser apps may call the API from.

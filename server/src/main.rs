@@ -9,7 +9,7 @@ use foldline_aggregates::{CommandBus, EventStore};
 use foldline_graphql::auth::mint;
 use foldline_projectors::{checkpoint, Engine};
 use foldline_server::cli::{
-    ApiArgs, AuditCommand, Cli, Commands, ProjectionsCommand, WorkflowsCommand,
+    ApiArgs, AuditCommand, Cli, Commands, ProjectionsCommand, WebhooksCommand, WorkflowsCommand,
 };
 use foldline_server::database;
 use foldline_server::fixture::{self, Fixture};
@@ -75,7 +75,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {}", api.listen))?;
             let tokens = demo_tokens(&pool, &api).await?;
-            serve::serve(state, listener, |address| {
+            serve::serve(state, api.webhooks.settings(), listener, |address| {
                 println!("\nGraphiQL: http://{address}/graphql");
                 println!(
                     "Send `Authorization: Bearer <token>`; each token names its organization.\n"
@@ -104,7 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = TcpListener::bind(api.listen)
                 .await
                 .with_context(|| format!("listening on {}", api.listen))?;
-            serve::serve(state, listener, |address| {
+            serve::serve(state, api.webhooks.settings(), listener, |address| {
                 tracing::info!(%address, "serving GraphQL on /graphql");
             })
             .await?;
@@ -195,6 +195,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Workflows { ref command } => {
             let pool = database::connect(&cli.database).await?;
             workflows(&pool, command.as_ref()).await?;
+        }
+        Commands::Webhooks { ref command } => {
+            let pool = database::connect(&cli.database).await?;
+            webhooks(&pool, command.as_ref()).await?;
         }
         Commands::Projections { command: None } => {
             let pool = database::connect(&cli.database).await?;
@@ -304,6 +308,50 @@ async fn workflows(pool: &sqlx::PgPool, command: Option<&WorkflowsCommand>) -> a
                 .retry(workflow, *instance, None)
                 .await?;
             println!("{workflow}: {retried} failed command(s) put back to be sent");
+        }
+    }
+    Ok(())
+}
+
+/// `foldline webhooks`: the list, or adding, removing or retrying one.
+async fn webhooks(pool: &sqlx::PgPool, command: Option<&WebhooksCommand>) -> anyhow::Result<()> {
+    use foldline_workflows::webhooks;
+    match command {
+        None => {
+            println!(
+                "{:<36} {:<36} {:>8} {:>9} {:>5}  url (topics)",
+                "webhook", "organization", "pending", "delivered", "dead"
+            );
+            for w in webhooks::list(pool, None).await? {
+                let topics = if w.topics.is_empty() {
+                    "all".to_owned()
+                } else {
+                    w.topics.join(", ")
+                };
+                println!(
+                    "{:<36} {:<36} {:>8} {:>9} {:>5}  {} ({topics})",
+                    w.id, w.organization_id, w.pending, w.delivered, w.dead, w.url
+                );
+            }
+        }
+        Some(WebhooksCommand::Add {
+            organization,
+            url,
+            secret,
+            topics,
+        }) => {
+            let id = webhooks::add(pool, *organization, url, secret, topics).await?;
+            println!("{id}");
+        }
+        Some(WebhooksCommand::Remove { id }) => {
+            if !webhooks::remove(pool, *id).await? {
+                anyhow::bail!("no webhook {id}");
+            }
+            println!("{id}: removed");
+        }
+        Some(WebhooksCommand::Retry { id }) => {
+            let retried = webhooks::retry(pool, *id).await?;
+            println!("{id}: {retried} dead deliveries put back to be tried");
         }
     }
     Ok(())

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use foldline_graphql::auth::{Authenticator, VerifyingKey};
 use foldline_graphql::Limits;
 use foldline_projectors::Engine;
+use foldline_workflows::webhooks::{Sender, Settings};
 use foldline_workflows::Dispatcher;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -52,6 +53,7 @@ pub fn state(pool: PgPool, api: &ApiArgs) -> anyhow::Result<AppState> {
 /// signal; `ready` is called with the address once it listens.
 pub async fn serve(
     state: AppState,
+    webhooks: Settings,
     listener: TcpListener,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
@@ -69,7 +71,11 @@ pub async fn serve(
         state.bus.committed(),
         shutdown.clone(),
     ));
-    workers.push(Dispatcher::new(state.pool.clone(), state.bus.clone()).spawn(shutdown));
+    workers.push(Dispatcher::new(state.pool.clone(), state.bus.clone()).spawn(shutdown.clone()));
+    // Their messages for the outside world are delivered to the webhooks.
+    let sender =
+        Sender::new(state.pool.clone(), webhooks).context("building the webhook client")?;
+    workers.push(sender.spawn(shutdown));
     let stop_signal = shutdown_signal().context("installing the signal handlers")?;
     ready(listener.local_addr()?);
     axum::serve(listener, router(state))

@@ -21,12 +21,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::backoff::backoff;
+
 /// How often an idle dispatcher looks for commands to send.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Commands sent per look.
 const BATCH: i64 = 100;
-/// The longest wait before a command that failed for a transient reason is
-/// tried again.
+/// The first wait before a command that failed for a transient reason is
+/// tried again, and the longest.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// A command a workflow decided on, waiting to be sent.
@@ -139,7 +142,7 @@ impl Dispatcher {
                 Ok(Sent::Appended)
             }
             Err(error) if transient(&error) => {
-                let wait = backoff(pending.attempts);
+                let wait = backoff(FIRST_BACKOFF, pending.attempts, MAX_BACKOFF);
                 tracing::warn!(key = %pending.key, %error, ?wait, "workflow command deferred");
                 sqlx::query(
                     "UPDATE workflow_commands
@@ -251,24 +254,9 @@ fn transient(error: &BusError) -> bool {
     matches!(error, BusError::Store(_) | BusError::Conflict { .. })
 }
 
-/// How long to wait before the attempt after `attempts`: doubling from a
-/// second, at most [`MAX_BACKOFF`].
-fn backoff(attempts: i32) -> Duration {
-    let doubled = Duration::from_secs(1).saturating_mul(1u32 << attempts.clamp(0, 16));
-    doubled.min(MAX_BACKOFF)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff(0), Duration::from_secs(1));
-        assert_eq!(backoff(3), Duration::from_secs(8));
-        assert_eq!(backoff(30), MAX_BACKOFF);
-        assert_eq!(backoff(-1), Duration::from_secs(1));
-    }
 
     #[test]
     fn workflows_are_found_by_their_stored_names() {

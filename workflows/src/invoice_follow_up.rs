@@ -2,7 +2,8 @@
 //! and the invoice's owner, who holds the account, gets a follow-up task 7
 //! days later (seed 002, "invoice.paid → CRM status updated, follow-up
 //! scheduled"). Only invoices to clients: paying a vendor's bill calls for
-//! neither.
+//! neither. The payment goes to the outbox as `invoice.paid`, for the
+//! ledger.
 
 use chrono::Days;
 use cqrs_es::Aggregate;
@@ -12,11 +13,15 @@ use foldline_aggregates::priority::Priority;
 use foldline_aggregates::task::TaskCommand;
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
+use serde_json::json;
 
 use crate::workflow::{fold, Context, Intent, Reaction, Workflow};
 
 /// The workflow.
 pub struct InvoiceFollowUp;
+
+/// The topic of the message for the ledger.
+pub const PAID_TOPIC: &str = "invoice.paid";
 
 /// The timer that opens the follow-up task.
 pub const FOLLOW_UP: &str = "follow up";
@@ -70,6 +75,18 @@ impl Workflow for InvoiceFollowUp {
                 visibility: invoice.visibility,
             },
         ));
-        Ok(Reaction::send(send))
+        // For the ledger (seed 002: "Revenue → GL"): the payment as the
+        // accounting system books it.
+        let paid = json!({
+            "invoice_id": event.aggregate_id,
+            "number": invoice.number,
+            "counterparty_id": invoice.counterparty_id,
+            "counterparty_name": invoice.counterparty_name,
+            "currency": invoice.currency.code(),
+            "total_minor_units": invoice.total().map_err(|e| e.to_string())?,
+            "payments": invoice.payments,
+            "paid_at": event.recorded_at,
+        });
+        Ok(Reaction::send(send).emit(PAID_TOPIC, paid))
     }
 }

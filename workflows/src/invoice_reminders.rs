@@ -5,7 +5,8 @@
 //! The timer is set when the invoice is issued and set again when its due
 //! date moves; paying, voiding or deleting the invoice cancels it. A timer
 //! that fires after a payment the workflow has not read yet is harmless:
-//! marking a paid invoice overdue does nothing.
+//! marking a paid invoice overdue does nothing. The reminder to the client
+//! goes to the outbox as `invoice.overdue`, for the e-mail provider.
 
 use chrono::{Days, NaiveDate};
 use cqrs_es::Aggregate;
@@ -14,6 +15,7 @@ use foldline_aggregates::priority::Priority;
 use foldline_aggregates::task::TaskCommand;
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
+use serde_json::json;
 
 use crate::workflow::{fold, start_of, Context, Intent, Reaction, Workflow};
 
@@ -22,6 +24,9 @@ pub struct InvoiceReminders;
 
 /// The timer that marks the invoice overdue.
 pub const OVERDUE: &str = "overdue";
+
+/// The topic of the message for the client's reminder e-mail.
+pub const OVERDUE_TOPIC: &str = "invoice.overdue";
 
 /// Days the owner has to chase a payment once it is overdue.
 const CHASE_WITHIN: Days = Days::new(3);
@@ -63,6 +68,17 @@ impl Workflow for InvoiceReminders {
             InvoiceEvent::InvoiceOverdue { as_of } => {
                 let chase_by = as_of.checked_add_days(CHASE_WITHIN).ok_or("date")?;
                 let due_on = invoice.due_on.map(|d| d.to_string()).unwrap_or_default();
+                // For the e-mail provider: a reminder to the client.
+                let reminder = json!({
+                    "invoice_id": event.aggregate_id,
+                    "number": invoice.number,
+                    "counterparty_id": invoice.counterparty_id,
+                    "counterparty_name": invoice.counterparty_name,
+                    "due_on": invoice.due_on,
+                    "as_of": as_of,
+                    "currency": invoice.currency.code(),
+                    "balance_minor_units": invoice.balance().map_err(|e| e.to_string())?,
+                });
                 Reaction::send([Intent::now(
                     Intent::derived_id(event, "payment reminder"),
                     TaskCommand::CreateTask {
@@ -82,6 +98,7 @@ impl Workflow for InvoiceReminders {
                         visibility: invoice.visibility,
                     },
                 )])
+                .emit(OVERDUE_TOPIC, reminder)
             }
             _ => Reaction::none(),
         })

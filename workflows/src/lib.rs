@@ -22,6 +22,7 @@ use foldline_projectors::projection::Projection;
 
 pub mod advance_approval;
 pub mod advance_completion;
+mod backoff;
 pub mod dispatcher;
 pub mod document_renewal;
 pub mod invoice_follow_up;
@@ -29,6 +30,7 @@ pub mod invoice_reminders;
 pub mod report;
 pub mod runner;
 pub mod task_timeline;
+pub mod webhooks;
 pub mod workflow;
 
 pub use dispatcher::Dispatcher;

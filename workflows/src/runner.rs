@@ -36,6 +36,17 @@ struct Decided {
     unless_done: bool,
 }
 
+/// A message emitted in a batch, as `outbox` holds it.
+struct Emitted {
+    key: String,
+    instance_id: Uuid,
+    organization_id: Uuid,
+    topic: &'static str,
+    payload: Value,
+    caused_by: Uuid,
+    correlation_id: Uuid,
+}
+
 /// One instance's state in a batch.
 struct Instance<S> {
     organization_id: Uuid,
@@ -146,6 +157,7 @@ impl<W: Workflow> Projection for Runner<W> {
         }
 
         let mut decided = Vec::new();
+        let mut emitted = Vec::new();
         let mut cancelled: Vec<(Uuid, &'static str)> = Vec::new();
         let mut switched: HashMap<Uuid, Option<i64>> = HashMap::new();
         for ((event, (_, switch)), instance) in events.iter().zip(read).zip(folds) {
@@ -180,6 +192,18 @@ impl<W: Workflow> Projection for Runner<W> {
                 cancel(&mut decided, &mut cancelled, id, name);
             }
             let cause = event.id();
+            let correlation_id = event.correlation_id().unwrap_or(cause);
+            for (n, message) in reaction.emit.into_iter().enumerate() {
+                emitted.push(Emitted {
+                    key: format!("{workflow}/{id}/{cause}/message/{n}"),
+                    instance_id: id,
+                    organization_id: event.organization_id,
+                    topic: message.topic,
+                    payload: message.payload,
+                    caused_by: cause,
+                    correlation_id,
+                });
+            }
             for (n, intent) in reaction.send.into_iter().enumerate() {
                 if let Some(timer) = &intent.timer {
                     cancel(&mut decided, &mut cancelled, id, timer.name);
@@ -199,7 +223,7 @@ impl<W: Workflow> Projection for Runner<W> {
                     command_name: intent.command.name(),
                     command,
                     caused_by: cause,
-                    correlation_id: event.correlation_id().unwrap_or(cause),
+                    correlation_id,
                     timer: intent.timer.as_ref().map(|t| t.name),
                     send_at: intent.timer.map(|t| t.at),
                     unless_done: intent.unless_done,
@@ -217,6 +241,7 @@ impl<W: Workflow> Projection for Runner<W> {
         write_instances(tx, workflow, instances).await?;
         cancel_timers(tx, workflow, &cancelled).await?;
         write_commands(tx, workflow, decided).await?;
+        write_messages(tx, workflow, emitted).await?;
         Ok(())
     }
 }
@@ -550,6 +575,67 @@ async fn write_commands(
     .bind(&timers)
     .bind(&send_at)
     .bind(&unless_done)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes the messages of a batch to the outbox, each with a delivery to
+/// every webhook of its organization that takes its topic.
+async fn write_messages(
+    tx: &mut PgConnection,
+    workflow: &str,
+    emitted: Vec<Emitted>,
+) -> Result<(), sqlx::Error> {
+    if emitted.is_empty() {
+        return Ok(());
+    }
+    let mut keys = Vec::new();
+    let mut instances = Vec::new();
+    let mut organizations = Vec::new();
+    let mut topics = Vec::new();
+    let mut payloads = Vec::new();
+    let mut causes = Vec::new();
+    let mut correlations = Vec::new();
+    for m in emitted {
+        keys.push(m.key);
+        instances.push(m.instance_id);
+        organizations.push(m.organization_id);
+        topics.push(m.topic);
+        payloads.push(m.payload);
+        causes.push(m.caused_by);
+        correlations.push(m.correlation_id);
+    }
+    // As with commands: keys already there came from a batch that did not
+    // commit, which cannot be; ON CONFLICT keeps a replay harmless anyway.
+    sqlx::query(
+        "WITH written AS (
+             INSERT INTO outbox
+                 (key, workflow, instance_id, organization_id, topic, payload, caused_by,
+                  correlation_id)
+             SELECT m.key, $1, m.instance_id, m.organization_id, m.topic, m.payload,
+                    m.caused_by, m.correlation_id
+             FROM UNNEST($2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::jsonb[],
+                         $7::uuid[], $8::uuid[])
+                  AS m(key, instance_id, organization_id, topic, payload, caused_by,
+                       correlation_id)
+             ON CONFLICT (key) DO NOTHING
+             RETURNING key, organization_id, topic
+         )
+         INSERT INTO webhook_deliveries (message_key, webhook_id)
+         SELECT written.key, webhooks.id
+         FROM written
+         JOIN webhooks ON webhooks.organization_id = written.organization_id
+                      AND (webhooks.topics = '{}' OR written.topic = ANY(webhooks.topics))",
+    )
+    .bind(workflow)
+    .bind(&keys)
+    .bind(&instances)
+    .bind(&organizations)
+    .bind(&topics)
+    .bind(&payloads)
+    .bind(&causes)
+    .bind(&correlations)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -12,6 +12,7 @@ use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 /// A command a workflow decided to send.
@@ -83,6 +84,17 @@ impl Intent {
     }
 }
 
+/// An integration message for the outside world (an e-mail to send, an
+/// entry for the ledger), written to the outbox with the workflow's state
+/// and delivered to the organization's webhooks that take its topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// What it is about, e.g. `invoice.paid`.
+    pub topic: &'static str,
+    /// Its content, as the receiver gets it.
+    pub payload: Value,
+}
+
 /// What a workflow does about one event.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reaction {
@@ -90,6 +102,8 @@ pub struct Reaction {
     pub send: Vec<Intent>,
     /// Timers of the instance no longer wanted.
     pub cancel: Vec<&'static str>,
+    /// Messages for the outside world.
+    pub emit: Vec<Message>,
 }
 
 impl Reaction {
@@ -102,15 +116,21 @@ impl Reaction {
     pub fn send(send: impl IntoIterator<Item = Intent>) -> Self {
         Reaction {
             send: send.into_iter().collect(),
-            cancel: Vec::new(),
+            ..Reaction::default()
         }
+    }
+
+    /// And emit `message`.
+    pub fn emit(mut self, topic: &'static str, payload: Value) -> Self {
+        self.emit.push(Message { topic, payload });
+        self
     }
 
     /// Cancel the timer `name`.
     pub fn cancel(name: &'static str) -> Self {
         Reaction {
-            send: Vec::new(),
             cancel: vec![name],
+            ..Reaction::default()
         }
     }
 }

@@ -29,5 +29,6 @@ mod subscriptions;
 mod typed_commands;
 mod typed_reads;
 mod visibility;
+mod webhooks;
 mod workflow_flows;
 mod workflows;
