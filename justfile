@@ -19,6 +19,7 @@ bench:
     cargo bench -p foldline-tests --bench command_mix
     cargo bench -p foldline-tests --bench replay
     cargo bench -p foldline-tests --bench lag
+    cargo bench -p foldline-tests --bench reactions
     cargo bench -p foldline-tests --bench api_load
     cargo bench -p foldline-tests --bench api_matrix
     cargo bench -p foldline-tests --bench audit

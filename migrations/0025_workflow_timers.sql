@@ -23,3 +23,8 @@ ALTER TABLE workflow_commands ADD CONSTRAINT workflow_commands_status_check
 
 CREATE INDEX workflow_commands_timers ON workflow_commands (workflow, instance_id, timer)
     WHERE status = 'pending' AND timer IS NOT NULL;
+
+-- The feed position of the event that made the workflow decide, beside its
+-- id: where `foldline audit` finds it, and what reaction latency is
+-- measured from. Unknown for commands decided before this column.
+ALTER TABLE workflow_commands ADD COLUMN caused_at bigint;

@@ -31,6 +31,8 @@ pub struct WorkflowStatus {
     pub pending: i64,
     /// Pending commands whose time to be sent has come.
     pub due: i64,
+    /// Timers set and waiting for their time.
+    pub timers: i64,
     /// Commands the domain refused, waiting for a retry.
     pub failed: i64,
     /// Commands sent.
@@ -46,6 +48,9 @@ pub enum WorkflowCommandStatus {
     Sent,
     /// Refused by the domain; waits for a retry.
     Failed,
+    /// Not sent, and not to be: a timer replaced or no longer wanted, or a
+    /// command the domain refused as no longer needed.
+    Cancelled,
 }
 
 /// A command a workflow decided on.
@@ -63,6 +68,11 @@ pub struct WorkflowCommand {
     pub command: Json<Value>,
     /// The id of the event that caused it (its events' `causationId`).
     pub caused_by: Uuid,
+    /// The global position of that event, where known.
+    pub caused_at: Option<i64>,
+    /// The timer it waits under, when it is sent at a time
+    /// (`nextAttemptAt`).
+    pub timer: Option<String>,
     /// What became of it.
     pub status: WorkflowCommandStatus,
     /// Sends so far.
@@ -119,6 +129,7 @@ impl WorkflowQuery {
                         instances: o.instances,
                         pending: o.pending,
                         due: o.due,
+                        timers: o.timers,
                         failed: o.failed,
                         sent: o.sent,
                     })
@@ -194,9 +205,12 @@ fn command(d: report::Decision) -> WorkflowCommand {
         aggregate_id: d.aggregate_id,
         command: Json(d.command),
         caused_by: d.caused_by,
+        caused_at: d.caused_at,
+        timer: d.timer,
         status: match d.status.as_str() {
             "sent" => WorkflowCommandStatus::Sent,
             "failed" => WorkflowCommandStatus::Failed,
+            "cancelled" => WorkflowCommandStatus::Cancelled,
             _ => WorkflowCommandStatus::Pending,
         },
         attempts: d.attempts,

@@ -243,7 +243,7 @@ async fn workflows(pool: &sqlx::PgPool, command: Option<&WorkflowsCommand>) -> a
     match command {
         None => {
             println!(
-                "{:<16} {:<10} {:>10} {:>8} {:>9} {:>9} {:>7} {:>6} {:>8}",
+                "{:<18} {:<10} {:>10} {:>8} {:>9} {:>9} {:>7} {:>7} {:>6} {:>8}",
                 "workflow",
                 "state",
                 "position",
@@ -251,6 +251,7 @@ async fn workflows(pool: &sqlx::PgPool, command: Option<&WorkflowsCommand>) -> a
                 "instances",
                 "pending",
                 "due",
+                "timers",
                 "failed",
                 "sent"
             );
@@ -260,7 +261,7 @@ async fn workflows(pool: &sqlx::PgPool, command: Option<&WorkflowsCommand>) -> a
                     None => ("not started", 0),
                 };
                 println!(
-                    "{:<16} {:<10} {:>10} {:>8} {:>9} {:>9} {:>7} {:>6} {:>8}",
+                    "{:<18} {:<10} {:>10} {:>8} {:>9} {:>9} {:>7} {:>7} {:>6} {:>8}",
                     o.lag.projection,
                     state,
                     position,
@@ -268,6 +269,7 @@ async fn workflows(pool: &sqlx::PgPool, command: Option<&WorkflowsCommand>) -> a
                     o.instances,
                     o.pending,
                     o.due,
+                    o.timers,
                     o.failed,
                     o.sent
                 );
@@ -289,6 +291,12 @@ async fn workflows(pool: &sqlx::PgPool, command: Option<&WorkflowsCommand>) -> a
                     "\n  {} {} {} ({})\n    key        {}\n    caused by  event {}\n    attempts   {}",
                     d.command_name, d.aggregate_type, d.aggregate_id, d.status, d.key, d.caused_by, d.attempts
                 );
+                if let Some(position) = d.caused_at {
+                    println!("    trigger at position {position}");
+                }
+                if let Some(timer) = &d.timer {
+                    println!("    timer      {timer}");
+                }
                 if let Some(position) = d.sent_position {
                     println!("    appended   at position {position}");
                 }

@@ -21,6 +21,8 @@ pub struct Overview {
     pub pending: i64,
     /// Pending commands whose time to be sent has come.
     pub due: i64,
+    /// Timers set and waiting for their time.
+    pub timers: i64,
     /// Commands refused, waiting for a retry.
     pub failed: i64,
     /// Commands sent.
@@ -36,29 +38,39 @@ pub async fn overview(
     let names: Vec<&str> = workflows.iter().map(|w| w.name()).collect();
     let mut overviews = Vec::with_capacity(names.len());
     for lag in checkpoint::lags(pool, &names).await? {
-        let (on, instances, pending, due, failed, sent): (bool, i64, i64, i64, i64, i64) =
-            sqlx::query_as(
-                "SELECT EXISTS (SELECT FROM workflow_switches
+        let (on, instances, pending, due, timers, failed, sent): (
+            bool,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "SELECT EXISTS (SELECT FROM workflow_switches
                                 WHERE workflow = $1 AND ($2::uuid IS NULL OR organization_id = $2)),
                         (SELECT count(*) FROM workflow_instances
                          WHERE workflow = $1 AND ($2::uuid IS NULL OR organization_id = $2)),
                         count(*) FILTER (WHERE status = 'pending'),
                         count(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= now()),
+                        count(*) FILTER (WHERE status = 'pending' AND timer IS NOT NULL
+                                           AND next_attempt_at > now()),
                         count(*) FILTER (WHERE status = 'failed'),
                         count(*) FILTER (WHERE status = 'sent')
                  FROM workflow_commands
                  WHERE workflow = $1 AND ($2::uuid IS NULL OR organization_id = $2)",
-            )
-            .bind(&lag.projection)
-            .bind(organization)
-            .fetch_one(pool)
-            .await?;
+        )
+        .bind(&lag.projection)
+        .bind(organization)
+        .fetch_one(pool)
+        .await?;
         overviews.push(Overview {
             lag,
             on,
             instances,
             pending,
             due,
+            timers,
             failed,
             sent,
         });
@@ -81,7 +93,11 @@ pub struct Decision {
     pub command: Value,
     /// The event that caused it.
     pub caused_by: Uuid,
-    /// `pending`, `sent` or `failed`.
+    /// That event's feed position, if known.
+    pub caused_at: Option<i64>,
+    /// The timer it waits under, if it is sent at a time.
+    pub timer: Option<String>,
+    /// `pending`, `sent`, `failed` or `cancelled`.
     pub status: String,
     /// Sends so far.
     pub attempts: i32,
@@ -126,7 +142,8 @@ pub async fn instance(
         return Ok(None);
     };
     let decisions = sqlx::query_as(
-        "SELECT key, command_name, aggregate_type, aggregate_id, command, caused_by, status,
+        "SELECT key, command_name, aggregate_type, aggregate_id, command, caused_by, caused_at,
+                timer, status,
                 attempts, last_error, next_attempt_at, sent_position, created_at
          FROM workflow_commands WHERE workflow = $1 AND instance_id = $2
          ORDER BY created_at, key",

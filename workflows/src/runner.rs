@@ -30,6 +30,7 @@ struct Decided {
     command_name: &'static str,
     command: Value,
     caused_by: Uuid,
+    caused_at: i64,
     correlation_id: Uuid,
     timer: Option<&'static str>,
     send_at: Option<DateTime<Utc>>,
@@ -223,6 +224,7 @@ impl<W: Workflow> Projection for Runner<W> {
                     command_name: intent.command.name(),
                     command,
                     caused_by: cause,
+                    caused_at: position,
                     correlation_id,
                     timer: intent.timer.as_ref().map(|t| t.name),
                     send_at: intent.timer.map(|t| t.at),
@@ -525,6 +527,7 @@ async fn write_commands(
     let mut names = Vec::new();
     let mut commands = Vec::new();
     let mut causes = Vec::new();
+    let mut caused_at = Vec::new();
     let mut correlations = Vec::new();
     let mut timers = Vec::new();
     let mut send_at = Vec::new();
@@ -538,6 +541,7 @@ async fn write_commands(
         names.push(d.command_name);
         commands.push(d.command);
         causes.push(d.caused_by);
+        caused_at.push(d.caused_at);
         correlations.push(d.correlation_id);
         timers.push(d.timer);
         send_at.push(d.send_at);
@@ -550,16 +554,16 @@ async fn write_commands(
         "INSERT INTO workflow_commands
              (key, workflow, instance_id, organization_id, aggregate_type, aggregate_id,
               command_name, command, caused_by, correlation_id, timer, next_attempt_at,
-              unless_done)
+              unless_done, caused_at)
          SELECT c.key, $1, c.instance_id, c.organization_id, c.aggregate_type, c.aggregate_id,
                 c.command_name, c.command, c.caused_by, c.correlation_id, c.timer,
-                coalesce(c.send_at, now()), c.unless_done
+                coalesce(c.send_at, now()), c.unless_done, c.caused_at
          FROM UNNEST($2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::text[],
                      $8::jsonb[], $9::uuid[], $10::uuid[], $11::text[], $12::timestamptz[],
-                     $13::bool[])
+                     $13::bool[], $14::bigint[])
               AS c(key, instance_id, organization_id, aggregate_type, aggregate_id,
                    command_name, command, caused_by, correlation_id, timer, send_at,
-                   unless_done)
+                   unless_done, caused_at)
          ON CONFLICT (key) DO NOTHING",
     )
     .bind(workflow)
@@ -575,6 +579,7 @@ async fn write_commands(
     .bind(&timers)
     .bind(&send_at)
     .bind(&unless_done)
+    .bind(&caused_at)
     .execute(&mut *tx)
     .await?;
     Ok(())
