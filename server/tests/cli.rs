@@ -471,3 +471,127 @@ async fn a_standby_takes_over_from_a_leader_that_dies_or_hangs() {
         drop_database(&name).await;
     }
 }
+
+#[tokio::test]
+async fn a_service_killed_again_and_again_sends_each_workflow_command_once() {
+    use foldline_aggregates::event::{Event, EventCommand, EventKind};
+    use foldline_aggregates::metadata::{RequestContext, Source};
+    use foldline_aggregates::organization::{Organization, OrganizationCommand};
+    use foldline_aggregates::task::{Task, TaskCommand};
+    use foldline_aggregates::workflow_kind::WorkflowKind;
+    use foldline_aggregates::{CommandBus, EventStore};
+    use uuid::Uuid;
+
+    const TASKS: usize = 60;
+    let (url, name) = fresh_database().await;
+    assert!(foldline(&url, &["migrate"]).status.success());
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let bus = CommandBus::new(EventStore::new(pool.clone()));
+    let (org, owner, event) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let request = RequestContext::new(org, owner, Source::Api);
+    bus.execute::<Organization>(
+        &request,
+        org,
+        OrganizationCommand::CreateOrganization {
+            name: "Crash".into(),
+            founder_name: "Owner".into(),
+            founder_email: "owner@example.com".into(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    bus.execute::<Organization>(
+        &request,
+        org,
+        OrganizationCommand::EnableWorkflow {
+            workflow: WorkflowKind::TaskTimeline,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let starts_at = chrono::Utc::now() + chrono::Duration::days(30);
+    bus.execute::<Event>(
+        &request,
+        event,
+        EventCommand::PlanEvent {
+            title: "Show".into(),
+            kind: EventKind::Show,
+            starts_at,
+            ends_at: starts_at + chrono::Duration::hours(4),
+            venue_id: None,
+            visibility: Default::default(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+
+    // Tasks completed one after another while the service is killed
+    // (SIGKILL: no graceful anything) and started again, over and over, so
+    // that kills land between a workflow's decision and its commit, and
+    // between a command's commit and the dispatcher's record of it.
+    let writer = {
+        let (bus, request) = (bus.clone(), request.clone());
+        tokio::spawn(async move {
+            for n in 0..TASKS {
+                let task = Uuid::new_v4();
+                for command in [
+                    TaskCommand::CreateTask {
+                        title: format!("Task {n}"),
+                        description: None,
+                        event_id: Some(event),
+                        project: None,
+                        assignee: None,
+                        due_at: None,
+                        priority: Default::default(),
+                        visibility: Default::default(),
+                    },
+                    TaskCommand::CompleteTask,
+                ] {
+                    bus.execute::<Task>(&request, task, command, None)
+                        .await
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+        })
+    };
+    let mut service = takeover::serve(&url);
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        drop(service);
+        service = takeover::serve(&url);
+    }
+    writer.await.unwrap();
+
+    // Once the last service has caught up: one note per task, none twice.
+    let notes = || async {
+        let (notes, distinct): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(DISTINCT payload -> 'CommentPosted' ->> 'body') FROM events
+             WHERE event_type = 'CommentPosted' AND metadata ->> 'source' = 'workflow'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (notes, distinct)
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while notes().await.0 < TASKS as i64 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A little longer: a repeat would show up now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(notes().await, (TASKS as i64, TASKS as i64));
+    let statuses: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, count(*) FROM workflow_commands GROUP BY status ORDER BY status",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(statuses, [("sent".to_owned(), TASKS as i64)]);
+    drop(service);
+    pool.close().await;
+    drop_database(&name).await;
+}
