@@ -28,3 +28,10 @@ CREATE INDEX workflow_commands_timers ON workflow_commands (workflow, instance_i
 -- id: where `foldline audit` finds it, and what reaction latency is
 -- measured from. Unknown for commands decided before this column.
 ALTER TABLE workflow_commands ADD COLUMN caused_at bigint;
+
+-- The order commands were decided in. The dispatcher sends one aggregate's
+-- commands in that order (an approval task created before it is closed)
+-- and different aggregates' side by side.
+ALTER TABLE workflow_commands ADD COLUMN seq bigserial;
+CREATE INDEX workflow_commands_aggregate ON workflow_commands (aggregate_id, seq)
+    WHERE status = 'pending';

@@ -161,7 +161,8 @@ pub enum CompanyCommand {
     },
     /// Soft-deletes the company.
     /// Sets where the organization stands with the company; setting the
-    /// one it has does nothing.
+    /// one it has appends nothing (the bus answers that the command changed
+    /// nothing).
     SetCompanyRelationship {
         /// The new standing.
         relationship: Relationship,

@@ -217,8 +217,8 @@ pub enum InvoiceCommand {
     },
     /// Marks the invoice overdue if it is still unpaid after its due date
     /// as of `as_of`; on an invoice that is not (paid, void, not yet due,
-    /// already overdue) it does nothing, so that a reminder sent late is
-    /// harmless.
+    /// already overdue) it appends nothing (the bus answers that the
+    /// command changed nothing), so that a reminder sent late is harmless.
     MarkInvoiceOverdue {
         /// The day it is judged on.
         as_of: NaiveDate,

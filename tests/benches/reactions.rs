@@ -203,8 +203,8 @@ async fn main() {
         .iter()
         .map(|(at, position)| (xid_of[position].as_str(), *at))
         .collect();
-    let reactions: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT c.workflow, e.transaction_id::text, c.sent_at
+    let reactions: Vec<(String, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT c.workflow, e.transaction_id::text, c.sent_at, c.created_at
          FROM workflow_commands c JOIN events e ON e.global_position = c.caused_at
          WHERE c.organization_id = $1 AND c.status = 'sent' AND c.timer IS NULL",
     )
@@ -221,19 +221,31 @@ async fn main() {
     .fetch_one(&db.pool)
     .await
     .expect("left");
+    let reasons: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT command_name, coalesce(last_error, ''), count(*) FROM workflow_commands
+         WHERE organization_id = $1 AND status IN ('failed', 'cancelled') AND timer IS NULL
+         GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 5",
+    )
+    .bind(org.id)
+    .fetch_all(&db.pool)
+    .await
+    .expect("reasons");
     let mut direct = Vec::new();
+    let mut deciding = Vec::new();
     let mut by_workflow: HashMap<String, usize> = HashMap::new();
     let mut cascaded = 0;
-    for (workflow, xid, sent_at) in reactions {
+    for (workflow, xid, sent_at, decided_at) in reactions {
         match committed_at.get(xid.as_str()) {
             Some(at) => {
                 direct.push((sent_at - *at).to_std().unwrap_or_default());
+                deciding.push((decided_at - *at).to_std().unwrap_or_default());
                 *by_workflow.entry(workflow).or_default() += 1;
             }
             None => cascaded += 1,
         }
     }
     let figures = Figures::new(elapsed, direct);
+    let deciding = Figures::new(elapsed, deciding);
     println!("## Workflows under load\n");
     println!(
         "Command bus throughput, {clients} clients × {iterations} iterations of the workload \
@@ -259,6 +271,11 @@ async fn main() {
         ms(figures.percentile(0.99)),
         ms(figures.percentile(1.0))
     );
+    println!(
+        "Of which until the workflow's batch began (its decision's time): p50 {} ms, p99 {} ms.\n",
+        ms(deciding.percentile(0.50)),
+        ms(deciding.percentile(0.99))
+    );
     let mut by_workflow: Vec<_> = by_workflow.into_iter().collect();
     by_workflow.sort();
     let list: Vec<String> = by_workflow
@@ -270,4 +287,7 @@ async fn main() {
          refused: {failed}.",
         list.join(", ")
     );
+    for (command, reason, count) in reasons {
+        println!("- {count} × {command} not sent: {reason}");
+    }
 }

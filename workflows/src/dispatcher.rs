@@ -10,12 +10,16 @@
 //! No transaction is held while a command is sent: an open transaction
 //! would hold back every reader of the feed.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use futures::StreamExt;
 
 use foldline_aggregates::command::Command;
 use foldline_aggregates::metadata::{RequestContext, Source};
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_aggregates::{BusError, CommandBus};
+use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,10 +27,18 @@ use uuid::Uuid;
 
 use crate::backoff::backoff;
 
-/// How often an idle dispatcher looks for commands to send.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// The channel a workflow's batch notifies, on commit, when it decided a
+/// command to send now.
+pub const DECIDED: &str = "foldline_workflow_commands";
+/// How often an idle dispatcher that hears [`DECIDED`] looks for commands
+/// anyway: for timers coming due.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How often one that cannot listen (the database restarting) looks.
+const DEAF_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Commands sent per look.
 const BATCH: i64 = 100;
+/// Aggregates sent to at once.
+const SENDING: usize = 8;
 /// The first wait before a command that failed for a transient reason is
 /// tried again, and the longest.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -84,22 +96,53 @@ impl Dispatcher {
     }
 
     /// Sends what is due now; gives how many rows it looked at.
+    ///
+    /// A command waits while an earlier one to the same aggregate is still
+    /// pending (not a timer, which waits for its own time): one aggregate's
+    /// commands go in the order they were decided, different aggregates'
+    /// side by side.
     pub async fn dispatch_due(&self) -> Result<usize, sqlx::Error> {
         let due: Vec<Pending> = sqlx::query_as(
             "SELECT key, workflow, organization_id, aggregate_id, command, caused_by,
                     correlation_id, attempts, unless_done
-             FROM workflow_commands
+             FROM workflow_commands c
              WHERE status = 'pending' AND next_attempt_at <= now()
-             ORDER BY next_attempt_at, created_at
+               AND NOT EXISTS (
+                   SELECT FROM workflow_commands earlier
+                   WHERE earlier.aggregate_id = c.aggregate_id AND earlier.status = 'pending'
+                     AND earlier.seq < c.seq
+                     AND (earlier.timer IS NULL OR earlier.next_attempt_at <= now()))
+             ORDER BY next_attempt_at, seq
              LIMIT $1",
         )
         .bind(BATCH)
         .fetch_all(&self.pool)
         .await?;
-        for pending in &due {
-            self.send(pending).await?;
+        let looked = due.len();
+        let mut by_aggregate: Vec<Vec<Pending>> = Vec::new();
+        let mut index: HashMap<Uuid, usize> = HashMap::new();
+        for pending in due {
+            let at = *index.entry(pending.aggregate_id).or_insert_with(|| {
+                by_aggregate.push(Vec::new());
+                by_aggregate.len() - 1
+            });
+            by_aggregate[at].push(pending);
         }
-        Ok(due.len())
+        let sent: Vec<Result<(), sqlx::Error>> = futures::stream::iter(by_aggregate)
+            .map(|commands| async move {
+                for pending in &commands {
+                    // One that must wait holds back the ones after it.
+                    if self.send(pending).await? == Sent::Deferred {
+                        break;
+                    }
+                }
+                Ok(())
+            })
+            .buffer_unordered(SENDING)
+            .collect()
+            .await;
+        sent.into_iter().collect::<Result<(), _>>()?;
+        Ok(looked)
     }
 
     /// Sends one command and records what became of it.
@@ -218,28 +261,53 @@ impl Dispatcher {
     }
 
     /// Runs the dispatcher until `shutdown` says stop: it sends what is due,
-    /// then waits [`POLL_INTERVAL`]. A failed look (the database restarting)
-    /// is logged and tried again.
+    /// then waits until a workflow decides something ([`DECIDED`]) or
+    /// [`POLL_INTERVAL`] passes. A failed look (the database restarting) is
+    /// logged and tried again; while it cannot listen it looks more often.
     pub fn spawn(self, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
+            let mut listener: Option<PgListener> = None;
             loop {
                 if *shutdown.borrow() {
                     return;
                 }
+                if listener.is_none() {
+                    listener = self.listen().await;
+                }
                 let wait = match self.dispatch_due().await {
                     Ok(n) if n as i64 == BATCH => Duration::ZERO,
-                    Ok(_) => POLL_INTERVAL,
+                    Ok(_) if listener.is_some() => POLL_INTERVAL,
+                    Ok(_) => DEAF_POLL_INTERVAL,
                     Err(error) => {
                         tracing::warn!(%error, "workflow dispatcher could not look for commands");
                         Duration::from_secs(1)
                     }
                 };
+                let heard = async {
+                    match listener.as_mut() {
+                        Some(l) => l.try_recv().await.map(|_| ()),
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
+                    result = heard => {
+                        if let Err(error) = result {
+                            tracing::warn!(%error, "workflow dispatcher stopped listening");
+                            listener = None;
+                        }
+                    }
                     _ = shutdown.changed() => {}
                 }
             }
         })
+    }
+
+    /// A listener on [`DECIDED`], if the database takes one.
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
+        listener.listen(DECIDED).await.ok()?;
+        Some(listener)
     }
 }
 

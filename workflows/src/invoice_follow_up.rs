@@ -46,12 +46,16 @@ impl Workflow for InvoiceFollowUp {
         }
         let mut send = Vec::new();
         if let Some(company) = invoice.counterparty_id {
-            send.push(Intent::now(
-                company,
-                CompanyCommand::SetCompanyRelationship {
-                    relationship: Relationship::Active,
-                },
-            ));
+            // A client already active is not a failure.
+            send.push(
+                Intent::now(
+                    company,
+                    CompanyCommand::SetCompanyRelationship {
+                        relationship: Relationship::Active,
+                    },
+                )
+                .unless_done(),
+            );
         }
         let at = event
             .recorded_at

@@ -5,7 +5,8 @@
 //! The timer is set when the invoice is issued and set again when its due
 //! date moves; paying, voiding or deleting the invoice cancels it. A timer
 //! that fires after a payment the workflow has not read yet is harmless:
-//! marking a paid invoice overdue does nothing. The reminder to the client
+//! marking a paid invoice overdue changes nothing, and the bus's refusal
+//! of a command that changed nothing cancels the timer's row. The reminder to the client
 //! goes to the outbox as `invoice.overdue`, for the e-mail provider.
 
 use chrono::{Days, NaiveDate};
@@ -57,7 +58,8 @@ impl Workflow for InvoiceReminders {
                             start_of(as_of),
                             instance,
                             InvoiceCommand::MarkInvoiceOverdue { as_of },
-                        )])
+                        )
+                        .unless_done()])
                     }
                     None => Reaction::none(),
                 }

@@ -519,6 +519,13 @@ async fn write_commands(
     if decided.is_empty() {
         return Ok(());
     }
+    if decided.iter().any(|d| d.send_at.is_none()) {
+        // Heard by the dispatchers when the batch commits, not before.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(crate::dispatcher::DECIDED)
+            .execute(&mut *tx)
+            .await?;
+    }
     let mut keys = Vec::new();
     let mut instances = Vec::new();
     let mut organizations = Vec::new();

@@ -93,6 +93,18 @@ async fn issued_invoice(bus: &CommandBus, org: &Org, number: &str, due_on: Naive
     id
 }
 
+/// Pays the 10.00 of an invoice of [`issued_invoice`].
+async fn pay_in_full(bus: &CommandBus, org: &Org, id: Uuid) {
+    let payment = InvoiceCommand::RecordPayment {
+        payment_id: Uuid::new_v4(),
+        amount: 1000,
+        paid_on: today(),
+        method: "card".into(),
+        reference: None,
+    };
+    invoice(bus, org, id, payment).await;
+}
+
 async fn load<A: foldline_aggregates::domain::DomainAggregate>(bus: &CommandBus, id: Uuid) -> A
 where
     A::Command: foldline_aggregates::domain::DomainCommand,
@@ -204,19 +216,7 @@ async fn an_overdue_timer_moves_with_the_due_date_and_goes_when_the_invoice_is_p
     );
 
     // Paid in full: nothing is left waiting.
-    invoice(
-        &bus,
-        &org,
-        id,
-        InvoiceCommand::RecordPayment {
-            payment_id: Uuid::new_v4(),
-            amount: 1000,
-            paid_on: today(),
-            method: "card".into(),
-            reference: None,
-        },
-    )
-    .await;
+    pay_in_full(&bus, &org, id).await;
     assert_eq!(react(&db, &bus).await, 0);
     let statuses: Vec<String> = decided(&db, &org, FLOW)
         .await
@@ -240,19 +240,7 @@ async fn a_paid_invoice_makes_its_company_a_client_and_a_follow_up_a_week_later(
         load::<Company>(&bus, org.client).await.relationship,
         Relationship::Prospect
     );
-    invoice(
-        &bus,
-        &org,
-        id,
-        InvoiceCommand::RecordPayment {
-            payment_id: Uuid::new_v4(),
-            amount: 1000,
-            paid_on: today(),
-            method: "bank transfer".into(),
-            reference: None,
-        },
-    )
-    .await;
+    pay_in_full(&bus, &org, id).await;
 
     // The company at once; the follow-up waits a week from the payment.
     assert_eq!(react(&db, &bus).await, 1);
@@ -294,6 +282,19 @@ async fn a_paid_invoice_makes_its_company_a_client_and_a_follow_up_a_week_later(
         "Follow up with Acme Festivals after invoice INV-PAID was paid"
     );
     assert_eq!(tasks[0].1["assignee"], org.finance.to_string());
+
+    // A second invoice paid by the same client: already active, which is no
+    // failure.
+    let again = issued_invoice(&bus, &org, "INV-AGAIN", due_on).await;
+    pay_in_full(&bus, &org, again).await;
+    assert_eq!(react(&db, &bus).await, 1);
+    let relationship: Vec<String> = decided(&db, &org, FLOW)
+        .await
+        .into_iter()
+        .filter(|(name, ..)| name == "SetCompanyRelationship")
+        .map(|(_, _, status, _)| status)
+        .collect();
+    assert_eq!(relationship, ["sent", "cancelled"]);
 }
 
 #[tokio::test]
