@@ -1,6 +1,7 @@
 //! Invoice overdue: an issued invoice still unpaid the day after it is due
-//! is marked overdue (the ledger shows it so), and its owner gets a task to
-//! chase the payment.
+//! is marked overdue (the ledger shows it so), and its owner gets a task:
+//! to chase a client's payment (and the client an e-mail reminder, through
+//! the outbox), or to pay a vendor's bill.
 //!
 //! The timer is set when the invoice is issued and set again when its due
 //! date moves; paying, voiding or deleting the invoice cancels it. A timer
@@ -11,7 +12,9 @@
 
 use chrono::{Days, NaiveDate};
 use cqrs_es::Aggregate;
-use foldline_aggregates::invoice::{Invoice, InvoiceCommand, InvoiceEvent, InvoiceStatus};
+use foldline_aggregates::invoice::{
+    Direction, Invoice, InvoiceCommand, InvoiceEvent, InvoiceStatus,
+};
 use foldline_aggregates::priority::Priority;
 use foldline_aggregates::task::TaskCommand;
 use foldline_aggregates::workflow_kind::WorkflowKind;
@@ -29,8 +32,8 @@ pub const OVERDUE: &str = "overdue";
 /// The topic of the message for the client's reminder e-mail.
 pub const OVERDUE_TOPIC: &str = "invoice.overdue";
 
-/// Days the owner has to chase a payment once it is overdue.
-const CHASE_WITHIN: Days = Days::new(3);
+/// Days the owner has to chase (or make) a payment once it is overdue.
+const ACT_WITHIN: Days = Days::new(3);
 
 impl Workflow for InvoiceReminders {
     const KIND: WorkflowKind = WorkflowKind::InvoiceReminders;
@@ -67,44 +70,65 @@ impl Workflow for InvoiceReminders {
             InvoiceEvent::InvoicePaid
             | InvoiceEvent::InvoiceVoided { .. }
             | InvoiceEvent::InvoiceDeleted => Reaction::cancel(OVERDUE),
-            InvoiceEvent::InvoiceOverdue { as_of } => {
-                let chase_by = as_of.checked_add_days(CHASE_WITHIN).ok_or("date")?;
-                let due_on = invoice.due_on.map(|d| d.to_string()).unwrap_or_default();
-                // For the e-mail provider: a reminder to the client.
-                let reminder = json!({
-                    "invoice_id": event.aggregate_id,
-                    "number": invoice.number,
-                    "counterparty_id": invoice.counterparty_id,
-                    "counterparty_name": invoice.counterparty_name,
-                    "due_on": invoice.due_on,
-                    "as_of": as_of,
-                    "currency": invoice.currency.code(),
-                    "balance_minor_units": invoice.balance().map_err(|e| e.to_string())?,
-                });
-                Reaction::send([Intent::now(
-                    Intent::derived_id(event, "payment reminder"),
-                    TaskCommand::CreateTask {
-                        title: format!(
-                            "Chase payment of invoice {} from {}",
-                            invoice.number, invoice.counterparty_name
-                        ),
-                        description: Some(format!(
-                            "Invoice {} was due on {due_on} and is not paid in full.",
-                            invoice.number
-                        )),
-                        event_id: None,
-                        project: None,
-                        assignee: invoice.owner_id,
-                        due_at: Some(start_of(chase_by)),
-                        priority: Priority::High,
-                        visibility: invoice.visibility,
-                    },
-                )])
-                .emit(OVERDUE_TOPIC, reminder)
-            }
+            InvoiceEvent::InvoiceOverdue { as_of } => overdue(invoice, event, as_of)?,
             _ => Reaction::none(),
         })
     }
+}
+
+/// What an overdue invoice calls for: a client's is chased, and reminded by
+/// e-mail; a vendor's bill is paid.
+fn overdue(invoice: &Invoice, event: &StoredEvent, as_of: NaiveDate) -> Result<Reaction, String> {
+    let act_by = as_of.checked_add_days(ACT_WITHIN).ok_or("date")?;
+    let due_on = invoice.due_on.map(|d| d.to_string()).unwrap_or_default();
+    let (title, email) = match invoice.direction {
+        Direction::Receivable => (
+            format!(
+                "Chase payment of invoice {} from {}",
+                invoice.number, invoice.counterparty_name
+            ),
+            true,
+        ),
+        Direction::Payable => (
+            format!(
+                "Pay invoice {} to {}",
+                invoice.number, invoice.counterparty_name
+            ),
+            false,
+        ),
+    };
+    let task = Intent::now(
+        Intent::derived_id(event, "payment reminder"),
+        TaskCommand::CreateTask {
+            title,
+            description: Some(format!(
+                "Invoice {} was due on {due_on} and is not paid in full.",
+                invoice.number
+            )),
+            event_id: None,
+            project: None,
+            assignee: invoice.owner_id,
+            due_at: Some(start_of(act_by)),
+            priority: Priority::High,
+            visibility: invoice.visibility,
+        },
+    );
+    let reaction = Reaction::send([task]);
+    if !email {
+        return Ok(reaction);
+    }
+    // For the e-mail provider: a reminder to the client.
+    let reminder = json!({
+        "invoice_id": event.aggregate_id,
+        "number": invoice.number,
+        "counterparty_id": invoice.counterparty_id,
+        "counterparty_name": invoice.counterparty_name,
+        "due_on": invoice.due_on,
+        "as_of": as_of,
+        "currency": invoice.currency.code(),
+        "balance_minor_units": invoice.balance().map_err(|e| e.to_string())?,
+    });
+    Ok(reaction.emit(OVERDUE_TOPIC, reminder))
 }
 
 fn day_after(day: NaiveDate) -> Result<NaiveDate, String> {

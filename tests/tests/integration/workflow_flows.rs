@@ -6,7 +6,7 @@
 use chrono::{Days, NaiveDate, Utc};
 use foldline_aggregates::company::{Company, Relationship};
 use foldline_aggregates::document::{Document, DocumentCommand, DocumentKind};
-use foldline_aggregates::invoice::{Invoice, InvoiceCommand, InvoiceStatus};
+use foldline_aggregates::invoice::{Direction, Invoice, InvoiceCommand, InvoiceStatus};
 use foldline_aggregates::production_advance::{
     AdvanceStatus, ItemCategory, ItemStatus, ProductionAdvance, ProductionAdvanceCommand,
 };
@@ -167,6 +167,42 @@ async fn an_invoice_unpaid_after_its_due_date_is_marked_overdue_once_and_chased(
     );
     assert_eq!(tasks[0].1["assignee"], org.finance.to_string());
     assert_eq!(tasks[0].1["priority"], "high");
+    let emails: Vec<(String, Value)> =
+        sqlx::query_as("SELECT topic, payload FROM outbox WHERE organization_id = $1")
+            .bind(org.id)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(emails.len(), 1, "the client's reminder");
+    assert_eq!(emails[0].0, "invoice.overdue");
+    assert_eq!(emails[0].1["number"], "INV-LATE");
+
+    // A vendor's bill overdue: a task to pay it, and no e-mail to anyone.
+    let bill = Uuid::new_v4();
+    let mut draft = draft_invoice("BILL-LATE", org.client);
+    if let InvoiceCommand::DraftInvoice {
+        due_on, direction, ..
+    } = &mut draft
+    {
+        *due_on = yesterday;
+        *direction = Direction::Payable;
+    }
+    invoice(&bus, &org, bill, draft).await;
+    invoice(&bus, &org, bill, invoice_line(10)).await;
+    let issued_on = yesterday.pred_opt().unwrap();
+    invoice(&bus, &org, bill, InvoiceCommand::IssueInvoice { issued_on }).await;
+    assert_eq!(react(&db, &bus).await, 1);
+    assert_eq!(react(&db, &bus).await, 1);
+    let tasks = tasks_by(&db, &org, FLOW).await;
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[1].0, "Pay invoice BILL-LATE to Acme Festivals");
+    let messages: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE organization_id = $1")
+            .bind(org.id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(messages, 1);
 }
 
 #[tokio::test]
