@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use foldline_projectors::{Engine, Position};
 use foldline_tests::measure::{ms, Figures};
-use foldline_tests::workload::iteration;
+use foldline_tests::paced;
 use foldline_tests::{Org, TestDb};
 
 fn env(name: &str, default: u64) -> u64 {
@@ -70,49 +70,8 @@ async fn main() {
         })
     };
 
-    // The load: one command every 1/rate s, each on its own task.
-    let steps: Vec<_> = (0..)
-        .flat_map(|n| iteration(&org, 0, 0, n))
-        .take((rate * seconds) as usize)
-        .collect();
-    let commits: Arc<Mutex<Vec<(Instant, i64)>>> = Arc::default();
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    let mut sent = Vec::new();
-    let started = Instant::now();
-    // Steps of one aggregate must keep their order: each iteration runs on
-    // its own task, paced command by command.
-    let per_iteration = iteration(&org, 0, 0, 0).len();
-    let mut chunks = steps.into_iter().peekable();
-    let mut iteration_tasks = Vec::new();
-    while chunks.peek().is_some() {
-        let chunk: Vec<_> = chunks.by_ref().take(per_iteration).collect();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let bus = bus.clone();
-        let commits = commits.clone();
-        iteration_tasks.push(tokio::spawn(async move {
-            while let Some(step) = rx.recv().await {
-                let step: foldline_tests::workload::Step = step;
-                let outcome = bus
-                    .dispatch(&org.request(step.actor), step.id, step.command, None)
-                    .await
-                    .expect("command");
-                commits
-                    .lock()
-                    .unwrap()
-                    .push((Instant::now(), outcome.global_position));
-            }
-        }));
-        for step in chunk {
-            tick.tick().await;
-            tx.send(step).expect("send");
-        }
-        sent.push(tx);
-    }
-    drop(sent);
-    for task in iteration_tasks {
-        task.await.expect("iteration");
-    }
-    let elapsed = started.elapsed();
+    // The load: one command every 1/rate s.
+    let (commits, elapsed) = paced::send(&bus, &org, 0, rate, (rate * seconds) as usize).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.send(true).expect("stop");
     watcher.await.expect("watcher");
@@ -121,8 +80,7 @@ async fn main() {
     }
 
     // Each command's last event, as a feed position.
-    let commits = commits.lock().unwrap().clone();
-    let positions: Vec<i64> = commits.iter().map(|(_, p)| *p).collect();
+    let positions: Vec<i64> = commits.iter().map(|c| c.position).collect();
     let xids: Vec<(i64, String)> = sqlx::query_as(
         "SELECT global_position, transaction_id::text FROM events
          WHERE global_position = ANY($1)",
@@ -137,16 +95,16 @@ async fn main() {
         .collect();
     let samples = samples.lock().unwrap().clone();
     let mut lags = Vec::with_capacity(commits.len());
-    for (committed, position) in &commits {
+    for commit in &commits {
         let target = Position {
-            transaction_id: xid_of[position],
-            global_position: *position,
+            transaction_id: xid_of[&commit.position],
+            global_position: commit.position,
         };
         if let Some((seen, _)) = samples
             .iter()
-            .find(|(at, lowest)| at >= committed && *lowest >= target)
+            .find(|(at, lowest)| *at >= commit.at && *lowest >= target)
         {
-            lags.push(seen.duration_since(*committed));
+            lags.push(seen.duration_since(commit.at));
         }
     }
     let measured = lags.len();

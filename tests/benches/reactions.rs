@@ -17,7 +17,6 @@
 //! `BENCH_CLIENTS` (default 8).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -26,14 +25,12 @@ use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_aggregates::CommandBus;
 use foldline_projectors::Engine;
 use foldline_tests::measure::{env_or, ms, Figures};
-use foldline_tests::workload::{iteration, Step};
+use foldline_tests::paced;
+use foldline_tests::workload::iteration;
 use foldline_tests::{Org, TestDb};
 use foldline_workflows::Dispatcher;
 use strum::IntoEnumIterator;
 use tokio::sync::watch;
-
-/// A command's commit, as its client saw it return, and its last position.
-type Commit = (DateTime<Utc>, i64);
 
 /// Runs `clients` clients each sending `iterations` of the workload as fast
 /// as the bus takes them; gives commands per second.
@@ -79,52 +76,6 @@ async fn switch_all_on(bus: &CommandBus, org: &Org) {
         .await
         .expect("switch on");
     }
-}
-
-/// Sends the workload at `rate` commands/s for `seconds`, each iteration's
-/// steps in order on a task of its own; gives each command's commit (wall
-/// clock) and last position, and the time it took.
-async fn paced(bus: &CommandBus, org: &Org, rate: u64, seconds: u64) -> (Vec<Commit>, Duration) {
-    let per_iteration = iteration(org, 0, 0, 0).len();
-    let commits: Arc<Mutex<Vec<Commit>>> = Arc::default();
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    let total = (rate * seconds) as usize;
-    let started = Instant::now();
-    let mut senders = Vec::new();
-    let mut tasks = Vec::new();
-    let mut steps = (0..)
-        .flat_map(|n| iteration(org, 9, 0, n))
-        .take(total)
-        .peekable();
-    while steps.peek().is_some() {
-        let chunk: Vec<Step> = steps.by_ref().take(per_iteration).collect();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Step>();
-        let (bus, org, commits) = (bus.clone(), *org, commits.clone());
-        tasks.push(tokio::spawn(async move {
-            while let Some(step) = rx.recv().await {
-                let outcome = bus
-                    .dispatch(&org.request(step.actor), step.id, step.command, None)
-                    .await
-                    .expect("command");
-                commits
-                    .lock()
-                    .unwrap()
-                    .push((Utc::now(), outcome.global_position));
-            }
-        }));
-        for step in chunk {
-            tick.tick().await;
-            tx.send(step).expect("send");
-        }
-        senders.push(tx);
-    }
-    drop(senders);
-    for task in tasks {
-        task.await.expect("iteration");
-    }
-    let elapsed = started.elapsed();
-    let commits = commits.lock().unwrap().clone();
-    (commits, elapsed)
 }
 
 /// Waits until no workflow command of `org` is due and every workflow has
@@ -182,7 +133,7 @@ async fn main() {
     let org = Org::create(&bus, "Reactions").await;
     switch_all_on(&bus, &org).await;
     settle(&db, &org).await;
-    let (commits, elapsed) = paced(&bus, &org, rate, seconds).await;
+    let (commits, elapsed) = paced::send(&bus, &org, 9, rate, (rate * seconds) as usize).await;
     settle(&db, &org).await;
     stop.send(true).expect("stop");
     for worker in workers {
@@ -190,7 +141,7 @@ async fn main() {
     }
 
     // Each command's transaction, and each reaction's trigger's.
-    let positions: Vec<i64> = commits.iter().map(|(_, p)| *p).collect();
+    let positions: Vec<i64> = commits.iter().map(|c| c.position).collect();
     let xids: Vec<(i64, String)> = sqlx::query_as(
         "SELECT global_position, transaction_id::text FROM events WHERE global_position = ANY($1)",
     )
@@ -201,7 +152,7 @@ async fn main() {
     let xid_of: HashMap<i64, String> = xids.into_iter().collect();
     let committed_at: HashMap<&str, DateTime<Utc>> = commits
         .iter()
-        .map(|(at, position)| (xid_of[position].as_str(), *at))
+        .map(|c| (xid_of[&c.position].as_str(), c.wall))
         .collect();
     let reactions: Vec<(String, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
         "SELECT c.workflow, e.transaction_id::text, c.sent_at, c.created_at

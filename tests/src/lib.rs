@@ -11,6 +11,7 @@ pub mod legacy;
 pub mod lists;
 pub mod load;
 pub mod measure;
+pub mod paced;
 pub mod read_side;
 pub mod workload;
 

@@ -19,21 +19,11 @@ use foldline_projectors::Engine;
 use foldline_tests::commands::{create_advance, draft_invoice, invoice_line};
 use foldline_tests::read_side::{catch_up_all, row_json};
 use foldline_tests::{Org, TestDb};
-use foldline_workflows::dispatcher::Dispatcher;
 use foldline_workflows::workflow::start_of;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::workflows::{run_workflows, switch_on};
-
-/// Runs the workflows, then sends what is due; gives how many were sent.
-async fn react(db: &TestDb, bus: &CommandBus) -> usize {
-    run_workflows(db).await;
-    Dispatcher::new(db.pool.clone(), bus.clone())
-        .dispatch_due()
-        .await
-        .unwrap()
-}
+use crate::workflows::{react, run_workflows, switch_on};
 
 fn today() -> NaiveDate {
     Utc::now().date_naive()

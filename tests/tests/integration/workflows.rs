@@ -86,6 +86,24 @@ async fn notes_on_event(db: &TestDb, org: &Org) -> Vec<(String, Value)> {
     .unwrap()
 }
 
+/// Runs the workflows, then sends what is due; gives how many were sent.
+pub(crate) async fn react(db: &TestDb, bus: &CommandBus) -> usize {
+    run_workflows(db).await;
+    Dispatcher::new(db.pool.clone(), bus.clone())
+        .dispatch_due()
+        .await
+        .unwrap()
+}
+
+/// The bodies of the comments on `org`'s event, in order.
+async fn note_bodies(db: &TestDb, org: &Org) -> Vec<String> {
+    notes_on_event(db, org)
+        .await
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect()
+}
+
 /// The workflow commands of `org`: (status, last error) by key order.
 pub(crate) async fn commands_of(db: &TestDb, org: &Org) -> Vec<(String, Option<String>)> {
     sqlx::query_as(
@@ -162,11 +180,7 @@ async fn a_completed_task_is_noted_on_its_event_by_the_workflow_actor() {
     assert_eq!(commands_of(&db, &org).await, [("sent".into(), None)]);
 
     // Nothing more is decided or sent on a second pass.
-    run_workflows(&db).await;
-    Dispatcher::new(db.pool.clone(), bus.clone())
-        .dispatch_due()
-        .await
-        .unwrap();
+    react(&db, &bus).await;
     assert_eq!(notes_on_event(&db, &org).await.len(), 1);
 }
 
@@ -189,16 +203,8 @@ async fn a_workflow_acts_only_while_it_is_on_and_remembers_what_came_before() {
     complete(&bus, &org, straddling).await;
     complete(&bus, &org, private).await;
 
-    run_workflows(&db).await;
-    Dispatcher::new(db.pool.clone(), bus.clone())
-        .dispatch_due()
-        .await
-        .unwrap();
-    let bodies: Vec<String> = notes_on_event(&db, &org)
-        .await
-        .into_iter()
-        .map(|(body, _)| body)
-        .collect();
+    react(&db, &bus).await;
+    let bodies = note_bodies(&db, &org).await;
     assert_eq!(bodies, ["Task “Straddling” completed."]);
 
     // Switched off, the workflow decides nothing more, and its actor is no
@@ -249,16 +255,8 @@ async fn a_workflow_acts_only_while_it_is_on_and_remembers_what_came_before() {
     run_workflows(&db).await;
     switch_on(&bus, &org, TIMELINE).await;
     complete(&bus, &org, straddling).await;
-    run_workflows(&db).await;
-    Dispatcher::new(db.pool.clone(), bus.clone())
-        .dispatch_due()
-        .await
-        .unwrap();
-    let bodies: Vec<String> = notes_on_event(&db, &org)
-        .await
-        .into_iter()
-        .map(|(body, _)| body)
-        .collect();
+    react(&db, &bus).await;
+    let bodies = note_bodies(&db, &org).await;
     assert_eq!(
         bodies,
         [
