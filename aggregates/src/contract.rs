@@ -57,11 +57,83 @@ pub struct ContractTerms {
     pub expires_on: Option<NaiveDate>,
     /// The signed document.
     pub document_url: Option<String>,
+    /// The event it is for: confirmed when the contract is signed.
+    #[serde(default)]
+    pub event_id: Option<Uuid>,
+    /// How its value is paid: an invoice for each, drafted when the
+    /// contract is signed.
+    #[serde(default)]
+    pub payment_terms: Vec<PaymentTerm>,
+}
+
+/// One payment of a contract's value.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    foldline_derive::GraphqlInput,
+    foldline_derive::GraphqlOutput,
+)]
+pub struct PaymentTerm {
+    /// What it is, e.g. "Deposit"; its invoice's line.
+    pub label: String,
+    /// Its share of the contract's value, in percent.
+    pub percent: u32,
+    /// Days after the signature that it is due.
+    pub due_days: u32,
+}
+
+/// The most payment terms a contract states.
+const MAX_PAYMENT_TERMS: usize = 24;
+/// The furthest after the signature a payment may fall due, in days.
+const MAX_DUE_DAYS: u32 = 3 * 366;
+
+/// An invoice a signed contract calls for, from one of its payment terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installment {
+    /// The payment term's position, from 0.
+    pub index: usize,
+    /// Its label.
+    pub label: String,
+    /// Its amount in minor units.
+    pub amount: MinorUnits,
+    /// Its due date.
+    pub due_on: NaiveDate,
 }
 
 impl ContractTerms {
     fn validate(&self) -> Result<(), DomainError> {
         require_text(&self.title, "title")?;
+        if self.payment_terms.len() > MAX_PAYMENT_TERMS {
+            return Err(DomainError::field(
+                "payment_terms",
+                format!("at most {MAX_PAYMENT_TERMS} payment terms"),
+            ));
+        }
+        for term in &self.payment_terms {
+            require_text(&term.label, "payment_terms.label")?;
+            if !(1..=100).contains(&term.percent) {
+                return Err(DomainError::field(
+                    "payment_terms.percent",
+                    "a payment is 1 to 100 percent of the value",
+                ));
+            }
+            if term.due_days > MAX_DUE_DAYS {
+                return Err(DomainError::field(
+                    "payment_terms.due_days",
+                    format!("a payment falls due at most {MAX_DUE_DAYS} days after signing"),
+                ));
+            }
+        }
+        if self.payment_terms.iter().map(|t| t.percent).sum::<u32>() > 100 {
+            return Err(DomainError::field(
+                "payment_terms",
+                "the payments add up to more than the value",
+            ));
+        }
         if self.value < 0 {
             return Err(DomainError::field(
                 "value",
@@ -206,8 +278,15 @@ impl DomainCommand for ContractCommand {
     fn references(&self) -> References {
         match self {
             ContractCommand::DraftContract {
-                counterparty_id, ..
-            } => References::none().aggregate("Company", *counterparty_id),
+                counterparty_id,
+                terms,
+                ..
+            } => References::none()
+                .aggregate("Company", *counterparty_id)
+                .aggregate("Event", terms.event_id),
+            ContractCommand::AmendContract { terms, .. } => {
+                References::none().aggregate("Event", terms.event_id)
+            }
             _ => References::none(),
         }
     }
@@ -274,6 +353,40 @@ impl Contract {
     /// The version in force.
     pub fn current(&self) -> Option<&ContractVersion> {
         self.versions.last()
+    }
+
+    /// The invoices the terms in force call for once signed on `signed_on`:
+    /// each payment term's share of the value, rounded down, and the
+    /// remainder on the last when the terms cover the whole value, so that
+    /// the invoices add up to it exactly.
+    pub fn installments(&self, signed_on: NaiveDate) -> Vec<Installment> {
+        let Some(version) = self.current() else {
+            return Vec::new();
+        };
+        let terms = &version.terms;
+        let value = terms.value;
+        let whole = terms.payment_terms.iter().map(|t| t.percent).sum::<u32>() == 100;
+        let mut billed = 0;
+        let count = terms.payment_terms.len();
+        terms
+            .payment_terms
+            .iter()
+            .enumerate()
+            .map(|(index, term)| {
+                let amount = if whole && index + 1 == count {
+                    value - billed
+                } else {
+                    value * i64::from(term.percent) / 100
+                };
+                billed += amount;
+                Installment {
+                    index,
+                    label: term.label.clone(),
+                    amount,
+                    due_on: signed_on + chrono::Days::new(u64::from(term.due_days)),
+                }
+            })
+            .collect()
     }
 
     fn decide(
@@ -459,10 +572,16 @@ mod tests {
             starts_on: Some(day(1)),
             expires_on: Some(day(31)),
             document_url: None,
+            event_id: None,
+            payment_terms: Vec::new(),
         }
     }
 
     fn drafted() -> E {
+        drafted_with(terms(10_000_00))
+    }
+
+    fn drafted_with(terms: ContractTerms) -> E {
         E::ContractDrafted {
             contract_id: AGG,
             organization_id: ORG,
@@ -470,7 +589,7 @@ mod tests {
             counterparty_id: VENUE_CO,
             counterparty_name: "Harbour Hall".into(),
             currency: Currency::default(),
-            terms: terms(10_000_00),
+            terms,
             visibility: Visibility::Organization,
         }
     }
@@ -675,5 +794,61 @@ mod tests {
             C::ActivateContract.requirement(),
             Requirement::Role(Role::Admin)
         );
+    }
+    fn pay(label: &str, percent: u32, due_days: u32) -> PaymentTerm {
+        PaymentTerm {
+            label: label.into(),
+            percent,
+            due_days,
+        }
+    }
+
+    #[test]
+    fn installments_add_up_to_the_value_when_the_terms_cover_it() {
+        let mut contract = Contract::default();
+        let mut terms = terms(1_000_01);
+        terms.payment_terms = vec![pay("Deposit", 33, 0), pay("Balance", 67, 30)];
+        contract.apply(drafted_with(terms));
+        let installments = contract.installments(day(2));
+        let amounts: Vec<i64> = installments.iter().map(|i| i.amount).collect();
+        assert_eq!(amounts, [33_000, 67_001]);
+        assert_eq!(
+            installments[1].due_on,
+            NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
+        );
+        assert_eq!(installments[0].label, "Deposit");
+
+        // Terms that cover part of the value bill only their shares.
+        let mut part = contract.clone();
+        part.versions[0].terms.payment_terms = vec![pay("Deposit", 50, 0)];
+        assert_eq!(part.installments(day(2))[0].amount, 50_000);
+    }
+
+    #[test]
+    fn payment_terms_must_make_sense() {
+        for (bad, field) in [
+            (
+                vec![pay("Deposit", 60, 0), pay("Balance", 50, 30)],
+                "terms.payment_terms",
+            ),
+            (vec![pay("Deposit", 0, 0)], "terms.payment_terms.percent"),
+            (vec![pay(" ", 10, 0)], "terms.payment_terms.label"),
+            (
+                vec![pay("Later", 10, 5_000)],
+                "terms.payment_terms.due_days",
+            ),
+        ] {
+            let mut terms = terms(100);
+            terms.payment_terms = bad;
+            let error = Fx::with(ctx(Role::Member))
+                .given(vec![drafted()])
+                .when(C::AmendContract {
+                    terms,
+                    summary: "payments".into(),
+                })
+                .inspect_result()
+                .unwrap_err();
+            assert!(format!("{error:?}").contains(field), "{field}: {error:?}");
+        }
     }
 }

@@ -175,6 +175,10 @@ pub enum InvoiceCommand {
         /// Row visibility; financial rows default to restricted.
         #[serde(default = "restricted")]
         visibility: Visibility,
+        /// The member who holds the account (its reminders are theirs): the
+        /// one drafting it when not given.
+        #[serde(default)]
+        owner_id: Option<Uuid>,
     },
     /// Adds a line (draft only).
     AddInvoiceLine {
@@ -262,8 +266,12 @@ impl DomainCommand for InvoiceCommand {
     fn references(&self) -> References {
         match self {
             InvoiceCommand::DraftInvoice {
-                counterparty_id, ..
-            } => References::none().aggregate("Company", *counterparty_id),
+                counterparty_id,
+                owner_id,
+                ..
+            } => References::none()
+                .aggregate("Company", *counterparty_id)
+                .member(*owner_id),
             InvoiceCommand::AttachInvoicePdf { document_id, .. } => {
                 References::none().aggregate("Document", *document_id)
             }
@@ -376,6 +384,7 @@ impl Invoice {
             currency,
             due_on,
             visibility,
+            owner_id,
         } = command
         {
             if self.id.is_some() {
@@ -386,7 +395,7 @@ impl Invoice {
             return Ok(vec![E::InvoiceDrafted {
                 invoice_id: ctx.aggregate_id,
                 organization_id: ctx.organization_id,
-                owner_id: ctx.actor.user_id,
+                owner_id: owner_id.unwrap_or(ctx.actor.user_id),
                 number,
                 direction,
                 counterparty_id,
@@ -713,6 +722,7 @@ mod tests {
                 currency: Currency::default(),
                 due_on: day(31),
                 visibility: Visibility::Restricted,
+                owner_id: None,
             })
             .then_expect_events(vec![drafted()]);
     }
@@ -727,6 +737,7 @@ mod tests {
             currency: Currency::default(),
             due_on: day(31),
             visibility: Visibility::Restricted,
+            owner_id: None,
         };
         Fx::with(ctx(Role::Member))
             .given(vec![drafted()])

@@ -45,6 +45,9 @@ pub enum WorkflowKind {
     /// A submitted advance gets an approval task for each member who can
     /// give its next step; the tasks close when the step is given.
     AdvanceApproval,
+    /// A signed contract confirms the event it is for and drafts an invoice
+    /// for each of its payment terms.
+    ContractSigned,
 }
 
 impl WorkflowKind {
@@ -57,6 +60,7 @@ impl WorkflowKind {
             WorkflowKind::DocumentRenewal => "document_renewal",
             WorkflowKind::AdvanceCompletion => "advance_completion",
             WorkflowKind::AdvanceApproval => "advance_approval",
+            WorkflowKind::ContractSigned => "contract_signed",
         }
     }
 
@@ -72,8 +76,9 @@ impl WorkflowKind {
     /// The role its commands need.
     pub fn role(self) -> Role {
         // Each sends only what a member may: comments, tasks, a company's
-        // relationship, an advance's completion; marking an invoice overdue
-        // takes the finance capability besides.
+        // relationship, an advance's completion, an event's confirmation,
+        // draft invoices; marking an invoice overdue takes the finance
+        // capability besides.
         Role::Member
     }
 
@@ -85,7 +90,8 @@ impl WorkflowKind {
             | WorkflowKind::InvoiceFollowUp
             | WorkflowKind::DocumentRenewal
             | WorkflowKind::AdvanceCompletion
-            | WorkflowKind::AdvanceApproval => BTreeSet::new(),
+            | WorkflowKind::AdvanceApproval
+            | WorkflowKind::ContractSigned => BTreeSet::new(),
         }
     }
 }

@@ -38,6 +38,7 @@ fn draft(number: String, counterparty: Uuid) -> InvoiceCommand {
         currency: Currency::default(),
         due_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
         visibility: Visibility::Restricted,
+        owner_id: None,
     }
 }
 

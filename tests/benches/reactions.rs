@@ -32,6 +32,16 @@ use foldline_workflows::Dispatcher;
 use strum::IntoEnumIterator;
 use tokio::sync::watch;
 
+/// A workflow command sent, and the transaction of the event that caused it.
+#[derive(sqlx::FromRow)]
+struct Reaction {
+    workflow: String,
+    xid: String,
+    sent_at: DateTime<Utc>,
+    decided_at: DateTime<Utc>,
+    attempts: i32,
+}
+
 /// Runs `clients` clients each sending `iterations` of the workload as fast
 /// as the bus takes them; gives commands per second.
 async fn throughput(
@@ -154,8 +164,9 @@ async fn main() {
         .iter()
         .map(|c| (xid_of[&c.position].as_str(), c.wall))
         .collect();
-    let reactions: Vec<(String, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT c.workflow, e.transaction_id::text, c.sent_at, c.created_at
+    let reactions: Vec<Reaction> = sqlx::query_as(
+        "SELECT c.workflow, e.transaction_id::text AS xid, c.sent_at, c.created_at AS decided_at,
+                c.attempts
          FROM workflow_commands c JOIN events e ON e.global_position = c.caused_at
          WHERE c.organization_id = $1 AND c.status = 'sent' AND c.timer IS NULL",
     )
@@ -185,9 +196,20 @@ async fn main() {
     let mut deciding = Vec::new();
     let mut by_workflow: HashMap<String, usize> = HashMap::new();
     let mut cascaded = 0;
-    for (workflow, xid, sent_at, decided_at) in reactions {
+    let mut tried_again = 0;
+    for Reaction {
+        workflow,
+        xid,
+        sent_at,
+        decided_at,
+        attempts,
+    } in reactions
+    {
         match committed_at.get(xid.as_str()) {
             Some(at) => {
+                if attempts > 1 {
+                    tried_again += 1;
+                }
                 direct.push((sent_at - *at).to_std().unwrap_or_default());
                 deciding.push((decided_at - *at).to_std().unwrap_or_default());
                 *by_workflow.entry(workflow).or_default() += 1;
@@ -234,8 +256,8 @@ async fn main() {
         .map(|(w, n)| format!("{w} {n}"))
         .collect();
     println!(
-        "By workflow: {}; reactions to reactions: {cascaded}; left unsent: {pending}; \
-         refused: {failed}.",
+        "By workflow: {}; reactions to reactions: {cascaded}; sent after more than one try: \
+         {tried_again}; left unsent: {pending}; refused: {failed}.",
         list.join(", ")
     );
     for (command, reason, count) in reasons {

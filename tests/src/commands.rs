@@ -18,6 +18,7 @@ pub fn draft_invoice(number: &str, counterparty: Uuid) -> InvoiceCommand {
         currency: Currency::default(),
         due_on: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
         visibility: Visibility::Restricted,
+        owner_id: None,
     }
 }
 

@@ -246,6 +246,7 @@ pub fn iteration(org: &Org, run: usize, client: usize, n: usize) -> Vec<Step> {
             currency: Default::default(),
             due_on: NaiveDate::from_ymd_opt(2027, 3, 31).unwrap(),
             visibility: Default::default(),
+            owner_id: None,
         }),
     );
     for quantity in [1, 3] {
@@ -349,6 +350,8 @@ pub fn iteration(org: &Org, run: usize, client: usize, n: usize) -> Vec<Step> {
                 starts_on: None,
                 expires_on: None,
                 document_url: None,
+                event_id: None,
+                payment_terms: Vec::new(),
             },
             visibility: Default::default(),
         }),

@@ -39,6 +39,9 @@ const DEAF_POLL_INTERVAL: Duration = Duration::from_millis(50);
 const BATCH: i64 = 100;
 /// Aggregates sent to at once.
 const SENDING: usize = 8;
+/// Sends of one command that lost a race for its aggregate, at once,
+/// before it is deferred.
+const CONFLICT_TRIES: u32 = 3;
 /// The first wait before a command that failed for a transient reason is
 /// tried again, and the longest.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -160,15 +163,26 @@ impl Dispatcher {
         .caused_by(pending.caused_by)
         .with_request_id(pending.key.clone())
         .with_idempotency_key(pending.key.clone());
-        let result = self
-            .bus
-            .dispatch(
-                &request,
-                pending.aggregate_id,
-                pending.command.0.clone(),
-                None,
-            )
-            .await;
+        // A workflow's command names no version: one that lost a race to
+        // another command on its aggregate is decided again at once on the
+        // new state, a few times, before it is deferred.
+        let mut tries = 0;
+        let result = loop {
+            let result = self
+                .bus
+                .dispatch(
+                    &request,
+                    pending.aggregate_id,
+                    pending.command.0.clone(),
+                    None,
+                )
+                .await;
+            tries += 1;
+            match result {
+                Err(BusError::Conflict { .. }) if tries < CONFLICT_TRIES => continue,
+                result => break result,
+            }
+        };
         match result {
             Ok(outcome) => {
                 sqlx::query(

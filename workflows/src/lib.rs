@@ -23,6 +23,7 @@ use foldline_projectors::projection::Projection;
 pub mod advance_approval;
 pub mod advance_completion;
 mod backoff;
+pub mod contract_signed;
 pub mod dispatcher;
 pub mod document_renewal;
 pub mod invoice_follow_up;
@@ -45,6 +46,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(runner::Runner(document_renewal::DocumentRenewal)),
         Arc::new(runner::Runner(advance_completion::AdvanceCompletion)),
         Arc::new(runner::Runner(advance_approval::AdvanceApproval)),
+        Arc::new(runner::Runner(contract_signed::ContractSigned)),
     ]
 }
 

@@ -109,6 +109,8 @@ fn terms(title: &str, value: i64, document_url: Option<&str>) -> ContractTerms {
         starts_on: Some(day("2026-12-01")),
         expires_on: Some(day("2027-01-31")),
         document_url: document_url.map(Into::into),
+        event_id: None,
+        payment_terms: Vec::new(),
     }
 }
 

@@ -5,7 +5,9 @@
 
 use chrono::{Days, NaiveDate, Utc};
 use foldline_aggregates::company::{Company, Relationship};
+use foldline_aggregates::contract::{Contract, ContractCommand, ContractTerms, PaymentTerm};
 use foldline_aggregates::document::{Document, DocumentCommand, DocumentKind};
+use foldline_aggregates::event::EventStatus;
 use foldline_aggregates::invoice::{Direction, Invoice, InvoiceCommand, InvoiceStatus};
 use foldline_aggregates::production_advance::{
     AdvanceStatus, ItemCategory, ItemStatus, ProductionAdvance, ProductionAdvanceCommand,
@@ -544,4 +546,185 @@ async fn a_submitted_advance_gets_approval_tasks_step_by_step() {
     assert_eq!(count("CompleteTask", "sent"), 1, "{outcomes:?}");
     assert_eq!(count("CompleteTask", "cancelled"), 1, "{outcomes:?}");
     assert_eq!(outcomes.len(), 4, "nothing failed: {outcomes:?}");
+}
+
+/// Drafts, sends and signs (today) a contract with `org`'s client for
+/// 10,000.00 on `org`'s event, paid as `payment_terms` say; gives its id.
+async fn signed_contract(
+    bus: &CommandBus,
+    org: &Org,
+    title: &str,
+    payment_terms: Vec<PaymentTerm>,
+) -> Uuid {
+    let id = Uuid::new_v4();
+    let terms = ContractTerms {
+        title: title.into(),
+        value: 10_000_00,
+        starts_on: None,
+        expires_on: None,
+        document_url: None,
+        event_id: Some(org.event),
+        payment_terms,
+    };
+    let steps = [
+        (
+            org.member,
+            ContractCommand::DraftContract {
+                counterparty_id: org.client,
+                counterparty_name: "Acme Festivals".into(),
+                currency: Default::default(),
+                terms,
+                visibility: Default::default(),
+            },
+        ),
+        (org.member, ContractCommand::SendContract),
+        (
+            org.admin,
+            ContractCommand::SignContract {
+                signed_by: "A. Acme".into(),
+                signed_on: today(),
+            },
+        ),
+    ];
+    for (actor, command) in steps {
+        bus.execute::<Contract>(&org.request(actor), id, command, None)
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// Reacts until nothing more is due; gives how many rounds sent something.
+async fn react_fully(db: &TestDb, bus: &CommandBus) -> usize {
+    let mut rounds = 0;
+    while react(db, bus).await > 0 {
+        rounds += 1;
+        assert!(rounds < 10, "the workflows never settled");
+    }
+    rounds
+}
+
+#[tokio::test]
+async fn a_signed_contract_confirms_its_event_and_drafts_its_invoices() {
+    const FLOW: WorkflowKind = WorkflowKind::ContractSigned;
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Contracts").await;
+    switch_on(&bus, &org, FLOW).await;
+    let pay = |label: &str, percent, due_days| PaymentTerm {
+        label: label.into(),
+        percent,
+        due_days,
+    };
+
+    // An event that is not the organization's cannot be named.
+    let elsewhere = Org::create(&bus, "Elsewhere").await;
+    let refused = bus
+        .execute::<Contract>(
+            &org.request(org.member),
+            Uuid::new_v4(),
+            ContractCommand::DraftContract {
+                counterparty_id: org.client,
+                counterparty_name: "Acme Festivals".into(),
+                currency: Default::default(),
+                terms: ContractTerms {
+                    title: "Elsewhere".into(),
+                    value: 1,
+                    starts_on: None,
+                    expires_on: None,
+                    document_url: None,
+                    event_id: Some(elsewhere.event),
+                    payment_terms: Vec::new(),
+                },
+                visibility: Default::default(),
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("does not exist in the organization"),
+        "{refused}"
+    );
+
+    assert_eq!(
+        load::<foldline_aggregates::event::Event>(&bus, org.event)
+            .await
+            .status,
+        EventStatus::Planning
+    );
+    let contract = signed_contract(
+        &bus,
+        &org,
+        "Festival production",
+        vec![pay("Deposit", 33, 0), pay("Balance", 67, 30)],
+    )
+    .await;
+    react_fully(&db, &bus).await;
+
+    assert_eq!(
+        load::<foldline_aggregates::event::Event>(&bus, org.event)
+            .await
+            .status,
+        EventStatus::Confirmed
+    );
+    let drafted: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT aggregate_id, payload -> 'InvoiceDrafted' FROM events
+         WHERE organization_id = $1 AND event_type = 'InvoiceDrafted'
+           AND metadata ->> 'actor_id' = $2
+         ORDER BY payload -> 'InvoiceDrafted' ->> 'number'",
+    )
+    .bind(org.id)
+    .bind(FLOW.actor_id(org.id).to_string())
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(drafted.len(), 2, "{drafted:?}");
+    let series = &contract.to_string()[..8];
+    let mut total = 0;
+    for ((id, draft), (n, due_on, amount, label)) in drafted.iter().zip([
+        (1, today(), 3_300_00, "Deposit"),
+        (2, today() + Days::new(30), 6_700_00, "Balance"),
+    ]) {
+        assert_eq!(draft["number"], format!("C-{series}-{n}"));
+        assert_eq!(
+            draft["owner_id"],
+            org.member.to_string(),
+            "the contract's owner's"
+        );
+        assert_eq!(draft["counterparty_id"], org.client.to_string());
+        let invoice = load::<Invoice>(&bus, id.parse().unwrap()).await;
+        assert_eq!(invoice.status, InvoiceStatus::Draft);
+        assert_eq!(invoice.due_on, Some(due_on));
+        assert_eq!(invoice.total().unwrap(), amount);
+        assert_eq!(
+            invoice.lines[0].description,
+            format!("Festival production: {label}")
+        );
+        total += amount;
+    }
+    assert_eq!(total, 10_000_00, "the schedule bills the whole value");
+
+    // A second contract on the event, now confirmed: nothing to confirm,
+    // which is no failure; its invoices are its own.
+    signed_contract(&bus, &org, "Encore", vec![pay("In full", 100, 14)]).await;
+    react_fully(&db, &bus).await;
+    let outcomes: Vec<(String, String)> = decided(&db, &org, FLOW)
+        .await
+        .into_iter()
+        .map(|(name, _, status, _)| (name, status))
+        .collect();
+    let count = |name: &str, status: &str| {
+        outcomes
+            .iter()
+            .filter(|(n, s)| n == name && s == status)
+            .count()
+    };
+    assert_eq!(count("ConfirmEvent", "sent"), 1, "{outcomes:?}");
+    assert_eq!(count("ConfirmEvent", "cancelled"), 1, "{outcomes:?}");
+    assert_eq!(count("DraftInvoice", "sent"), 3, "{outcomes:?}");
+    assert_eq!(count("AddInvoiceLine", "sent"), 3, "{outcomes:?}");
+    assert_eq!(outcomes.len(), 8, "{outcomes:?}");
 }
