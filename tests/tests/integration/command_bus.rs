@@ -69,7 +69,8 @@ async fn racing_commands_one_wins_the_other_conflicts() {
     assert_eq!(loaded.aggregate.lines.len(), 1);
 }
 
-async fn wait_for_blocked_inserts(db: &TestDb, count: i64) {
+/// Waits until `count` sessions are held up by a lock.
+pub(crate) async fn wait_for_blocked_inserts(db: &TestDb, count: i64) {
     for _ in 0..500 {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity

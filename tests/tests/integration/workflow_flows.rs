@@ -4,7 +4,7 @@
 //! the read tables.
 
 use chrono::{Days, NaiveDate, Utc};
-use foldline_aggregates::company::{Company, Relationship};
+use foldline_aggregates::company::{Company, CompanyCommand, Relationship};
 use foldline_aggregates::contract::{Contract, ContractCommand, ContractTerms, PaymentTerm};
 use foldline_aggregates::document::{Document, DocumentCommand, DocumentKind};
 use foldline_aggregates::event::EventStatus;
@@ -25,6 +25,10 @@ use foldline_workflows::workflow::start_of;
 use serde_json::Value;
 use uuid::Uuid;
 
+use foldline_workflows::Dispatcher;
+use sqlx::Connection;
+
+use crate::command_bus::wait_for_blocked_inserts;
 use crate::workflows::{react, run_workflows, switch_on};
 
 fn today() -> NaiveDate {
@@ -727,4 +731,76 @@ async fn a_signed_contract_confirms_its_event_and_drafts_its_invoices() {
     assert_eq!(count("DraftInvoice", "sent"), 3, "{outcomes:?}");
     assert_eq!(count("AddInvoiceLine", "sent"), 3, "{outcomes:?}");
     assert_eq!(outcomes.len(), 8, "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn a_workflow_command_that_loses_a_race_for_its_aggregate_is_decided_again_at_once() {
+    const FLOW: WorkflowKind = WorkflowKind::InvoiceFollowUp;
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Race").await;
+    switch_on(&bus, &org, FLOW).await;
+    let due_on = today().checked_add_days(Days::new(30)).unwrap();
+    // Which of two commands held at their insert appends first is a race:
+    // rounds go on until the person's command wins it once.
+    for round in 0..20 {
+        let id = issued_invoice(&bus, &org, &format!("INV-RACE-{round}"), due_on).await;
+        pay_in_full(&bus, &org, id).await;
+        run_workflows(&db).await;
+
+        let mut blocker = sqlx::PgConnection::connect_with(&db.options).await.unwrap();
+        let mut gate = blocker.begin().await.unwrap();
+        sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+            .execute(&mut *gate)
+            .await
+            .unwrap();
+        let person = {
+            let (bus, request) = (bus.clone(), org.request(org.member));
+            let client = org.client;
+            tokio::spawn(async move {
+                let update = CompanyCommand::UpdateCompany {
+                    name: None,
+                    kind: None,
+                    website: None,
+                    email: None,
+                    phone: Some(format!("+1 555 01{round:02}")),
+                };
+                bus.execute::<Company>(&request, client, update, None).await
+            })
+        };
+        let dispatcher = {
+            let dispatcher = Dispatcher::new(db.pool.clone(), bus.clone());
+            tokio::spawn(async move { dispatcher.dispatch_due().await })
+        };
+        wait_for_blocked_inserts(&db, 2).await;
+        gate.commit().await.unwrap();
+        let person_won = person.await.unwrap().is_ok();
+        dispatcher.await.unwrap().unwrap();
+
+        // However the race went, the workflow's command was settled in one
+        // send: sent, or found not needed (the client active already), and
+        // not put off.
+        let (status, attempts): (String, i32) = sqlx::query_as(
+            "SELECT c.status, c.attempts FROM workflow_commands c
+             JOIN events e ON e.global_position = c.caused_at
+             WHERE c.organization_id = $1 AND c.command_name = 'SetCompanyRelationship'
+               AND e.aggregate_id = $2",
+        )
+        .bind(org.id)
+        .bind(id.to_string())
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_ne!(status, "pending", "round {round}");
+        assert_eq!(attempts, 1, "round {round}");
+        if person_won {
+            // The workflow's command lost the race and was decided again.
+            assert_eq!(
+                load::<Company>(&bus, org.client).await.relationship,
+                Relationship::Active
+            );
+            return;
+        }
+    }
+    panic!("the person's command never won the race");
 }
