@@ -1,7 +1,8 @@
 //! The outbox delivered to webhooks, against a local receiver standing in
 //! for the provider: delivery, its signature, retries after a 500, the dead
 //! letter after the last try, a receiver that hangs, and no duplicate from
-//! two senders at once or a second look.
+//! two senders at once or a second look, nor one the receiver cannot tell
+//! from a sender that stopped mid-request.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -53,9 +54,11 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    // Recorded on arrival: a sender that stops while it waits for the
+    // answer has still delivered.
+    receiver.got.lock().unwrap().push((headers, body));
     let delay = *receiver.delay.lock().unwrap();
     tokio::time::sleep(delay).await;
-    receiver.got.lock().unwrap().push((headers, body));
     let failing = receiver
         .failures
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -324,6 +327,58 @@ async fn two_senders_at_once_deliver_a_message_once() {
     // Restarted, neither sends it again.
     assert_eq!(a.deliver_due().await.unwrap(), 0);
     assert_eq!(slow.got().len(), 1);
+    assert_eq!(
+        deliveries(&db, hook).await,
+        [("delivered".into(), 1, Some(200))]
+    );
+}
+
+#[tokio::test]
+async fn a_sender_stopped_mid_request_sends_again_after_its_lease_under_the_same_key() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Crashing sender").await;
+    let (receiver, url) = receiver().await;
+    *receiver.delay.lock().unwrap() = Duration::from_secs(30);
+    let hook = webhooks::add(&db.pool, org.id, &url, SECRET, &[])
+        .await
+        .unwrap();
+    paid_invoice(&db, &bus, &org).await;
+
+    // The sender stops (its process killed) once the request is out.
+    let stopping = {
+        let sender = Sender::new(db.pool.clone(), settings(3)).unwrap();
+        tokio::spawn(async move { sender.deliver_due().await })
+    };
+    for _ in 0..500 {
+        if !receiver.got().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(receiver.got().len(), 1, "the request never arrived");
+    stopping.abort();
+    assert!(stopping.await.unwrap_err().is_cancelled());
+
+    // Started again, it leaves the delivery alone while the lease lasts…
+    *receiver.delay.lock().unwrap() = Duration::ZERO;
+    let sender = Sender::new(db.pool.clone(), settings(3)).unwrap();
+    assert_eq!(sender.deliver_due().await.unwrap(), 0);
+    assert_eq!(deliveries(&db, hook).await, [("pending".into(), 0, None)]);
+    // …and sends it when the lease has run out, under the same key, so
+    // the receiver can tell it got it before. Then never again.
+    sqlx::query("UPDATE webhook_deliveries SET next_attempt_at = now() WHERE webhook_id = $1")
+        .bind(hook)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(sender.deliver_due().await.unwrap(), 1);
+    assert_eq!(sender.deliver_due().await.unwrap(), 0);
+    let got = receiver.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0["idempotency-key"], got[1].0["idempotency-key"]);
+    assert_eq!(got[0].1["key"], got[1].1["key"]);
+    assert_eq!(got[0].1["payload"], got[1].1["payload"]);
     assert_eq!(
         deliveries(&db, hook).await,
         [("delivered".into(), 1, Some(200))]
