@@ -330,6 +330,79 @@ async fn a_command_decided_before_a_stop_is_sent_once_after_it() {
     assert_eq!(commands_of(&db, &org).await, [("sent".into(), None)]);
 }
 
+/// The backends of `db` listening for decided workflow commands.
+async fn listeners(db: &TestDb) -> Vec<i32> {
+    sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN %foldline_workflow_commands%'
+         ORDER BY pid",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_dispatcher_cut_off_from_the_database_listens_again_and_sends() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Cut off").await;
+    switch_on(&bus, &org, TIMELINE).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = Dispatcher::new(db.pool.clone(), bus.clone()).spawn(shutdown);
+    let wait_for = |what: &'static str, done: fn(&[i32], &[i32]) -> bool, before: Vec<i32>| {
+        let db = &db;
+        async move {
+            for _ in 0..500 {
+                let now = listeners(db).await;
+                if done(&before, &now) {
+                    return now;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            panic!("{what}");
+        }
+    };
+    let first = wait_for(
+        "the dispatcher never listened",
+        |_, now| now.len() == 1,
+        vec![],
+    )
+    .await;
+
+    // Every session of the database ends, as in a restart.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    wait_for(
+        "the dispatcher did not listen again",
+        |before, now| now.len() == 1 && now != before,
+        first,
+    )
+    .await;
+
+    // A command decided now is sent by the dispatcher that came back.
+    let task = task_for_event(&bus, &org, "After the cut", Visibility::Organization).await;
+    complete(&bus, &org, task).await;
+    run_workflows(&db).await;
+    let mut sent = Vec::new();
+    for _ in 0..500 {
+        sent = commands_of(&db, &org).await;
+        if sent == [("sent".to_owned(), None)] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sent, [("sent".to_owned(), None)]);
+    assert_eq!(notes_on_event(&db, &org).await.len(), 1);
+    stop.send(true).unwrap();
+    running.await.unwrap();
+}
+
 #[tokio::test]
 async fn a_refused_command_fails_its_instance_and_others_go_on() {
     let db = TestDb::new().await;
