@@ -4,7 +4,7 @@
 //! the read tables.
 
 use chrono::{Days, NaiveDate, Utc};
-use foldline_aggregates::company::{Company, CompanyCommand, Relationship};
+use foldline_aggregates::company::{Company, CompanyCommand, CompanyKind, Relationship};
 use foldline_aggregates::contract::{Contract, ContractCommand, ContractTerms, PaymentTerm};
 use foldline_aggregates::document::{Document, DocumentCommand, DocumentKind};
 use foldline_aggregates::event::EventStatus;
@@ -743,8 +743,30 @@ async fn a_workflow_command_that_loses_a_race_for_its_aggregate_is_decided_again
     let due_on = today().checked_add_days(Days::new(30)).unwrap();
     // Which of two commands held at their insert appends first is a race:
     // rounds go on until the person's command wins it once.
-    for round in 0..20 {
-        let id = issued_invoice(&bus, &org, &format!("INV-RACE-{round}"), due_on).await;
+    for round in 0..40 {
+        // A new client each round, one the workflow's command changes.
+        let client = Uuid::new_v4();
+        let register = CompanyCommand::RegisterCompany {
+            kind: CompanyKind::Client,
+            name: format!("Client {round}"),
+            website: None,
+            email: None,
+            phone: None,
+            office: None,
+            visibility: Default::default(),
+        };
+        bus.execute::<Company>(&org.request(org.member), client, register, None)
+            .await
+            .unwrap();
+        let id = Uuid::new_v4();
+        let mut draft = draft_invoice(&format!("INV-RACE-{round}"), client);
+        if let InvoiceCommand::DraftInvoice { due_on: due, .. } = &mut draft {
+            *due = due_on;
+        }
+        invoice(&bus, &org, id, draft).await;
+        invoice(&bus, &org, id, invoice_line(10)).await;
+        let issued_on = today();
+        invoice(&bus, &org, id, InvoiceCommand::IssueInvoice { issued_on }).await;
         pay_in_full(&bus, &org, id).await;
         run_workflows(&db).await;
 
@@ -756,7 +778,6 @@ async fn a_workflow_command_that_loses_a_race_for_its_aggregate_is_decided_again
             .unwrap();
         let person = {
             let (bus, request) = (bus.clone(), org.request(org.member));
-            let client = org.client;
             tokio::spawn(async move {
                 let update = CompanyCommand::UpdateCompany {
                     name: None,
@@ -768,6 +789,9 @@ async fn a_workflow_command_that_loses_a_race_for_its_aggregate_is_decided_again
                 bus.execute::<Company>(&request, client, update, None).await
             })
         };
+        // The person's insert waits first, so that it is woken first: the
+        // odds favour it.
+        wait_for_blocked_inserts(&db, 1).await;
         let dispatcher = {
             let dispatcher = Dispatcher::new(db.pool.clone(), bus.clone());
             tokio::spawn(async move { dispatcher.dispatch_due().await })
@@ -778,8 +802,7 @@ async fn a_workflow_command_that_loses_a_race_for_its_aggregate_is_decided_again
         dispatcher.await.unwrap().unwrap();
 
         // However the race went, the workflow's command was settled in one
-        // send: sent, or found not needed (the client active already), and
-        // not put off.
+        // send, not put off.
         let (status, attempts): (String, i32) = sqlx::query_as(
             "SELECT c.status, c.attempts FROM workflow_commands c
              JOIN events e ON e.global_position = c.caused_at
@@ -791,12 +814,12 @@ async fn a_workflow_command_that_loses_a_race_for_its_aggregate_is_decided_again
         .fetch_one(&db.pool)
         .await
         .unwrap();
-        assert_ne!(status, "pending", "round {round}");
+        assert_eq!(status, "sent", "round {round}");
         assert_eq!(attempts, 1, "round {round}");
         if person_won {
             // The workflow's command lost the race and was decided again.
             assert_eq!(
-                load::<Company>(&bus, org.client).await.relationship,
+                load::<Company>(&bus, client).await.relationship,
                 Relationship::Active
             );
             return;
