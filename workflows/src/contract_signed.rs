@@ -2,7 +2,8 @@
 //! planned, and an invoice is drafted for each of its payment terms, due
 //! the term's days after the signature, with one line for the term's share
 //! of the value (seed 002, "on signed: activate project + invoice plan").
-//! The drafts are the contract owner's, to check and issue.
+//! The drafts are restricted, as invoices are by default, for finance to
+//! check and issue; the contract's owner holds their account.
 
 use cqrs_es::Aggregate;
 use foldline_aggregates::contract::{Contract, ContractEvent};
