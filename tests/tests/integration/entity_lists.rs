@@ -644,7 +644,8 @@ async fn each_caller_lists_only_the_entities_they_may_see() {
 async fn words_many_or_few_rows_have_give_the_same_pages() {
     // Words most of a list's rows have are looked for among its first
     // pages, rare ones through the word index (`connection::probe`): both
-    // ways must give the same rows, in the same pages.
+    // ways must give the same rows, in the same pages, and only those the
+    // caller may see.
     let db = TestDb::new().await;
     let org = Org::create(&db.bus(), "Words").await;
     let engine = Engine::new(db.pool.clone());
@@ -660,7 +661,30 @@ async fn words_many_or_few_rows_have_give_the_same_pages() {
         };
         made.push((task(&api, &org, org.owner, &title, json!({})).await, title));
     }
+    // A private task with a rare word: its owner's alone.
+    let secret = task(
+        &api,
+        &org,
+        org.member,
+        "Secret cabling plan",
+        json!({"visibility": "PRIVATE"}),
+    )
+    .await;
     catch_up_all(&db, &engine).await;
+    for (user, seen) in [(org.member, vec![secret]), (org.admin, vec![])] {
+        let (ids, _) = page_through(
+            &api,
+            &org,
+            user,
+            "tasks",
+            json!({"search": "secr"}),
+            3,
+            false,
+            |_| async {},
+        )
+        .await;
+        assert_eq!(ids, seen, "{user}");
+    }
     // Newest first.
     made.reverse();
     let expected = |word: &str| -> Vec<Uuid> {
