@@ -30,12 +30,7 @@ async fn racing_commands_one_wins_the_other_conflicts() {
     let before = db.event_count().await;
 
     // Hold inserts back so both commands load version 1 before either appends.
-    let mut blocker = sqlx::PgConnection::connect_with(&db.options).await.unwrap();
-    let mut gate = blocker.begin().await.unwrap();
-    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
-        .execute(&mut *gate)
-        .await
-        .unwrap();
+    let gate = InsertGate::close(&db).await;
     let race = |quantity| {
         let bus = bus.clone();
         let request = request.clone();
@@ -46,8 +41,7 @@ async fn racing_commands_one_wins_the_other_conflicts() {
     };
     let first = race(1);
     let second = race(2);
-    wait_for_blocked_inserts(&db, 2).await;
-    gate.commit().await.unwrap();
+    gate.open_when_waited_on(&db, 2).await;
 
     let results = [first.await.unwrap(), second.await.unwrap()];
     let wins: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -67,6 +61,29 @@ async fn racing_commands_one_wins_the_other_conflicts() {
     let loaded: Loaded<Invoice> = bus.store().load(&id.to_string()).await.unwrap();
     assert_eq!(loaded.version, 2);
     assert_eq!(loaded.aggregate.lines.len(), 1);
+}
+
+/// A session holding back every insert into `events` (reads go on), so
+/// that racing commands both load before either appends.
+pub(crate) struct InsertGate(sqlx::PgConnection);
+
+impl InsertGate {
+    /// Holds inserts back from now.
+    pub(crate) async fn close(db: &TestDb) -> InsertGate {
+        let mut conn = sqlx::PgConnection::connect_with(&db.options).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+        sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        InsertGate(conn)
+    }
+
+    /// Lets them go once `count` sessions wait at it.
+    pub(crate) async fn open_when_waited_on(mut self, db: &TestDb, count: i64) {
+        wait_for_blocked_inserts(db, count).await;
+        sqlx::query("COMMIT").execute(&mut self.0).await.unwrap();
+    }
 }
 
 /// Waits until `count` sessions are held up by a lock.

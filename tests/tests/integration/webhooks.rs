@@ -137,6 +137,24 @@ async fn paid_invoice(db: &TestDb, bus: &CommandBus, org: &Org) -> Uuid {
     id
 }
 
+/// A receiver, set up by `setup`, hooked to every topic of `org`, which
+/// then pays an invoice (a message for it); gives the receiver and the
+/// webhook.
+async fn hooked_and_paid(
+    db: &TestDb,
+    bus: &CommandBus,
+    org: &Org,
+    setup: impl FnOnce(&Receiver),
+) -> (Arc<Receiver>, Uuid) {
+    let (receiver, url) = receiver().await;
+    setup(&receiver);
+    let hook = webhooks::add(&db.pool, org.id, &url, SECRET, &[])
+        .await
+        .unwrap();
+    paid_invoice(db, bus, org).await;
+    (receiver, hook)
+}
+
 async fn deliveries(db: &TestDb, webhook: Uuid) -> Vec<(String, i32, Option<i32>)> {
     sqlx::query_as(
         "SELECT status, attempts, last_status FROM webhook_deliveries WHERE webhook_id = $1",
@@ -228,12 +246,10 @@ async fn a_refused_delivery_is_tried_again_then_dead_until_retried() {
     let db = TestDb::new().await;
     let bus = db.bus();
     let org = Org::create(&bus, "Flaky hooks").await;
-    let (flaky, url) = receiver().await;
-    flaky.failures.store(usize::MAX, Ordering::SeqCst);
-    let hook = webhooks::add(&db.pool, org.id, &url, SECRET, &[])
-        .await
-        .unwrap();
-    paid_invoice(&db, &bus, &org).await;
+    let (flaky, hook) = hooked_and_paid(&db, &bus, &org, |r| {
+        r.failures.store(usize::MAX, Ordering::SeqCst);
+    })
+    .await;
 
     let sender = Sender::new(db.pool.clone(), settings(3)).unwrap();
     for tries in 1..=3 {
@@ -264,12 +280,10 @@ async fn a_refused_delivery_is_tried_again_then_dead_until_retried() {
 
     // One 500, then delivered on the next try.
     let second = Org::create(&bus, "Once flaky").await;
-    let (once, url) = receiver().await;
-    once.failures.store(1, Ordering::SeqCst);
-    let hook = webhooks::add(&db.pool, second.id, &url, SECRET, &[])
-        .await
-        .unwrap();
-    paid_invoice(&db, &bus, &second).await;
+    let (once, hook) = hooked_and_paid(&db, &bus, &second, |r| {
+        r.failures.store(1, Ordering::SeqCst);
+    })
+    .await;
     sender.deliver_due().await.unwrap();
     sender.deliver_due().await.unwrap();
     assert_eq!(
@@ -284,12 +298,10 @@ async fn a_receiver_that_hangs_is_a_failed_try_not_a_stuck_sender() {
     let db = TestDb::new().await;
     let bus = db.bus();
     let org = Org::create(&bus, "Hanging hook").await;
-    let (hanging, url) = receiver().await;
-    *hanging.delay.lock().unwrap() = Duration::from_secs(30);
-    let hook = webhooks::add(&db.pool, org.id, &url, SECRET, &[])
-        .await
-        .unwrap();
-    paid_invoice(&db, &bus, &org).await;
+    let (_hanging, hook) = hooked_and_paid(&db, &bus, &org, |r| {
+        *r.delay.lock().unwrap() = Duration::from_secs(30);
+    })
+    .await;
 
     let sender = Sender::new(db.pool.clone(), settings(3)).unwrap();
     let tried = tokio::time::timeout(Duration::from_secs(10), sender.deliver_due())
@@ -312,13 +324,11 @@ async fn two_senders_at_once_deliver_a_message_once() {
     let db = TestDb::new().await;
     let bus = db.bus();
     let org = Org::create(&bus, "Two senders").await;
-    let (slow, url) = receiver().await;
-    // Slow enough that both senders look while the first request is out.
-    *slow.delay.lock().unwrap() = Duration::from_millis(300);
-    let hook = webhooks::add(&db.pool, org.id, &url, SECRET, &[])
-        .await
-        .unwrap();
-    paid_invoice(&db, &bus, &org).await;
+    let (slow, hook) = hooked_and_paid(&db, &bus, &org, |r| {
+        // Slow enough that both senders look while the first request is out.
+        *r.delay.lock().unwrap() = Duration::from_millis(300);
+    })
+    .await;
 
     let a = Sender::new(db.pool.clone(), settings(3)).unwrap();
     let b = Sender::new(db.pool.clone(), settings(3)).unwrap();
@@ -338,12 +348,10 @@ async fn a_sender_stopped_mid_request_sends_again_after_its_lease_under_the_same
     let db = TestDb::new().await;
     let bus = db.bus();
     let org = Org::create(&bus, "Crashing sender").await;
-    let (receiver, url) = receiver().await;
-    *receiver.delay.lock().unwrap() = Duration::from_secs(30);
-    let hook = webhooks::add(&db.pool, org.id, &url, SECRET, &[])
-        .await
-        .unwrap();
-    paid_invoice(&db, &bus, &org).await;
+    let (receiver, hook) = hooked_and_paid(&db, &bus, &org, |r| {
+        *r.delay.lock().unwrap() = Duration::from_secs(30);
+    })
+    .await;
 
     // The sender stops (its process killed) once the request is out.
     let stopping = {

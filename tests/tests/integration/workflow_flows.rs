@@ -26,9 +26,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use foldline_workflows::Dispatcher;
-use sqlx::Connection;
 
-use crate::command_bus::wait_for_blocked_inserts;
+use crate::command_bus::{wait_for_blocked_inserts, InsertGate};
 use crate::workflows::{react, run_workflows, switch_on};
 
 fn today() -> NaiveDate {
@@ -51,6 +50,34 @@ async fn decided(
     .fetch_all(&db.pool)
     .await
     .unwrap()
+}
+
+/// What became of `org`'s commands of `workflow`: (command, status).
+#[derive(Debug)]
+struct Outcomes(Vec<(String, String)>);
+
+impl Outcomes {
+    async fn of(db: &TestDb, org: &Org, workflow: WorkflowKind) -> Outcomes {
+        let decided = decided(db, org, workflow).await;
+        Outcomes(
+            decided
+                .into_iter()
+                .map(|(name, _, status, _)| (name, status))
+                .collect(),
+        )
+    }
+
+    /// How many `name` commands ended `status`.
+    fn count(&self, name: &str, status: &str) -> usize {
+        self.0
+            .iter()
+            .filter(|(n, s)| n == name && s == status)
+            .count()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// The tasks of `org` created by `workflow`'s actor: (title, payload).
@@ -77,8 +104,19 @@ async fn invoice(bus: &CommandBus, org: &Org, id: Uuid, command: InvoiceCommand)
 /// An invoice to `org`'s client for 10.00, due `due_on`, issued the day
 /// before.
 async fn issued_invoice(bus: &CommandBus, org: &Org, number: &str, due_on: NaiveDate) -> Uuid {
+    issued_invoice_to(bus, org, org.client, number, due_on).await
+}
+
+/// [`issued_invoice`], to the company `client`.
+async fn issued_invoice_to(
+    bus: &CommandBus,
+    org: &Org,
+    client: Uuid,
+    number: &str,
+    due_on: NaiveDate,
+) -> Uuid {
     let id = Uuid::new_v4();
-    let mut draft = draft_invoice(number, org.client);
+    let mut draft = draft_invoice(number, client);
     if let InvoiceCommand::DraftInvoice { due_on: due, .. } = &mut draft {
         *due = due_on;
     }
@@ -535,17 +573,8 @@ async fn a_submitted_advance_gets_approval_tasks_step_by_step() {
         load::<Task>(&bus, second_task).await.status,
         TaskStatus::Done
     );
-    let outcomes: Vec<(String, String)> = decided(&db, &org, FLOW)
-        .await
-        .into_iter()
-        .map(|(name, _, status, _)| (name, status))
-        .collect();
-    let count = |name: &str, status: &str| {
-        outcomes
-            .iter()
-            .filter(|(n, s)| n == name && s == status)
-            .count()
-    };
+    let outcomes = Outcomes::of(&db, &org, FLOW).await;
+    let count = |name: &str, status: &str| outcomes.count(name, status);
     assert_eq!(count("CreateTask", "sent"), 2, "{outcomes:?}");
     assert_eq!(count("CompleteTask", "sent"), 1, "{outcomes:?}");
     assert_eq!(count("CompleteTask", "cancelled"), 1, "{outcomes:?}");
@@ -715,17 +744,8 @@ async fn a_signed_contract_confirms_its_event_and_drafts_its_invoices() {
     // which is no failure; its invoices are its own.
     signed_contract(&bus, &org, "Encore", vec![pay("In full", 100, 14)]).await;
     react_fully(&db, &bus).await;
-    let outcomes: Vec<(String, String)> = decided(&db, &org, FLOW)
-        .await
-        .into_iter()
-        .map(|(name, _, status, _)| (name, status))
-        .collect();
-    let count = |name: &str, status: &str| {
-        outcomes
-            .iter()
-            .filter(|(n, s)| n == name && s == status)
-            .count()
-    };
+    let outcomes = Outcomes::of(&db, &org, FLOW).await;
+    let count = |name: &str, status: &str| outcomes.count(name, status);
     assert_eq!(count("ConfirmEvent", "sent"), 1, "{outcomes:?}");
     assert_eq!(count("ConfirmEvent", "cancelled"), 1, "{outcomes:?}");
     assert_eq!(count("DraftInvoice", "sent"), 3, "{outcomes:?}");
@@ -758,24 +778,11 @@ async fn a_workflow_command_that_loses_a_race_for_its_aggregate_is_decided_again
         bus.execute::<Company>(&org.request(org.member), client, register, None)
             .await
             .unwrap();
-        let id = Uuid::new_v4();
-        let mut draft = draft_invoice(&format!("INV-RACE-{round}"), client);
-        if let InvoiceCommand::DraftInvoice { due_on: due, .. } = &mut draft {
-            *due = due_on;
-        }
-        invoice(&bus, &org, id, draft).await;
-        invoice(&bus, &org, id, invoice_line(10)).await;
-        let issued_on = today();
-        invoice(&bus, &org, id, InvoiceCommand::IssueInvoice { issued_on }).await;
+        let id = issued_invoice_to(&bus, &org, client, &format!("INV-RACE-{round}"), due_on).await;
         pay_in_full(&bus, &org, id).await;
         run_workflows(&db).await;
 
-        let mut blocker = sqlx::PgConnection::connect_with(&db.options).await.unwrap();
-        let mut gate = blocker.begin().await.unwrap();
-        sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
-            .execute(&mut *gate)
-            .await
-            .unwrap();
+        let gate = InsertGate::close(&db).await;
         let person = {
             let (bus, request) = (bus.clone(), org.request(org.member));
             tokio::spawn(async move {
@@ -796,8 +803,7 @@ async fn a_workflow_command_that_loses_a_race_for_its_aggregate_is_decided_again
             let dispatcher = Dispatcher::new(db.pool.clone(), bus.clone());
             tokio::spawn(async move { dispatcher.dispatch_due().await })
         };
-        wait_for_blocked_inserts(&db, 2).await;
-        gate.commit().await.unwrap();
+        gate.open_when_waited_on(&db, 2).await;
         let person_won = person.await.unwrap().is_ok();
         dispatcher.await.unwrap().unwrap();
 
