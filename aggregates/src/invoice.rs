@@ -140,7 +140,9 @@ pub struct Invoice {
     pub deleted: bool,
 }
 
-fn restricted() -> Visibility {
+/// The visibility of an invoice drafted without one: financial rows are
+/// restricted unless said otherwise.
+pub fn default_visibility() -> Visibility {
     Visibility::Restricted
 }
 
@@ -173,7 +175,7 @@ pub enum InvoiceCommand {
         /// Due date.
         due_on: NaiveDate,
         /// Row visibility; financial rows default to restricted.
-        #[serde(default = "restricted")]
+        #[serde(default = "default_visibility")]
         visibility: Visibility,
         /// The member who holds the account (its reminders are theirs): the
         /// one drafting it when not given.

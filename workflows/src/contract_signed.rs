@@ -8,8 +8,7 @@
 use cqrs_es::Aggregate;
 use foldline_aggregates::contract::{Contract, ContractEvent};
 use foldline_aggregates::event::EventCommand;
-use foldline_aggregates::invoice::{Direction, InvoiceCommand};
-use foldline_aggregates::visibility::Visibility;
+use foldline_aggregates::invoice::{self, Direction, InvoiceCommand};
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_projectors::StoredEvent;
 
@@ -58,7 +57,7 @@ impl Workflow for ContractSigned {
                     counterparty_name: contract.counterparty_name.clone(),
                     currency: contract.currency.clone(),
                     due_on: installment.due_on,
-                    visibility: Visibility::Restricted,
+                    visibility: invoice::default_visibility(),
                     owner_id: contract.owner_id,
                 },
             ));

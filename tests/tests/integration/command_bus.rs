@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use foldline_aggregates::contract::{Contract, ContractCommand, ContractTerms};
 use foldline_aggregates::invoice::{Invoice, InvoiceCommand, InvoiceStatus};
 use foldline_aggregates::organization::{Organization, OrganizationCommand};
 use foldline_aggregates::production_advance::{
@@ -637,4 +638,96 @@ async fn an_oversized_or_nul_text_is_refused_and_nothing_is_appended() {
     )
     .await
     .expect("a plain name");
+}
+
+#[tokio::test]
+async fn an_invoice_is_owned_by_the_member_it_names_and_never_by_a_stranger() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Owners").await;
+    let other = Org::create(&bus, "Strangers").await;
+    let draft = |number: &str, owner: Uuid| {
+        let mut draft = draft_invoice(number, org.client);
+        if let InvoiceCommand::DraftInvoice { owner_id, .. } = &mut draft {
+            *owner_id = Some(owner);
+        }
+        draft
+    };
+
+    // A member named holds the account, not the one who drafted it.
+    let id = Uuid::new_v4();
+    bus.execute::<Invoice>(
+        &org.request(org.member),
+        id,
+        draft("INV-OWN", org.finance),
+        None,
+    )
+    .await
+    .unwrap();
+    let loaded: Loaded<Invoice> = bus.store().load(&id.to_string()).await.unwrap();
+    assert_eq!(loaded.aggregate.owner_id, Some(org.finance));
+
+    // Another organization's member is refused, and nothing is appended.
+    let before = db.event_count().await;
+    let error = bus
+        .execute::<Invoice>(
+            &org.request(org.member),
+            Uuid::new_v4(),
+            draft("INV-STRANGER", other.member),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("is not a member of the organization"),
+        "{error}"
+    );
+    assert_eq!(db.event_count().await, before);
+}
+
+#[tokio::test]
+async fn a_contract_cannot_be_amended_onto_another_organizations_event() {
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let org = Org::create(&bus, "Own events").await;
+    let other = Org::create(&bus, "Other events").await;
+    let id = Uuid::new_v4();
+    let terms = |event_id| ContractTerms {
+        title: "Hire".into(),
+        value: 100_00,
+        starts_on: None,
+        expires_on: None,
+        document_url: None,
+        event_id: Some(event_id),
+        payment_terms: Vec::new(),
+    };
+    let request = org.request(org.member);
+    let drafted = ContractCommand::DraftContract {
+        counterparty_id: org.client,
+        counterparty_name: "Acme Festivals".into(),
+        currency: Default::default(),
+        terms: terms(org.event),
+        visibility: Default::default(),
+    };
+    bus.execute::<Contract>(&request, id, drafted, None)
+        .await
+        .unwrap();
+    let before = db.event_count().await;
+    let amended = ContractCommand::AmendContract {
+        terms: terms(other.event),
+        summary: "moved".into(),
+    };
+    let error = bus
+        .execute::<Contract>(&request, id, amended, None)
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("does not exist in the organization"),
+        "{error}"
+    );
+    assert_eq!(db.event_count().await, before);
 }
