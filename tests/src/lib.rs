@@ -284,8 +284,13 @@ pub struct Org {
 impl Org {
     /// Creates the organization and its members through `bus`.
     pub async fn create(bus: &CommandBus, name: &str) -> Org {
+        Org::create_with_id(bus, name, Uuid::new_v4()).await
+    }
+
+    /// Creates the organization under `id`, and its members, through `bus`.
+    pub async fn create_with_id(bus: &CommandBus, name: &str, id: Uuid) -> Org {
         let org = Org {
-            id: Uuid::new_v4(),
+            id,
             owner: Uuid::new_v4(),
             admin: Uuid::new_v4(),
             member: Uuid::new_v4(),

@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use foldline_graphql::caller::Caller;
+use foldline_graphql::reads::Reads;
 use foldline_projectors::Engine;
 use foldline_tests::api::{codes, Api};
 use foldline_tests::read_side::catch_up_all;
@@ -723,4 +725,60 @@ async fn words_many_or_few_rows_have_give_the_same_pages() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn organizations_whose_words_share_an_index_prefix_match_only_their_own() {
+    // Words are indexed after the first 48 bits of their organization's id
+    // (`migrations/0017_search_matches.sql`); `search_matches`, which reads
+    // the index as the tables' owner, must still give the admitted
+    // organization's rows alone when another organization's id begins the
+    // same way, as a list and `search` do through the API.
+    let db = TestDb::new().await;
+    let bus = db.bus();
+    let ours = Org::create(&bus, "Ours").await;
+    let mut twin = *ours.id.as_bytes();
+    twin[6..].copy_from_slice(&Uuid::new_v4().as_bytes()[6..]);
+    let theirs = Org::create_with_id(&bus, "Theirs", Uuid::from_bytes(twin)).await;
+    assert_eq!(ours.id.to_string()[..13], theirs.id.to_string()[..13]);
+    let engine = Engine::new(db.pool.clone());
+    catch_up_all(&db, &engine).await;
+    let api = Api::new(&db);
+    let mine = task(&api, &ours, ours.owner, "Zanzibar crates", json!({})).await;
+    task(&api, &theirs, theirs.owner, "Zanzibar crates", json!({})).await;
+    catch_up_all(&db, &engine).await;
+
+    let reads = Reads::beside(&db.pool);
+    let owner = Caller {
+        user_id: ours.owner,
+        organization_id: ours.id,
+        role: "owner".into(),
+        capabilities: vec![],
+    };
+    let mut conn = reads.as_caller(&owner).await.unwrap();
+    let matched: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT source, id
+         FROM search_matches(ARRAY['entity_directory', 'status_tracker'], 'zanz', true)",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert!(!matched.is_empty());
+    // Whose rows they are, read as the owner of the tables: row security
+    // would hide the other organization's.
+    for (source, id) in &matched {
+        let organization: Uuid = sqlx::query_scalar(&format!(
+            "SELECT organization_id FROM {source} WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(organization, ours.id, "{source} {id}");
+    }
+    drop(conn);
+    assert_eq!(
+        listed(&api, &ours, ours.owner, "tasks", json!({"search": "zanz"})).await,
+        vec![mine]
+    );
 }
