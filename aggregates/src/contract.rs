@@ -376,7 +376,10 @@ impl Contract {
                 let amount = if whole && index + 1 == count {
                     value - billed
                 } else {
-                    value * i64::from(term.percent) / 100
+                    // A share of at most the value always fits; the product
+                    // before the division may not.
+                    i64::try_from(i128::from(value) * i128::from(term.percent) / 100)
+                        .expect("a percent of at most 100 of an i64 fits an i64")
                 };
                 billed += amount;
                 Installment {
@@ -822,6 +825,24 @@ mod tests {
         let mut part = contract.clone();
         part.versions[0].terms.payment_terms = vec![pay("Deposit", 50, 0)];
         assert_eq!(part.installments(day(2))[0].amount, 50_000);
+    }
+
+    #[test]
+    fn installments_of_the_largest_value_neither_overflow_nor_lose_a_cent() {
+        let mut contract = Contract::default();
+        let mut terms = terms(i64::MAX);
+        terms.payment_terms = vec![pay("Deposit", 30, 0), pay("Balance", 70, 30)];
+        contract.apply(drafted_with(terms));
+        let amounts: Vec<i64> = contract
+            .installments(day(2))
+            .iter()
+            .map(|i| i.amount)
+            .collect();
+        assert_eq!(amounts[0], 2_767_011_611_056_432_742);
+        assert_eq!(
+            amounts.iter().map(|a| i128::from(*a)).sum::<i128>(),
+            i128::from(i64::MAX)
+        );
     }
 
     #[test]
