@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub mod api;
 pub mod bulk;
 pub mod commands;
+pub mod eventually;
 pub mod legacy;
 pub mod lists;
 pub mod load;

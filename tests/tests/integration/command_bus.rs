@@ -2,7 +2,6 @@
 //! concurrency, and what is appended when a command is refused.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use chrono::NaiveDate;
 use foldline_aggregates::contract::{Contract, ContractCommand, ContractTerms};
@@ -12,6 +11,7 @@ use foldline_aggregates::production_advance::{
     AdvanceStatus, ItemCategory, ProductionAdvance, ProductionAdvanceCommand,
 };
 use foldline_aggregates::{BusError, Capability, DomainError, Loaded, Role};
+use foldline_tests::eventually::eventually;
 use foldline_tests::{Org, TestDb};
 use sqlx::Connection;
 use uuid::Uuid;
@@ -89,7 +89,7 @@ impl InsertGate {
 
 /// Waits until `count` sessions are held up by a lock.
 pub(crate) async fn wait_for_blocked_inserts(db: &TestDb, count: i64) {
-    for _ in 0..500 {
+    eventually("the racing commands never reached their insert", || async {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity
              WHERE datname = current_database() AND wait_event_type = 'Lock'",
@@ -97,12 +97,9 @@ pub(crate) async fn wait_for_blocked_inserts(db: &TestDb, count: i64) {
         .fetch_one(&db.pool)
         .await
         .unwrap();
-        if waiting >= count {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the racing commands never reached their insert");
+        (waiting >= count).then_some(())
+    })
+    .await
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use foldline_aggregates::invoice::{Invoice, InvoiceCommand};
 use foldline_aggregates::workflow_kind::WorkflowKind;
 use foldline_aggregates::CommandBus;
 use foldline_tests::commands::{draft_invoice, invoice_line};
+use foldline_tests::eventually::eventually;
 use foldline_tests::{Org, TestDb};
 use foldline_workflows::webhooks::{self, Sender, Settings, WebhookError};
 use hmac::{Hmac, Mac};
@@ -358,12 +359,10 @@ async fn a_sender_stopped_mid_request_sends_again_after_its_lease_under_the_same
         let sender = Sender::new(db.pool.clone(), settings(3)).unwrap();
         tokio::spawn(async move { sender.deliver_due().await })
     };
-    for _ in 0..500 {
-        if !receiver.got().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually("the request never arrived", || async {
+        (!receiver.got().is_empty()).then_some(())
+    })
+    .await;
     assert_eq!(receiver.got().len(), 1, "the request never arrived");
     stopping.abort();
     assert!(stopping.await.unwrap_err().is_cancelled());

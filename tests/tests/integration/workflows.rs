@@ -12,6 +12,7 @@ use foldline_aggregates::{BusError, CommandBus, DomainError};
 use foldline_projectors::{Engine, Projection};
 use foldline_tests::api::{codes, Api};
 use foldline_tests::commands::create_task;
+use foldline_tests::eventually::eventually;
 use foldline_tests::read_side::{catch_up, catch_up_all};
 use foldline_tests::{Org, TestDb};
 use foldline_workflows::dispatcher::{Dispatcher, Pending, Sent};
@@ -350,24 +351,10 @@ async fn a_dispatcher_whose_listening_session_ends_listens_again_and_sends() {
     switch_on(&bus, &org, TIMELINE).await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let running = Dispatcher::new(db.pool.clone(), bus.clone()).spawn(shutdown);
-    let wait_for = |what: &'static str, done: fn(&[i32], &[i32]) -> bool, before: Vec<i32>| {
-        let db = &db;
-        async move {
-            for _ in 0..500 {
-                let now = listeners(db).await;
-                if done(&before, &now) {
-                    return now;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            panic!("{what}");
-        }
-    };
-    let first = wait_for(
-        "the dispatcher never listened",
-        |_, now| now.len() == 1,
-        vec![],
-    )
+    let first = eventually("the dispatcher never listened", || async {
+        let now = listeners(&db).await;
+        (now.len() == 1).then_some(now)
+    })
     .await;
 
     // Its session ends, as in a restart of the database.
@@ -376,26 +363,21 @@ async fn a_dispatcher_whose_listening_session_ends_listens_again_and_sends() {
         .execute(&db.pool)
         .await
         .unwrap();
-    wait_for(
-        "the dispatcher did not listen again",
-        |before, now| now.len() == 1 && now != before,
-        first,
-    )
+    eventually("the dispatcher did not listen again", || async {
+        let now = listeners(&db).await;
+        (now.len() == 1 && now != first).then_some(())
+    })
     .await;
 
     // A command decided now is sent by the dispatcher that came back.
     let task = task_for_event(&bus, &org, "After the cut", Visibility::Organization).await;
     complete(&bus, &org, task).await;
     run_workflows(&db).await;
-    let mut sent = Vec::new();
-    for _ in 0..500 {
-        sent = commands_of(&db, &org).await;
-        if sent == [("sent".to_owned(), None)] {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(sent, [("sent".to_owned(), None)]);
+    eventually(
+        "the command decided after the cut was never sent",
+        || async { (commands_of(&db, &org).await == [("sent".to_owned(), None)]).then_some(()) },
+    )
+    .await;
     assert_eq!(notes_on_event(&db, &org).await.len(), 1);
     stop.send(true).unwrap();
     running.await.unwrap();
